@@ -1,0 +1,23 @@
+// Command ipfs-cluster-aws is the CDK app: it reads the configuration from
+// the CDK context once, validates all of it, and only then builds the stack.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/app"
+)
+
+func main() {
+	defer jsii.Close()
+	cdkApp := awscdk.NewApp(nil)
+	if _, err := app.Build(cdkApp, "."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cdkApp.Synth(nil)
+}

@@ -1,0 +1,346 @@
+// Package config is the one typed configuration of the app. It is read from
+// the CDK context (cdk.json, overridable with `cdk -c key=value`) exactly once,
+// in app.go, and validated here before any construct is created.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Context keys, as written in cdk.json and on the command line.
+const (
+	KeyStackName              = "stackName"
+	KeyAccount                = "account"
+	KeyRegion                 = "region"
+	KeyAvailabilityZones      = "availabilityZones"
+	KeyNodeCount              = "nodeCount"
+	KeyTaskCPU                = "taskCpu"
+	KeyTaskMemoryMiB          = "taskMemoryMiB"
+	KeyReplicationFactorMin   = "replicationFactorMin"
+	KeyReplicationFactorMax   = "replicationFactorMax"
+	KeyKuboStorageMax         = "kuboStorageMax"
+	KeyEfsThroughputMode      = "efsThroughputMode"
+	KeyEfsProvisionedMiBps    = "efsProvisionedThroughputMiBps"
+	KeyDataRemovalPolicy      = "dataRemovalPolicy"
+	KeyPublicSwarm            = "publicSwarm"
+	KeyLogRetentionDays       = "logRetentionDays"
+	KeyCloudMapNamespace      = "cloudMapNamespace"
+	KeyVpcCidr                = "vpcCidr"
+	KeyPrivateGateway         = "privateGateway"
+	KeyGatewayDomainName      = "gatewayDomainName"
+	KeyGatewayCertificateArn  = "gatewayCertificateArn"
+	KeyAPIDomainName          = "apiDomainName"
+	KeyAPICertificateArn      = "apiCertificateArn"
+	KeyCloudFrontPriceClass   = "cloudFrontPriceClass"
+	KeyRestAPIUsername        = "restApiUsername"
+	KeyGatewayNoFetch         = "gatewayNoFetch"
+	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
+)
+
+// Keys lists every context key the app reads; anything else in the context
+// belongs to CDK itself (feature flags) and is ignored.
+var Keys = []string{
+	KeyStackName, KeyAccount, KeyRegion, KeyAvailabilityZones, KeyNodeCount,
+	KeyTaskCPU, KeyTaskMemoryMiB, KeyReplicationFactorMin, KeyReplicationFactorMax,
+	KeyKuboStorageMax, KeyEfsThroughputMode, KeyEfsProvisionedMiBps, KeyDataRemovalPolicy,
+	KeyPublicSwarm, KeyLogRetentionDays, KeyCloudMapNamespace, KeyVpcCidr,
+	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
+	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
+	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName,
+}
+
+// ThroughputMode is the EFS throughput mode of every node's file system.
+type ThroughputMode string
+
+// EFS throughput modes.
+const (
+	ThroughputElastic     ThroughputMode = "elastic"
+	ThroughputBursting    ThroughputMode = "bursting"
+	ThroughputProvisioned ThroughputMode = "provisioned"
+)
+
+// RemovalPolicy decides what happens to node data and identity when the stack
+// (or a node) is deleted.
+type RemovalPolicy string
+
+// Removal policies for data.
+const (
+	RemovalRetain  RemovalPolicy = "retain"
+	RemovalDestroy RemovalPolicy = "destroy"
+)
+
+// Config is the validated configuration of one deployment.
+type Config struct {
+	StackName string
+	// Account is optional: empty synthesizes an environment-agnostic account.
+	Account           string
+	Region            string
+	AvailabilityZones []string
+	// NodeCount peers are spread round-robin over AvailabilityZones.
+	NodeCount            int
+	TaskCPU              int
+	TaskMemoryMiB        int
+	ReplicationFactorMin int
+	ReplicationFactorMax int
+	// KuboStorageMax is kubo's Datastore.StorageMax, e.g. "100GB".
+	KuboStorageMax        string
+	EfsThroughputMode     ThroughputMode
+	EfsProvisionedMiBps   int
+	DataRemovalPolicy     RemovalPolicy
+	PublicSwarm           bool
+	LogRetentionDays      int
+	CloudMapNamespace     string
+	VpcCidr               string
+	PrivateGateway        bool
+	GatewayNoFetch        bool
+	GatewayDomainName     string
+	GatewayCertificateArn string
+	APIDomainName         string
+	APICertificateArn     string
+	CloudFrontPriceClass  string
+	RestAPIUsername       string
+	// RestAPICredentialsSecretName is a fixed name: the Lambda@Edge bundle
+	// carries it, because Lambda@Edge has no environment variables.
+	RestAPICredentialsSecretName string
+}
+
+// Defaults are what an empty context gives; cdk.json repeats them so that
+// operators see every setting in one place.
+func Defaults() Config {
+	return Config{
+		StackName:            "IpfsCluster",
+		Region:               "eu-west-1",
+		AvailabilityZones:    []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
+		NodeCount:            3,
+		TaskCPU:              1024,
+		TaskMemoryMiB:        4096,
+		ReplicationFactorMin: 2,
+		ReplicationFactorMax: 3,
+		KuboStorageMax:       "100GB",
+		EfsThroughputMode:    ThroughputElastic,
+		DataRemovalPolicy:    RemovalRetain,
+		PublicSwarm:          true,
+		LogRetentionDays:     90,
+		CloudMapNamespace:    "ipfs-cluster.internal",
+		VpcCidr:              "10.42.0.0/16",
+		GatewayNoFetch:       false,
+		CloudFrontPriceClass: "PriceClass_100",
+		RestAPIUsername:      "admin",
+	}
+}
+
+// FargateMemoryMiB lists, per task CPU unit value, the task memory sizes
+// Fargate accepts.
+var FargateMemoryMiB = map[int][]int{
+	256:   {512, 1024, 2048},
+	512:   steps(1024, 4096, 1024),
+	1024:  steps(2048, 8192, 1024),
+	2048:  steps(4096, 16384, 1024),
+	4096:  steps(8192, 30720, 1024),
+	8192:  steps(16384, 61440, 4096),
+	16384: steps(32768, 122880, 8192),
+}
+
+func steps(from, to, step int) []int {
+	var out []int
+	for v := from; v <= to; v += step {
+		out = append(out, v)
+	}
+	return out
+}
+
+// LogRetentionDaysAllowed are the retention periods CloudWatch Logs accepts.
+var LogRetentionDaysAllowed = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// CloudFrontPriceClasses are the accepted price class names.
+var CloudFrontPriceClasses = []string{"PriceClass_100", "PriceClass_200", "PriceClass_All"}
+
+// ValidationError carries every problem found, one line per setting.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string {
+	return "invalid configuration (cdk.json context or -c key=value):\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// LoadCdkJSONContext returns the "context" object of a cdk.json file, for
+// callers that build the app without the CDK CLI (tests, benchmarks).
+func LoadCdkJSONContext(path string) (map[string]any, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return doc.Context, nil
+}
+
+// Parse turns raw context values (JSON types from cdk.json, strings from
+// `-c key=value`) into a validated Config. Missing keys keep their defaults.
+// All problems are reported together.
+func Parse(raw map[string]any) (Config, error) {
+	c := Defaults()
+	p := &parser{raw: raw}
+	p.str(KeyStackName, &c.StackName)
+	p.str(KeyAccount, &c.Account)
+	p.str(KeyRegion, &c.Region)
+	p.list(KeyAvailabilityZones, &c.AvailabilityZones)
+	p.integer(KeyNodeCount, &c.NodeCount)
+	p.integer(KeyTaskCPU, &c.TaskCPU)
+	p.integer(KeyTaskMemoryMiB, &c.TaskMemoryMiB)
+	p.integer(KeyReplicationFactorMin, &c.ReplicationFactorMin)
+	p.integer(KeyReplicationFactorMax, &c.ReplicationFactorMax)
+	p.str(KeyKuboStorageMax, &c.KuboStorageMax)
+	var mode, removal string = string(c.EfsThroughputMode), string(c.DataRemovalPolicy)
+	p.str(KeyEfsThroughputMode, &mode)
+	c.EfsThroughputMode = ThroughputMode(strings.ToLower(mode))
+	p.integer(KeyEfsProvisionedMiBps, &c.EfsProvisionedMiBps)
+	p.str(KeyDataRemovalPolicy, &removal)
+	c.DataRemovalPolicy = RemovalPolicy(strings.ToLower(removal))
+	p.boolean(KeyPublicSwarm, &c.PublicSwarm)
+	p.integer(KeyLogRetentionDays, &c.LogRetentionDays)
+	p.str(KeyCloudMapNamespace, &c.CloudMapNamespace)
+	p.str(KeyVpcCidr, &c.VpcCidr)
+	p.boolean(KeyPrivateGateway, &c.PrivateGateway)
+	p.boolean(KeyGatewayNoFetch, &c.GatewayNoFetch)
+	p.str(KeyGatewayDomainName, &c.GatewayDomainName)
+	p.str(KeyGatewayCertificateArn, &c.GatewayCertificateArn)
+	p.str(KeyAPIDomainName, &c.APIDomainName)
+	p.str(KeyAPICertificateArn, &c.APICertificateArn)
+	p.str(KeyCloudFrontPriceClass, &c.CloudFrontPriceClass)
+	p.str(KeyRestAPIUsername, &c.RestAPIUsername)
+	p.str(KeyRestAPICredentialsName, &c.RestAPICredentialsSecretName)
+	if c.RestAPICredentialsSecretName == "" {
+		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
+	}
+	problems := append(p.problems, c.validate()...)
+	if len(problems) > 0 {
+		return Config{}, &ValidationError{Problems: problems}
+	}
+	return c, nil
+}
+
+type parser struct {
+	raw      map[string]any
+	problems []string
+}
+
+func (p *parser) fail(key, format string, args ...any) {
+	p.problems = append(p.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (p *parser) str(key string, dst *string) {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return
+	}
+	s, ok := v.(string)
+	if !ok {
+		p.fail(key, "must be a string, got %v", v)
+		return
+	}
+	*dst = strings.TrimSpace(s)
+}
+
+func (p *parser) integer(key string, dst *int) {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return
+	}
+	switch n := v.(type) {
+	case float64:
+		if n != float64(int(n)) {
+			p.fail(key, "must be a whole number, got %v", n)
+			return
+		}
+		*dst = int(n)
+	case int:
+		*dst = n
+	case string:
+		i, err := strconv.Atoi(strings.TrimSpace(n))
+		if err != nil {
+			p.fail(key, "must be a whole number, got %q", n)
+			return
+		}
+		*dst = i
+	default:
+		p.fail(key, "must be a whole number, got %v", v)
+	}
+}
+
+func (p *parser) boolean(key string, dst *bool) {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return
+	}
+	switch b := v.(type) {
+	case bool:
+		*dst = b
+	case string:
+		parsed, err := strconv.ParseBool(strings.TrimSpace(b))
+		if err != nil {
+			p.fail(key, "must be true or false, got %q", b)
+			return
+		}
+		*dst = parsed
+	default:
+		p.fail(key, "must be true or false, got %v", v)
+	}
+}
+
+// list accepts a JSON array of strings or, from the command line, a
+// comma-separated string.
+func (p *parser) list(key string, dst *[]string) {
+	v, ok := p.raw[key]
+	if !ok || v == nil {
+		return
+	}
+	var out []string
+	switch l := v.(type) {
+	case string:
+		for _, s := range strings.Split(l, ",") {
+			out = append(out, strings.TrimSpace(s))
+		}
+	case []any:
+		for _, item := range l {
+			s, ok := item.(string)
+			if !ok {
+				p.fail(key, "must be a list of strings, got %v", v)
+				return
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+	case []string:
+		out = append(out, l...)
+	default:
+		p.fail(key, "must be a list of strings or a comma-separated string, got %v", v)
+		return
+	}
+	*dst = out
+}
+
+func sortedKeys(m map[int][]int) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, item := range list {
+		if item == v {
+			return true
+		}
+	}
+	return false
+}

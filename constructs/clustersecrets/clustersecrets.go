@@ -1,0 +1,114 @@
+// Package clustersecrets generates, at deploy time and inside Secrets
+// Manager, everything secret an IPFS cluster needs, so that no operator ever
+// runs `ipfs-cluster-service init` or pastes a key:
+//
+//   - the identity seed: every peer's Ed25519 identity and the cluster secret
+//     are derived from it inside the cluster image (docker/ipfs-cluster/identity);
+//   - the REST API credentials: {"username": ..., "password": ...}, the
+//     password free of ',' and ':' (the cluster parses user:pass,user:pass).
+//
+// Neither value ever appears in a template, a task definition or the
+// repository: tasks receive them as ECS secrets (ARN references).
+package clustersecrets
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Props configure the secrets.
+type Props struct {
+	// RestAPICredentialsName is the fixed name of the REST API credentials
+	// secret. Required: the Lambda@Edge bundle refers to it by name.
+	RestAPICredentialsName string
+	// RestAPIUsername is the user of the REST API. Default "admin".
+	RestAPIUsername string
+	// ReplicaRegions receive read-only replicas of the REST API credentials,
+	// e.g. us-east-1 for Lambda@Edge. Default none.
+	ReplicaRegions []string
+	// RemovalPolicy of both secrets. Default RETAIN: a retained file system
+	// without its seed would come back with different peer identities.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+// Secrets are the generated secrets.
+type Secrets struct {
+	constructs.Construct
+	// IdentitySeed is a 64-character alphanumeric string.
+	IdentitySeed awssecretsmanager.Secret
+	// RestAPICredentials is JSON with the keys "username" and "password".
+	RestAPICredentials awssecretsmanager.Secret
+}
+
+// Keys of the REST API credentials secret.
+const (
+	UsernameKey = "username"
+	PasswordKey = "password"
+)
+
+// New creates both secrets.
+func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) {
+	if props == nil || props.RestAPICredentialsName == "" {
+		return nil, fmt.Errorf("clustersecrets: RestAPICredentialsName is required")
+	}
+	username := props.RestAPIUsername
+	if username == "" {
+		username = "admin"
+	}
+	removal := props.RemovalPolicy
+	if removal == "" {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	template, err := json.Marshal(map[string]string{UsernameKey: username})
+	if err != nil {
+		return nil, err
+	}
+	this := constructs.NewConstruct(scope, jsii.String(id))
+
+	seed := awssecretsmanager.NewSecret(this, jsii.String("IdentitySeed"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("IPFS Cluster identity seed: every peer's key and the cluster secret derive from it"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+		RemovalPolicy: removal,
+	})
+
+	var replicas *[]*awssecretsmanager.ReplicaRegion
+	for _, region := range props.ReplicaRegions {
+		if replicas == nil {
+			replicas = &[]*awssecretsmanager.ReplicaRegion{}
+		}
+		*replicas = append(*replicas, &awssecretsmanager.ReplicaRegion{Region: jsii.String(region)})
+	}
+	credentials := awssecretsmanager.NewSecret(this, jsii.String("RestApiCredentials"), &awssecretsmanager.SecretProps{
+		SecretName:  jsii.String(props.RestAPICredentialsName),
+		Description: jsii.String("IPFS Cluster REST API basic-auth credentials"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(string(template)),
+			GenerateStringKey:    jsii.String(PasswordKey),
+			PasswordLength:       jsii.Number(40),
+			// Punctuation includes ',' and ':', which the cluster's
+			// user:pass,user:pass credential list cannot carry.
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+		ReplicaRegions: replicas,
+		RemovalPolicy:  removal,
+	})
+	noRotation := func(secret awssecretsmanager.Secret, reason string) {
+		cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-SMG4"), Reason: jsii.String(reason),
+		}}, jsii.Bool(false))
+	}
+	noRotation(seed, "The seed is the cluster's identity: every peer ID and the cluster secret derive from it, and peers persist state signed under those IDs. Rotating it means re-keying the whole cluster, a planned operation, not a schedule.")
+	noRotation(credentials, "The REST API credentials are read by every node at task start and by Lambda@Edge with a cache; automatic rotation would lock clients out until all tasks restart. Rotation is a runbook step (update the secret, redeploy the services).")
+	return &Secrets{Construct: this, IdentitySeed: seed, RestAPICredentials: credentials}, nil
+}

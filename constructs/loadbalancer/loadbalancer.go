@@ -1,0 +1,158 @@
+// Package loadbalancer provides the internal Application Load Balancer in
+// front of every node's kubo gateway and cluster REST API. It has no
+// Internet-facing address: the CloudFront edge reaches it through a VPC
+// origin, which connects from inside the VPC.
+package loadbalancer
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Props configure the load balancer.
+type Props struct {
+	// Vpc and Subnets (isolated, one per zone) of the load balancer. Required.
+	Vpc     awsec2.IVpc
+	Subnets *awsec2.SubnetSelection
+	// Targets is the security group of the nodes; the load balancer may
+	// reach only the gateway and REST API ports in it. Required.
+	Targets awsec2.ISecurityGroup
+	// ClientCidr may reach the listeners: the VPC's CIDR, where CloudFront's
+	// VPC origin connects from. Required, as a literal (not a token) so the
+	// rule can be checked at synth.
+	ClientCidr string
+	// GatewayPort and RestAPIPort are both the listener and the container
+	// ports. Default 8080 and 9094.
+	GatewayPort int
+	RestAPIPort int
+	// GatewayHealthPath answers 200 on a healthy gateway. Required.
+	GatewayHealthPath string
+	// IdleTimeout of connections; uploads to the REST API can be slow.
+	// Default 120 s.
+	IdleTimeout awscdk.Duration
+	// AccessLogRemovalPolicy of the access log bucket. Default RETAIN.
+	AccessLogRemovalPolicy awscdk.RemovalPolicy
+}
+
+// LoadBalancer is the internal ALB with one listener and target group per
+// service.
+type LoadBalancer struct {
+	constructs.Construct
+	LoadBalancer       awselasticloadbalancingv2.ApplicationLoadBalancer
+	GatewayTargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
+	RestAPITargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
+	GatewayPort        int
+	RestAPIPort        int
+}
+
+// New creates the load balancer.
+func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, error) {
+	if props == nil || props.Vpc == nil || props.Subnets == nil || props.Targets == nil {
+		return nil, fmt.Errorf("loadbalancer: Vpc, Subnets and Targets are required")
+	}
+	if _, err := netip.ParsePrefix(props.ClientCidr); err != nil {
+		return nil, fmt.Errorf("loadbalancer: ClientCidr %q: %v", props.ClientCidr, err)
+	}
+	if props.GatewayHealthPath == "" {
+		return nil, fmt.Errorf("loadbalancer: GatewayHealthPath is required")
+	}
+	p := *props
+	if p.GatewayPort == 0 {
+		p.GatewayPort = 8080
+	}
+	if p.RestAPIPort == 0 {
+		p.RestAPIPort = 9094
+	}
+	if p.GatewayPort == p.RestAPIPort {
+		return nil, fmt.Errorf("loadbalancer: GatewayPort and RestAPIPort must differ, both are %d", p.GatewayPort)
+	}
+	if p.IdleTimeout == nil {
+		p.IdleTimeout = awscdk.Duration_Seconds(jsii.Number(120))
+	}
+	if p.AccessLogRemovalPolicy == "" {
+		p.AccessLogRemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	this := constructs.NewConstruct(scope, jsii.String(id))
+
+	securityGroup := awsec2.NewSecurityGroup(this, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              p.Vpc,
+		Description:      jsii.String("Internal ALB: from inside the VPC (CloudFront VPC origin) to the node gateway and REST API ports only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(this, jsii.String("Alb"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		Vpc:                     p.Vpc,
+		VpcSubnets:              p.Subnets,
+		InternetFacing:          jsii.Bool(false),
+		SecurityGroup:           securityGroup,
+		DropInvalidHeaderFields: jsii.Bool(true),
+		IdleTimeout:             p.IdleTimeout,
+		DesyncMitigationMode:    awselasticloadbalancingv2.DesyncMitigationMode_STRICTEST,
+	})
+
+	accessLogs := awss3.NewBucket(this, jsii.String("AccessLogs"), &awss3.BucketProps{
+		// ALB access logs support SSE-S3 only.
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     p.AccessLogRemovalPolicy,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
+		}},
+	})
+	alb.LogAccessLogs(accessLogs, jsii.String("alb"))
+	cdknag.NagSuppressions_AddResourceSuppressions(accessLogs, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("This bucket only receives the load balancer's access logs; logging access to it would need yet another log bucket with the same finding. It is private, versioned and SSL-only."),
+	}}, jsii.Bool(false))
+
+	clients := awsec2.Peer_Ipv4(jsii.String(p.ClientCidr))
+	listen := func(name string, port int, healthPath, healthyCodes string) awselasticloadbalancingv2.ApplicationTargetGroup {
+		targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(this, jsii.String(name+"Targets"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
+			Vpc:                 p.Vpc,
+			Port:                jsii.Number(float64(port)),
+			Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+			TargetType:          awselasticloadbalancingv2.TargetType_IP,
+			DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(30)),
+			HealthCheck: &awselasticloadbalancingv2.HealthCheck{
+				Path:                    jsii.String(healthPath),
+				HealthyHttpCodes:        jsii.String(healthyCodes),
+				Interval:                awscdk.Duration_Seconds(jsii.Number(15)),
+				Timeout:                 awscdk.Duration_Seconds(jsii.Number(5)),
+				HealthyThresholdCount:   jsii.Number(2),
+				UnhealthyThresholdCount: jsii.Number(3),
+			},
+		})
+		alb.AddListener(jsii.String(name), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+			Port:     jsii.Number(float64(port)),
+			Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+			// Open would add 0.0.0.0/0; the rule below admits the VPC only.
+			Open:                jsii.Bool(false),
+			DefaultTargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
+		})
+		securityGroup.AddIngressRule(clients, awsec2.Port_Tcp(jsii.Number(float64(port))), jsii.String(name+" listener from inside the VPC"), nil)
+		securityGroup.Connections().AllowTo(p.Targets, awsec2.Port_Tcp(jsii.Number(float64(port))), jsii.String(name+" to the nodes"))
+		return targetGroup
+	}
+	gateway := listen("Gateway", p.GatewayPort, p.GatewayHealthPath, "200")
+	restAPI := listen("RestApi", p.RestAPIPort, "/health", "204")
+
+	return &LoadBalancer{
+		Construct:          this,
+		LoadBalancer:       alb,
+		GatewayTargetGroup: gateway,
+		RestAPITargetGroup: restAPI,
+		GatewayPort:        p.GatewayPort,
+		RestAPIPort:        p.RestAPIPort,
+	}, nil
+}

@@ -1,0 +1,232 @@
+// Package stacks composes the constructs into the deployable stack. The
+// stack takes only a scope, so it fits an App today and a CDK Pipelines
+// Stage (develop -> test, main -> production) tomorrow.
+package stacks
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsservicediscovery"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/images"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+)
+
+// EdgeRegion is where CloudFront takes certificates and runs Lambda@Edge
+// from; the REST API credentials are replicated there.
+const EdgeRegion = "us-east-1"
+
+// Props configure the stack.
+type Props struct {
+	// Config is the validated configuration (config.Parse).
+	Config config.Config
+	// SourceDir is the repository root (holds docker/ and lambda-edge/).
+	SourceDir string
+}
+
+// IpfsCluster is the stack and what a pipeline or smoke test needs from it.
+type IpfsCluster struct {
+	awscdk.Stack
+	Network      *network.Network
+	Secrets      *clustersecrets.Secrets
+	Nodes        []*node.Node
+	LoadBalancer *loadbalancer.LoadBalancer
+}
+
+// New builds the stack from a validated configuration.
+func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, error) {
+	cfg := props.Config
+	env := &awscdk.Environment{Region: jsii.String(cfg.Region)}
+	if cfg.Account != "" {
+		env.Account = jsii.String(cfg.Account)
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		Env:         env,
+		StackName:   jsii.String(cfg.StackName),
+		Description: jsii.String("IPFS Cluster on ECS Fargate and EFS One Zone across three availability zones"),
+	})
+	this := &IpfsCluster{Stack: stack}
+
+	dataRemoval := awscdk.RemovalPolicy_RETAIN
+	if cfg.DataRemovalPolicy == config.RemovalDestroy {
+		dataRemoval = awscdk.RemovalPolicy_DESTROY
+	}
+	retention, err := retentionDays(cfg.LogRetentionDays)
+	if err != nil {
+		return nil, err
+	}
+
+	this.Network, err = network.New(stack, "Network", &network.Props{
+		AvailabilityZones:       cfg.AvailabilityZones,
+		Cidr:                    cfg.VpcCidr,
+		FlowLogRetention:        retention,
+		PrivateServiceEndpoints: !cfg.PublicSwarm,
+	})
+	if err != nil {
+		return nil, err
+	}
+	vpc := this.Network.Vpc
+
+	var replicaRegions []string
+	if cfg.Region != EdgeRegion {
+		replicaRegions = []string{EdgeRegion}
+	}
+	this.Secrets, err = clustersecrets.New(stack, "Secrets", &clustersecrets.Props{
+		RestAPICredentialsName: cfg.RestAPICredentialsSecretName,
+		RestAPIUsername:        cfg.RestAPIUsername,
+		ReplicaRegions:         replicaRegions,
+		RemovalPolicy:          dataRemoval,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	nodeImages, err := images.New(stack, "Images", &images.Props{SourceDir: props.SourceDir})
+	if err != nil {
+		return nil, err
+	}
+
+	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
+		Vpc:                 vpc,
+		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
+	})
+	namespace := awsservicediscovery.NewPrivateDnsNamespace(stack, jsii.String("Peers"), &awsservicediscovery.PrivateDnsNamespaceProps{
+		Name:        jsii.String(cfg.CloudMapNamespace),
+		Vpc:         vpc,
+		Description: jsii.String("Stable names of the IPFS cluster peers"),
+	})
+
+	peers := awsec2.NewSecurityGroup(stack, jsii.String("PeerSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("IPFS cluster peers: cluster swarm among themselves, kubo swarm from the Internet when public"),
+		AllowAllOutbound: jsii.Bool(true),
+	})
+	clusterSwarm := jsii.Number(node.ClusterSwarmPort)
+	peers.AddIngressRule(peers, awsec2.Port_Tcp(clusterSwarm), jsii.String("cluster swarm (tcp) between this cluster's peers"), nil)
+	peers.AddIngressRule(peers, awsec2.Port_Udp(clusterSwarm), jsii.String("cluster swarm (quic) between this cluster's peers"), nil)
+	if cfg.PublicSwarm {
+		swarm := jsii.Number(node.SwarmPort)
+		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(swarm), jsii.String("IPFS swarm (tcp) from the Internet"), nil)
+		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Udp(swarm), jsii.String("IPFS swarm (quic) from the Internet"), nil)
+	}
+
+	if cfg.PublicSwarm {
+		cdknag.NagSuppressions_AddResourceSuppressions(peers, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-EC23"),
+			Reason: jsii.String("Port 4001 (tcp and udp) is the IPFS swarm: peers anywhere on the Internet must dial it to fetch content. It is the only port open to 0.0.0.0/0; kubo's RPC is bound to loopback and never in a security group."),
+		}}, jsii.Bool(false))
+	}
+
+	peerAddrs := make([]string, cfg.NodeCount)
+	for i := range peerAddrs {
+		peerAddrs[i] = fmt.Sprintf("/dns4/node%d.%s/tcp/%d", i, cfg.CloudMapNamespace, node.ClusterSwarmPort)
+	}
+	var publicGatewayHosts []string
+	if cfg.GatewayDomainName != "" {
+		publicGatewayHosts = append(publicGatewayHosts, cfg.GatewayDomainName)
+	}
+
+	this.LoadBalancer, err = loadbalancer.New(stack, "LoadBalancer", &loadbalancer.Props{
+		Vpc:                    vpc,
+		Subnets:                this.Network.PrivateSubnets(),
+		Targets:                peers,
+		ClientCidr:             cfg.VpcCidr,
+		GatewayPort:            node.GatewayPort,
+		RestAPIPort:            node.RestAPIPort,
+		GatewayHealthPath:      node.EmptyDirectoryPath,
+		AccessLogRemovalPolicy: dataRemoval,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	throughput := map[config.ThroughputMode]awsefs.ThroughputMode{
+		config.ThroughputElastic:     awsefs.ThroughputMode_ELASTIC,
+		config.ThroughputBursting:    awsefs.ThroughputMode_BURSTING,
+		config.ThroughputProvisioned: awsefs.ThroughputMode_PROVISIONED,
+	}[cfg.EfsThroughputMode]
+
+	var dnsNames []string
+	for i := 0; i < cfg.NodeCount; i++ {
+		zone := cfg.ZoneOf(i)
+		n, err := node.New(stack, "Node"+strconv.Itoa(i), &node.Props{
+			Index:                i,
+			AvailabilityZone:     zone,
+			Vpc:                  vpc,
+			TaskSubnets:          this.Network.NodeSubnets(zone, cfg.PublicSwarm),
+			AssignPublicIP:       cfg.PublicSwarm,
+			Cluster:              cluster,
+			Namespace:            namespace,
+			KuboImage:            nodeImages.Kubo,
+			ClusterImage:         nodeImages.Cluster,
+			IdentitySeed:         this.Secrets.IdentitySeed,
+			RestAPICredentials:   this.Secrets.RestAPICredentials,
+			PeerMultiaddrs:       peerAddrs,
+			PeerSecurityGroup:    peers,
+			CPU:                  cfg.TaskCPU,
+			MemoryMiB:            cfg.TaskMemoryMiB,
+			ReplicationFactorMin: cfg.ReplicationFactorMin,
+			ReplicationFactorMax: cfg.ReplicationFactorMax,
+			KuboStorageMax:       cfg.KuboStorageMax,
+			GatewayNoFetch:       cfg.GatewayNoFetch,
+			PublicGatewayHosts:   publicGatewayHosts,
+			ThroughputMode:       throughput,
+			ProvisionedMiBps:     cfg.EfsProvisionedMiBps,
+			RemovalPolicy:        dataRemoval,
+			LogRetention:         retention,
+		})
+		if err != nil {
+			return nil, err
+		}
+		this.LoadBalancer.GatewayTargetGroup.AddTarget(n.GatewayTarget())
+		this.LoadBalancer.RestAPITargetGroup.AddTarget(n.RestAPITarget())
+		this.Nodes = append(this.Nodes, n)
+		dnsNames = append(dnsNames, n.DNSName)
+	}
+
+	output := func(id, value, description string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
+	}
+	output("LoadBalancerDnsName", *this.LoadBalancer.LoadBalancer.LoadBalancerDnsName(), "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094")
+	output("RestApiCredentialsSecretName", cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
+	output("IdentitySeedSecretArn", *this.Secrets.IdentitySeed.SecretArn(), "Secrets Manager secret all peer identities derive from (never rotate by hand)")
+	output("PeerDnsNames", strings.Join(dnsNames, ","), "Cloud Map names of the peers, in index order")
+	output("EcsClusterName", *cluster.ClusterName(), "ECS cluster running one service per peer")
+	return this, nil
+}
+
+// retentionByDays lists CDK's retention names in the order of
+// config.LogRetentionDaysAllowed.
+var retentionByDays = []awslogs.RetentionDays{
+	awslogs.RetentionDays_ONE_DAY, awslogs.RetentionDays_THREE_DAYS, awslogs.RetentionDays_FIVE_DAYS,
+	awslogs.RetentionDays_ONE_WEEK, awslogs.RetentionDays_TWO_WEEKS, awslogs.RetentionDays_ONE_MONTH,
+	awslogs.RetentionDays_TWO_MONTHS, awslogs.RetentionDays_THREE_MONTHS, awslogs.RetentionDays_FOUR_MONTHS,
+	awslogs.RetentionDays_FIVE_MONTHS, awslogs.RetentionDays_SIX_MONTHS, awslogs.RetentionDays_ONE_YEAR,
+	awslogs.RetentionDays_THIRTEEN_MONTHS, awslogs.RetentionDays_EIGHTEEN_MONTHS, awslogs.RetentionDays_TWO_YEARS,
+	awslogs.RetentionDays_THREE_YEARS, awslogs.RetentionDays_FIVE_YEARS, awslogs.RetentionDays_SIX_YEARS,
+	awslogs.RetentionDays_SEVEN_YEARS, awslogs.RetentionDays_EIGHT_YEARS, awslogs.RetentionDays_NINE_YEARS,
+	awslogs.RetentionDays_TEN_YEARS,
+}
+
+func retentionDays(days int) (awslogs.RetentionDays, error) {
+	for i, allowed := range config.LogRetentionDaysAllowed {
+		if allowed == days {
+			return retentionByDays[i], nil
+		}
+	}
+	return "", fmt.Errorf("log retention %d days is not a CloudWatch Logs retention", days)
+}
