@@ -113,11 +113,21 @@ func New(scope constructs.Construct, id string, props *Props) (*Network, error) 
 			"Logs":           awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS(),
 			"SecretsManager": awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
 		}
+		// One group for all endpoints, with the VPC CIDR as a literal so the
+		// rule can be checked at synth.
+		endpointSecurityGroup := awsec2.NewSecurityGroup(this, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
+			Vpc:              vpc,
+			Description:      jsii.String("VPC interface endpoints: HTTPS from inside the VPC"),
+			AllowAllOutbound: jsii.Bool(false),
+		})
+		endpointSecurityGroup.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(p.Cidr)), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from the VPC"), nil)
 		for _, name := range []string{"EcrApi", "EcrDocker", "Logs", "SecretsManager"} {
 			vpc.AddInterfaceEndpoint(jsii.String(name), &awsec2.InterfaceVpcEndpointOptions{
 				Service:           endpoints[name],
 				Subnets:           isolated,
 				PrivateDnsEnabled: jsii.Bool(true),
+				Open:              jsii.Bool(false),
+				SecurityGroups:    &[]awsec2.ISecurityGroup{endpointSecurityGroup},
 			})
 		}
 	}
