@@ -1,0 +1,414 @@
+// Package edge puts CloudFront in front of the internal ALB: one distribution
+// for the public IPFS gateway, one for the IPFS Cluster REST API, both
+// reaching the ALB through CloudFront VPC origins (the ALB never faces the
+// Internet), and a Lambda@Edge viewer-request function that checks HTTP Basic
+// credentials against the REST API credentials secret.
+//
+// Request path: viewer --HTTPS--> CloudFront edge --(viewer-request
+// Lambda@Edge on the API, and on the gateway when private)--> VPC origin
+// (ENIs in the ALB's VPC) --HTTP--> internal ALB :8080 / :9094 --> tasks.
+package edge
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront/experimental"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Lambda@Edge limits for viewer-request functions.
+const (
+	authMemoryMB       = 128
+	authTimeoutSeconds = 5
+	// originReadTimeout: CloudFront's default quota maximum without a
+	// support request. Gateway retrievals and REST API calls such as
+	// pin?wait can be slow.
+	originReadTimeoutSeconds = 60
+)
+
+// Gateway query parameters that change the response (boxo gateway: response
+// format, download name, trustless-gateway CAR options, protocol-handler
+// redirect). Everything else is left out of the cache key. CloudFront allows
+// 10 query strings per cache policy.
+var gatewayQueryStrings = []string{
+	"format", "filename", "download",
+	"dag-scope", "entity-bytes", "car-version", "car-order", "car-dups",
+	"uri",
+}
+
+// Edge is the CloudFront edge of the cluster.
+type Edge struct {
+	gateway    awscloudfront.Distribution
+	api        awscloudfront.Distribution
+	auth       experimental.EdgeFunction
+	gatewayURL *string
+	apiURL     *string
+}
+
+// GatewayDomainName is the gateway distribution's *.cloudfront.net name
+// (the target for a custom domain's CNAME/alias).
+func (e *Edge) GatewayDomainName() *string { return e.gateway.DistributionDomainName() }
+
+// APIDomainName is the REST API distribution's *.cloudfront.net name.
+func (e *Edge) APIDomainName() *string { return e.api.DistributionDomainName() }
+
+// GatewayURL is https://<first custom name, or the cloudfront.net name>.
+func (e *Edge) GatewayURL() *string { return e.gatewayURL }
+
+// APIURL is https://<first custom name, or the cloudfront.net name>.
+func (e *Edge) APIURL() *string { return e.apiURL }
+
+// AuthFunction is the Lambda@Edge Basic-auth function (its Lambda lives in
+// the us-east-1 stack the EdgeFunction construct creates).
+func (e *Edge) AuthFunction() experimental.EdgeFunction { return e.auth }
+
+// NewEdge validates props (every problem at once, before any construct is
+// created) and builds the edge. The stack holding scope must have an explicit
+// Region (EdgeFunction needs it).
+func NewEdge(scope constructs.Construct, id string, props *Props) (*Edge, error) {
+	if err := props.Validate(); err != nil {
+		return nil, err
+	}
+	p := props.withDefaults()
+	if region := awscdk.Stack_Of(scope).Region(); region == nil || strings.Contains(*region, "${Token[") {
+		return nil, fmt.Errorf("edge: the stack holding %q needs an explicit region (Lambda@Edge is replicated from a us-east-1 sibling stack)", id)
+	}
+	bundle, err := stageAuthBundle(p.CredentialsSecretName)
+	if err != nil {
+		return nil, err
+	}
+
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	e := &Edge{}
+	e.auth = newAuthFunction(c, id, bundle, p.CredentialsSecretName)
+
+	logBucket := p.LogBucket
+	if logBucket == nil && !p.DisableLogging {
+		logBucket = newLogBucket(c, p.LogExpirationDays)
+	}
+
+	e.gateway = newGateway(c, &p, e.auth, logBucket)
+	e.api = newAPI(c, &p, e.auth, logBucket)
+	e.gatewayURL = distributionURL(e.gateway, p.GatewayDomain)
+	e.apiURL = distributionURL(e.api, p.APIDomain)
+
+	return e, nil
+}
+
+func distributionURL(d awscloudfront.Distribution, domain *Domain) *string {
+	if domain != nil && len(domain.Names) > 0 && !strings.HasPrefix(domain.Names[0], "*.") {
+		return jsii.String("https://" + domain.Names[0])
+	}
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), d.DistributionDomainName()})
+}
+
+func newAuthFunction(c constructs.Construct, id, bundleDir, secretName string) experimental.EdgeFunction {
+	// The EdgeFunction's id is also the Lambda's id inside the shared
+	// us-east-1 stack: derive it from this construct's id so two edges in
+	// one stack do not collide.
+	fn := experimental.NewEdgeFunction(c, jsii.String(id+"BasicAuth"), &experimental.EdgeFunctionProps{
+		Description: jsii.String("IPFS Cluster edge: HTTP Basic auth (viewer-request) against the REST API credentials secret"),
+		Runtime:     awslambda.Runtime_NODEJS_22_X(),
+		Handler:     jsii.String("index.handler"),
+		Code:        awslambda.Code_FromAsset(jsii.String(bundleDir), nil),
+		MemorySize:  jsii.Number(authMemoryMB),
+		Timeout:     awscdk.Duration_Seconds(jsii.Number(authTimeoutSeconds)),
+		// No Environment: Lambda@Edge forbids it (the secret name is in
+		// the bundle's config.json).
+	})
+
+	// Read access to exactly the credentials secret in us-east-1, in the
+	// edge stack's account. Secrets Manager appends "-" and six random
+	// characters to a secret's name in its ARN.
+	edgeStack := awscdk.Stack_Of(fn.Lambda())
+	secretArn := edgeStack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("secretsmanager"),
+		Region:       jsii.String(secretRegion),
+		Resource:     jsii.String("secret"),
+		ResourceName: jsii.String(secretName + "-??????"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+		Resources: &[]*string{secretArn},
+	}))
+
+	cdknag.NagSuppressions_AddResourceSuppressions(fn.Lambda().Node().DefaultChild(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-L1"),
+		Reason: jsii.String("Node.js 22 is the newest runtime Lambda@Edge supports here; " +
+			"cdk-nag asks for the newest Lambda runtime overall (Node.js 24), which Lambda@Edge may reject."),
+	}}, jsii.Bool(false))
+	cdknag.NagSuppressions_AddResourceSuppressions(fn.Lambda().Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM4"),
+		Reason: jsii.String("AWSLambdaBasicExecutionRole only lets the function write its own logs; Lambda@Edge " +
+			"writes them to /aws/lambda/us-east-1.<name> in every Region that serves a request, so no single " +
+			"log-group ARN can be listed."),
+		AppliesTo: &[]interface{}{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+	}}, jsii.Bool(true))
+	return fn
+}
+
+func newLogBucket(c constructs.Construct, expirationDays int) awss3.IBucket {
+	b := awss3.NewBucket(c, jsii.String("AccessLogs"), &awss3.BucketProps{
+		// CloudFront standard logging writes with an ACL: ACLs must be on.
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		Versioned:         jsii.Bool(false),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("expire-access-logs"),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(float64(expirationDays))),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		}},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(b, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("This bucket only receives CloudFront access logs; logging its own accesses " +
+			"into another bucket would only move the question one bucket further."),
+	}}, jsii.Bool(true))
+	return b
+}
+
+// commonDistributionProps fills what both distributions share.
+func commonDistributionProps(c constructs.Construct, id string, p *Props, domain *Domain, logBucket awss3.IBucket, logPrefix string, d *awscloudfront.DistributionProps) {
+	d.HttpVersion = awscloudfront.HttpVersion_HTTP2_AND_3
+	d.EnableIpv6 = jsii.Bool(true)
+	if p.PriceClass != "" {
+		d.PriceClass = p.PriceClass
+	}
+	if p.WebACLArn != "" {
+		d.WebAclId = jsii.String(p.WebACLArn)
+	}
+	if domain != nil {
+		d.DomainNames = jsii.Strings(domain.Names...)
+		d.Certificate = awscertificatemanager.Certificate_FromCertificateArn(c, jsii.String(id+"Certificate"), jsii.String(domain.CertificateArn))
+		d.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
+		d.SslSupportMethod = awscloudfront.SSLMethod_SNI
+	}
+	if logBucket != nil {
+		d.EnableLogging = jsii.Bool(true)
+		d.LogBucket = logBucket
+		d.LogFilePrefix = jsii.String(logPrefix)
+		d.LogIncludesCookies = jsii.Bool(false)
+	}
+}
+
+func suppressDistribution(d awscloudfront.Distribution, p *Props, domain *Domain, what string) {
+	s := []*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-CFR1"),
+		Reason: jsii.String("The " + what + " serves a worldwide audience (IPFS is global); " +
+			"there is no country to block by policy."),
+	}}
+	if p.WebACLArn == "" {
+		s = append(s, &cdknag.NagPackSuppression{
+			Id: jsii.String("AwsSolutions-CFR2"),
+			Reason: jsii.String("AWS WAF is optional (cost) and off in this configuration: Shield Standard covers " +
+				"network-layer DDoS, the REST API is authenticated at the edge and again at the origin, and the " +
+				"gateway serves public content-addressed data. Set Props.WebACLArn to attach a web ACL."),
+		})
+	}
+	if domain == nil {
+		s = append(s, &cdknag.NagPackSuppression{
+			Id: jsii.String("AwsSolutions-CFR4"),
+			Reason: jsii.String("No custom domain is configured: on the default *.cloudfront.net certificate " +
+				"CloudFront fixes the security policy and it cannot be raised; with a custom domain the construct " +
+				"sets TLSv1.2_2021. The origin leg is HTTP inside the VPC through a VPC origin, never the Internet."),
+		})
+	}
+	if p.DisableLogging {
+		s = append(s, &cdknag.NagPackSuppression{
+			Id:     jsii.String("AwsSolutions-CFR3"),
+			Reason: jsii.String("Access logging was switched off explicitly (Props.DisableLogging)."),
+		})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(d, &s, jsii.Bool(true))
+}
+
+func edgeLambdas(auth experimental.EdgeFunction, on bool) *[]*awscloudfront.EdgeLambda {
+	if !on {
+		return nil
+	}
+	return &[]*awscloudfront.EdgeLambda{{
+		EventType:       awscloudfront.LambdaEdgeEventType_VIEWER_REQUEST,
+		FunctionVersion: auth,
+		IncludeBody:     jsii.Bool(false),
+	}}
+}
+
+func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) awscloudfront.Distribution {
+	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
+		HttpPort:       jsii.Number(float64(p.GatewayPort)),
+		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
+		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
+	})
+
+	// Cache key: the path, the query parameters that change the gateway's
+	// answer, and Accept. kubo negotiates the response format on Accept
+	// (application/vnd.ipld.raw, .car, dag-json, ...) and answers
+	// "Vary: Accept", which CloudFront does not honour: without Accept in
+	// the key, one trustless client could make CloudFront serve raw blocks
+	// or CARs to every browser. Correctness wins over a few extra cache
+	// entries per browser family. Host is neither in the key nor forwarded:
+	// kubo sees the ALB's name and acts as a plain path gateway (no
+	// host-based DNSLink or subdomain gateway through this distribution).
+	key := func(id, comment string, def, max awscdk.Duration) awscloudfront.CachePolicy {
+		return awscloudfront.NewCachePolicy(c, jsii.String(id), &awscloudfront.CachePolicyProps{
+			Comment:                    jsii.String(comment),
+			MinTtl:                     awscdk.Duration_Seconds(jsii.Number(0)),
+			DefaultTtl:                 def,
+			MaxTtl:                     max,
+			HeaderBehavior:             awscloudfront.CacheHeaderBehavior_AllowList(jsii.String("Accept")),
+			QueryStringBehavior:        awscloudfront.CacheQueryStringBehavior_AllowList(*jsii.Strings(gatewayQueryStrings...)...),
+			CookieBehavior:             awscloudfront.CacheCookieBehavior_None(),
+			EnableAcceptEncodingGzip:   jsii.Bool(true),
+			EnableAcceptEncodingBrotli: jsii.Bool(true),
+		})
+	}
+	year := awscdk.Duration_Days(jsii.Number(365))
+	// /ipfs/*: content-addressed, immutable. Honour kubo's Cache-Control
+	// (max-age=29030400, immutable) up to CloudFront's one-year maximum; a
+	// response without Cache-Control is just as immutable.
+	immutable := key("ImmutableCachePolicy", "IPFS gateway /ipfs/*: immutable content, origin Cache-Control up to 1 year",
+		year, year)
+	// /ipns/*: mutable names (IPNS records, DNSLink): short, capped TTL so
+	// updates show within minutes whatever max-age the origin sends.
+	mutable := key("MutableCachePolicy", "IPFS gateway /ipns/*: mutable names, 60 s default, 5 min cap",
+		awscdk.Duration_Seconds(jsii.Number(60)), awscdk.Duration_Minutes(jsii.Number(5)))
+	// Everything else (/, errors, unknown paths) is not content-addressed:
+	// honour the origin's Cache-Control, but default to a short TTL.
+	other := key("DefaultCachePolicy", "IPFS gateway other paths: origin Cache-Control, 60 s default",
+		awscdk.Duration_Seconds(jsii.Number(60)), year)
+
+	headers := &awscloudfront.ResponseHeadersPolicyProps{
+		Comment: jsii.String("IPFS gateway: security headers"),
+		SecurityHeadersBehavior: &awscloudfront.ResponseSecurityHeadersBehavior{
+			StrictTransportSecurity: hsts(),
+			ContentTypeOptions:      &awscloudfront.ResponseHeadersContentTypeOptions{Override: jsii.Bool(true)},
+			// Content may be embedded by sites on the same gateway origin,
+			// never framed by other origins.
+			FrameOptions: &awscloudfront.ResponseHeadersFrameOptions{
+				FrameOption: awscloudfront.HeadersFrameOption_SAMEORIGIN, Override: jsii.Bool(true),
+			},
+			ReferrerPolicy: &awscloudfront.ResponseHeadersReferrerPolicy{
+				ReferrerPolicy: awscloudfront.HeadersReferrerPolicy_STRICT_ORIGIN_WHEN_CROSS_ORIGIN, Override: jsii.Bool(true),
+			},
+		},
+	}
+	if !p.PrivateGateway {
+		// A public gateway is meant to be fetched from any web page
+		// (verified fetch, trustless retrieval), as kubo's own CORS
+		// defaults say; kubo's headers win when it sends them. A private
+		// gateway gets none: credentialed cross-origin use is not offered.
+		headers.CorsBehavior = &awscloudfront.ResponseHeadersCorsBehavior{
+			AccessControlAllowCredentials: jsii.Bool(false),
+			AccessControlAllowOrigins:     jsii.Strings("*"),
+			AccessControlAllowMethods:     jsii.Strings("GET", "HEAD", "OPTIONS"),
+			AccessControlAllowHeaders:     jsii.Strings("Content-Type", "Range", "User-Agent", "X-Requested-With"),
+			AccessControlExposeHeaders: jsii.Strings("Content-Length", "Content-Range", "X-Chunked-Output",
+				"X-Stream-Output", "X-Ipfs-Path", "X-Ipfs-Roots"),
+			AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(1)),
+			OriginOverride:      jsii.Bool(false),
+		}
+	}
+	policy := awscloudfront.NewResponseHeadersPolicy(c, jsii.String("GatewayResponseHeaders"), headers)
+
+	behavior := func(cache awscloudfront.CachePolicy) *awscloudfront.BehaviorOptions {
+		return &awscloudfront.BehaviorOptions{
+			Origin:                origin,
+			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+			AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD_OPTIONS(),
+			CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD(),
+			CachePolicy:           cache,
+			ResponseHeadersPolicy: policy,
+			Compress:              jsii.Bool(true),
+			EdgeLambdas:           edgeLambdas(auth, p.PrivateGateway),
+		}
+	}
+
+	dp := &awscloudfront.DistributionProps{
+		Comment:         jsii.String("IPFS gateway"),
+		DefaultBehavior: behavior(other),
+		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
+			"/ipfs/*": behavior(immutable),
+			"/ipns/*": behavior(mutable),
+		},
+	}
+	commonDistributionProps(c, "Gateway", p, p.GatewayDomain, logBucket, "gateway/", dp)
+	d := awscloudfront.NewDistribution(c, jsii.String("Gateway"), dp)
+	suppressDistribution(d, p, p.GatewayDomain, "public IPFS gateway")
+	return d
+}
+
+func newAPI(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) awscloudfront.Distribution {
+	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
+		HttpPort:       jsii.Number(float64(p.APIPort)),
+		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
+		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
+	})
+	policy := awscloudfront.NewResponseHeadersPolicy(c, jsii.String("ApiResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
+		Comment: jsii.String("IPFS Cluster REST API: security headers"),
+		SecurityHeadersBehavior: &awscloudfront.ResponseSecurityHeadersBehavior{
+			StrictTransportSecurity: hsts(),
+			ContentTypeOptions:      &awscloudfront.ResponseHeadersContentTypeOptions{Override: jsii.Bool(true)},
+			FrameOptions: &awscloudfront.ResponseHeadersFrameOptions{
+				FrameOption: awscloudfront.HeadersFrameOption_DENY, Override: jsii.Bool(true),
+			},
+			ReferrerPolicy: &awscloudfront.ResponseHeadersReferrerPolicy{
+				ReferrerPolicy: awscloudfront.HeadersReferrerPolicy_NO_REFERRER, Override: jsii.Bool(true),
+			},
+			ContentSecurityPolicy: &awscloudfront.ResponseHeadersContentSecurityPolicy{
+				ContentSecurityPolicy: jsii.String("default-src 'none'; frame-ancestors 'none'"), Override: jsii.Bool(true),
+			},
+		},
+		CustomHeadersBehavior: &awscloudfront.ResponseCustomHeadersBehavior{
+			CustomHeaders: &[]*awscloudfront.ResponseCustomHeader{{
+				Header: jsii.String("Cache-Control"), Value: jsii.String("no-store"), Override: jsii.Bool(false),
+			}},
+		},
+	})
+	dp := &awscloudfront.DistributionProps{
+		Comment: jsii.String("IPFS Cluster REST API"),
+		DefaultBehavior: &awscloudfront.BehaviorOptions{
+			Origin:               origin,
+			ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_HTTPS_ONLY,
+			AllowedMethods:       awscloudfront.AllowedMethods_ALLOW_ALL(),
+			CachedMethods:        awscloudfront.CachedMethods_CACHE_GET_HEAD(),
+			// Never cached. CloudFront refuses Authorization in an origin
+			// request policy's header list, but with caching disabled the
+			// managed AllViewerExceptHostHeader policy forwards every viewer
+			// header, Authorization included, so the cluster checks the
+			// credentials again. The Host is the ALB's (the API ignores it).
+			CachePolicy:           awscloudfront.CachePolicy_CACHING_DISABLED(),
+			OriginRequestPolicy:   awscloudfront.OriginRequestPolicy_ALL_VIEWER_EXCEPT_HOST_HEADER(),
+			ResponseHeadersPolicy: policy,
+			// Streamed NDJSON answers (add, pins) pass through as they come.
+			Compress:    jsii.Bool(false),
+			EdgeLambdas: edgeLambdas(auth, true),
+		},
+	}
+	commonDistributionProps(c, "Api", p, p.APIDomain, logBucket, "api/", dp)
+	d := awscloudfront.NewDistribution(c, jsii.String("Api"), dp)
+	suppressDistribution(d, p, p.APIDomain, "IPFS Cluster REST API")
+	return d
+}
+
+func hsts() *awscloudfront.ResponseHeadersStrictTransportSecurity {
+	return &awscloudfront.ResponseHeadersStrictTransportSecurity{
+		AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(730)),
+		IncludeSubdomains:   jsii.Bool(false),
+		Preload:             jsii.Bool(false),
+		Override:            jsii.Bool(true),
+	}
+}

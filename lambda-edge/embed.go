@@ -1,0 +1,13 @@
+// Package lambdaedge carries the Lambda@Edge function sources so that the
+// CDK constructs can stage them at synth time whatever the working directory
+// (cdk synth runs from the repository root, go test from the package dir).
+package lambdaedge
+
+import _ "embed"
+
+// BasicAuthIndex is lambda-edge/basic-auth/index.mjs: the viewer-request
+// HTTP Basic authentication handler. Its bundle also needs a config.json,
+// written by the edge construct.
+//
+//go:embed basic-auth/index.mjs
+var BasicAuthIndex []byte

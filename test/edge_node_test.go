@@ -1,0 +1,52 @@
+package test
+
+import (
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEdgeNodeTests runs the Lambda@Edge handlers' own tests (node:test) so
+// that `go test ./...` covers them too. Node.js is a prerequisite of the
+// project (the CDK runs on it): a missing node is a failure, not a skip.
+func TestEdgeNodeTests(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found on PATH (Node.js is a prerequisite): %v", err)
+	}
+	root := edgeRepoRoot(t)
+	var files []string
+	err = filepath.WalkDir(filepath.Join(root, "lambda-edge"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "node_modules" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".test.mjs") {
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no lambda-edge/**/*.test.mjs found")
+	}
+	// Files are named explicitly: how `node --test <dir>` treats a
+	// directory differs between Node.js versions.
+	cmd := exec.Command(node, append([]string{"--test"}, files...)...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test %s failed: %v\n%s", strings.Join(files, " "), err, out)
+	}
+	t.Logf("node --test %s: passed", strings.Join(files, " "))
+}
