@@ -1,0 +1,83 @@
+package test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/images"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+)
+
+// TestConstructPropsAreValidated: each construct refuses bad props with a
+// message naming the field, and creates nothing when it does.
+func TestConstructPropsAreValidated(t *testing.T) {
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("PropsValidation"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Region: jsii.String("eu-west-1")},
+	})
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(0)})
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("Sg"), &awsec2.SecurityGroupProps{Vpc: vpc})
+	before := len(*stack.Node().Children())
+
+	cases := []struct {
+		name string
+		make func() error
+		want string
+	}{
+		{"network needs two zones", func() error {
+			_, err := network.New(stack, "N1", &network.Props{AvailabilityZones: []string{"eu-west-1a"}})
+			return err
+		}, "AvailabilityZones needs at least 2 zones"},
+		{"network cidr", func() error {
+			_, err := network.New(stack, "N2", &network.Props{AvailabilityZones: []string{"eu-west-1a", "eu-west-1b"}, Cidr: "nope"})
+			return err
+		}, `Cidr "nope"`},
+		{"node without anything", func() error {
+			_, err := node.New(stack, "Node", &node.Props{Index: 1})
+			return err
+		}, "AvailabilityZone is required"},
+		{"node peer list without this node", func() error {
+			_, err := node.New(stack, "Node", &node.Props{Index: 3, PeerMultiaddrs: []string{"/dns4/a/tcp/9096"}})
+			return err
+		}, "PeerMultiaddrs must list every peer including this one"},
+		{"node peer address with p2p", func() error {
+			_, err := node.New(stack, "Node", &node.Props{PeerMultiaddrs: []string{"/dns4/a/tcp/9096/p2p/12D3KooW"}})
+			return err
+		}, "must be a multiaddr without /p2p"},
+		{"node replication above peers", func() error {
+			_, err := node.New(stack, "Node", &node.Props{PeerMultiaddrs: []string{"/dns4/a/tcp/9096"}, ReplicationFactorMin: 1, ReplicationFactorMax: 2})
+			return err
+		}, "replication factor min=1 max=2"},
+		{"load balancer same ports", func() error {
+			_, err := loadbalancer.New(stack, "Lb", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, ClientCidr: "10.0.0.0/16", GatewayHealthPath: "/", GatewayPort: 80, RestAPIPort: 80})
+			return err
+		}, "GatewayPort and RestAPIPort must differ"},
+		{"load balancer client cidr", func() error {
+			_, err := loadbalancer.New(stack, "Lb", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, GatewayHealthPath: "/"})
+			return err
+		}, "ClientCidr"},
+		{"images source dir", func() error {
+			_, err := images.New(stack, "Img", &images.Props{SourceDir: "/nonexistent"})
+			return err
+		}, `SourceDir "/nonexistent"`},
+		{"secrets name", func() error {
+			_, err := clustersecrets.New(stack, "Sec", &clustersecrets.Props{})
+			return err
+		}, "RestAPICredentialsName is required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.make()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	assert.Len(t, *stack.Node().Children(), before, "a rejected construct must not leave resources behind")
+}
