@@ -40,6 +40,7 @@ const (
 	KeyRestAPIUsername        = "restApiUsername"
 	KeyGatewayNoFetch         = "gatewayNoFetch"
 	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
+	KeyWebACLArn              = "webAclArn"
 )
 
 // Keys lists every context key the app reads; anything else in the context
@@ -51,7 +52,7 @@ var Keys = []string{
 	KeyPublicSwarm, KeyLogRetentionDays, KeyCloudMapNamespace, KeyVpcCidr,
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
-	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName,
+	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
 }
 
 // ThroughputMode is the EFS throughput mode of every node's file system.
@@ -107,6 +108,9 @@ type Config struct {
 	// RestAPICredentialsSecretName is a fixed name: the Lambda@Edge bundle
 	// carries it, because Lambda@Edge has no environment variables.
 	RestAPICredentialsSecretName string
+	// WebACLArn is an optional AWS WAF web ACL (CLOUDFRONT scope) for both
+	// distributions.
+	WebACLArn string
 }
 
 // Defaults are what an empty context gives; cdk.json repeats them so that
@@ -218,6 +222,7 @@ func Parse(raw map[string]any) (Config, error) {
 	p.str(KeyCloudFrontPriceClass, &c.CloudFrontPriceClass)
 	p.str(KeyRestAPIUsername, &c.RestAPIUsername)
 	p.str(KeyRestAPICredentialsName, &c.RestAPICredentialsSecretName)
+	p.str(KeyWebACLArn, &c.WebACLArn)
 	if c.RestAPICredentialsSecretName == "" {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}

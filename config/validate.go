@@ -15,6 +15,7 @@ var (
 	dnsNamePattern    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	usernamePattern   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	webACLPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]+/[0-9a-f-]{36}$`)
 	acmUsEast1Pattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 )
 
@@ -120,6 +121,9 @@ func (c Config) validate() []string {
 	}
 	if !secretNamePattern.MatchString(c.RestAPICredentialsSecretName) {
 		fail(KeyRestAPICredentialsName, "%q is not a Secrets Manager name; allowed: 1-512 of letters, digits and /_+=.@-", c.RestAPICredentialsSecretName)
+	}
+	if c.WebACLArn != "" && !webACLPattern.MatchString(c.WebACLArn) {
+		fail(KeyWebACLArn, "%q is not a global WAFv2 web ACL ARN; allowed: empty or arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id> (CloudFront takes CLOUDFRONT-scope ACLs)", c.WebACLArn)
 	}
 	return problems
 }

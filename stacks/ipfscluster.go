@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/images"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
@@ -45,6 +47,7 @@ type IpfsCluster struct {
 	Secrets      *clustersecrets.Secrets
 	Nodes        []*node.Node
 	LoadBalancer *loadbalancer.LoadBalancer
+	Edge         *edge.Edge
 }
 
 // New builds the stack from a validated configuration.
@@ -135,11 +138,6 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	for i := range peerAddrs {
 		peerAddrs[i] = fmt.Sprintf("/dns4/node%d.%s/tcp/%d", i, cfg.CloudMapNamespace, node.ClusterSwarmPort)
 	}
-	var publicGatewayHosts []string
-	if cfg.GatewayDomainName != "" {
-		publicGatewayHosts = append(publicGatewayHosts, cfg.GatewayDomainName)
-	}
-
 	this.LoadBalancer, err = loadbalancer.New(stack, "LoadBalancer", &loadbalancer.Props{
 		Vpc:                    vpc,
 		Subnets:                this.Network.PrivateSubnets(),
@@ -183,7 +181,6 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 			ReplicationFactorMax: cfg.ReplicationFactorMax,
 			KuboStorageMax:       cfg.KuboStorageMax,
 			GatewayNoFetch:       cfg.GatewayNoFetch,
-			PublicGatewayHosts:   publicGatewayHosts,
 			ThroughputMode:       throughput,
 			ProvisionedMiBps:     cfg.EfsProvisionedMiBps,
 			RemovalPolicy:        dataRemoval,
@@ -198,9 +195,36 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		dnsNames = append(dnsNames, n.DNSName)
 	}
 
+	domain := func(name, certificateArn string) *edge.Domain {
+		if name == "" {
+			return nil
+		}
+		return &edge.Domain{Names: []string{name}, CertificateArn: certificateArn}
+	}
+	this.Edge, err = edge.NewEdge(stack, "Edge", &edge.Props{
+		LoadBalancer:          this.LoadBalancer.LoadBalancer,
+		GatewayPort:           this.LoadBalancer.GatewayPort,
+		APIPort:               this.LoadBalancer.RestAPIPort,
+		CredentialsSecretName: cfg.RestAPICredentialsSecretName,
+		PrivateGateway:        cfg.PrivateGateway,
+		GatewayDomain:         domain(cfg.GatewayDomainName, cfg.GatewayCertificateArn),
+		APIDomain:             domain(cfg.APIDomainName, cfg.APICertificateArn),
+		PriceClass: map[string]awscloudfront.PriceClass{
+			"PriceClass_100": awscloudfront.PriceClass_PRICE_CLASS_100,
+			"PriceClass_200": awscloudfront.PriceClass_PRICE_CLASS_200,
+			"PriceClass_All": awscloudfront.PriceClass_PRICE_CLASS_ALL,
+		}[cfg.CloudFrontPriceClass],
+		WebACLArn: cfg.WebACLArn,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
+	output("GatewayUrl", *this.Edge.GatewayURL(), "Public IPFS gateway (CloudFront): <url>/ipfs/<cid>")
+	output("RestApiUrl", *this.Edge.APIURL(), "Cluster REST API (CloudFront, basic auth): ipfs-cluster-ctl --host /dns4/<host>/tcp/443/https")
 	output("LoadBalancerDnsName", *this.LoadBalancer.LoadBalancer.LoadBalancerDnsName(), "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094")
 	output("RestApiCredentialsSecretName", cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
 	output("IdentitySeedSecretArn", *this.Secrets.IdentitySeed.SecretArn(), "Secrets Manager secret all peer identities derive from (never rotate by hand)")

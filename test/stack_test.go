@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
@@ -263,18 +264,55 @@ func TestPrivateSwarmNodesHaveNoInternetPath(t *testing.T) {
 
 func TestNoCdkNagFindings(t *testing.T) {
 	for _, s := range []*synthesized{defaults, privateSwarm} {
-		for _, level := range []string{"error", "warning"} {
-			var found *[]*cxapi.SynthesisMessage
-			annotations := assertions.Annotations_FromStack(s.stack.Stack)
-			match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
-			if level == "error" {
-				found = annotations.FindError(jsii.String("*"), match)
-			} else {
-				found = annotations.FindWarning(jsii.String("*"), match)
+		// Every stack of the app: the main one and the us-east-1 stack that
+		// holds the Lambda@Edge function.
+		var checked []string
+		for _, child := range *s.cdkApp.Node().Children() {
+			if !*awscdk.Stack_IsStack(child) {
+				continue
 			}
-			for _, m := range *found {
-				t.Errorf("cdk-nag %s at %s: %v", level, *m.Id, m.Entry.Data)
+			stack := child.(awscdk.Stack)
+			checked = append(checked, *stack.Region())
+			annotations := assertions.Annotations_FromStack(stack)
+			match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+			for level, found := range map[string]*[]*cxapi.SynthesisMessage{
+				"error":   annotations.FindError(jsii.String("*"), match),
+				"warning": annotations.FindWarning(jsii.String("*"), match),
+			} {
+				for _, m := range *found {
+					t.Errorf("cdk-nag %s at %s: %v", level, *m.Id, m.Entry.Data)
+				}
 			}
 		}
+		sort.Strings(checked)
+		assert.Equal(t, []string{s.config.Region, "us-east-1"}, checked, "stacks checked by cdk-nag")
 	}
+}
+
+// TestOnlyCloudFrontReachesTheLoadBalancer: the ALB has no public address
+// and both distributions reach it through VPC origins.
+func TestOnlyCloudFrontReachesTheLoadBalancer(t *testing.T) {
+	s := defaults
+	albID := ""
+	for id := range s.ofType("AWS::ElasticLoadBalancingV2::LoadBalancer") {
+		albID = id
+	}
+	origins := s.ofType("AWS::CloudFront::VpcOrigin")
+	require.Len(t, origins, 2)
+	var ports []int
+	for _, o := range origins {
+		assert.Equal(t, albID, ref(path(o.Properties, "VpcOriginEndpointConfig", "Arn")))
+		ports = append(ports, int(path(o.Properties, "VpcOriginEndpointConfig", "HTTPPort").(float64)))
+	}
+	sort.Ints(ports)
+	assert.Equal(t, []int{node.GatewayPort, node.RestAPIPort}, ports)
+	require.Len(t, s.ofType("AWS::CloudFront::Distribution"), 2)
+	for id, d := range s.ofType("AWS::CloudFront::Distribution") {
+		for _, o := range list(path(d.Properties, "DistributionConfig", "Origins")) {
+			assert.NotNil(t, path(o, "VpcOriginConfig"), "%s: every origin is a VPC origin", id)
+			assert.Nil(t, path(o, "CustomOriginConfig"), "%s: no public custom origin", id)
+		}
+	}
+	assert.Contains(t, s.outputs, "GatewayUrl")
+	assert.Contains(t, s.outputs, "RestApiUrl")
 }
