@@ -119,8 +119,9 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		AllowAllOutbound: jsii.Bool(true),
 	})
 	clusterSwarm := jsii.Number(node.ClusterSwarmPort)
+	// TCP only: ipfs-cluster v1.1.6 builds its host without QUIC, which
+	// cannot carry the cluster secret (private network).
 	peers.AddIngressRule(peers, awsec2.Port_Tcp(clusterSwarm), jsii.String("cluster swarm (tcp) between this cluster's peers"), nil)
-	peers.AddIngressRule(peers, awsec2.Port_Udp(clusterSwarm), jsii.String("cluster swarm (quic) between this cluster's peers"), nil)
 	if cfg.PublicSwarm {
 		swarm := jsii.Number(node.SwarmPort)
 		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(swarm), jsii.String("IPFS swarm (tcp) from the Internet"), nil)

@@ -70,7 +70,6 @@ func TestSecurityGroupRulesAreExactlyTheDesign(t *testing.T) {
 		"PeerSecurityGroup <- LoadBalancerSecurityGroup tcp/8080-8080",
 		"PeerSecurityGroup <- LoadBalancerSecurityGroup tcp/9094-9094",
 		"PeerSecurityGroup <- PeerSecurityGroup tcp/9096-9096",
-		"PeerSecurityGroup <- PeerSecurityGroup udp/9096-9096",
 	}
 	for i := 0; i < defaults.config.NodeCount; i++ {
 		want = append(want,

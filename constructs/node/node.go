@@ -173,7 +173,7 @@ func (p *Props) withDefaults() (Props, error) {
 // gets the rest. GOMEMLIMIT sits below each share so the Go runtime collects
 // before the kernel kills; kubo's resource manager gets half of kubo's share.
 type memoryBudget struct {
-	clusterGoLimitMiB, kuboGoLimitMiB, kuboResourceMgrMiB int
+	clusterGoLimitMiB, clusterResourceMgrMiB, kuboGoLimitMiB, kuboResourceMgrMiB int
 }
 
 func budget(taskMiB int) memoryBudget {
@@ -186,9 +186,10 @@ func budget(taskMiB int) memoryBudget {
 	}
 	kuboShare := taskMiB - clusterShare
 	return memoryBudget{
-		clusterGoLimitMiB:  clusterShare * 3 / 4,
-		kuboGoLimitMiB:     kuboShare * 4 / 5,
-		kuboResourceMgrMiB: kuboShare / 2,
+		clusterGoLimitMiB:     clusterShare * 3 / 4,
+		clusterResourceMgrMiB: clusterShare / 2,
+		kuboGoLimitMiB:        kuboShare * 4 / 5,
+		kuboResourceMgrMiB:    kuboShare / 2,
 	}
 }
 
@@ -334,6 +335,9 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			"CLUSTER_REPLICATIONFACTORMIN": jsii.String(strconv.Itoa(p.ReplicationFactorMin)),
 			"CLUSTER_REPLICATIONFACTORMAX": jsii.String(strconv.Itoa(p.ReplicationFactorMax)),
 			"GOMEMLIMIT":                   jsii.String(fmt.Sprintf("%dMiB", memory.clusterGoLimitMiB)),
+			// Without it libp2p sizes its limits from the host's memory,
+			// not the task's.
+			"CLUSTER_RESOURCEMANAGER_MEMORYLIMITBYTES": jsii.String(strconv.Itoa(memory.clusterResourceMgrMiB << 20)),
 		},
 		// ARN references only: ECS fetches the values when the task starts.
 		Secrets: &map[string]awsecs.Secret{
