@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 )
 
 // withPrefix returns the single resource of a type whose logical ID starts
@@ -315,4 +316,20 @@ func TestOnlyCloudFrontReachesTheLoadBalancer(t *testing.T) {
 	}
 	assert.Contains(t, s.outputs, "GatewayUrl")
 	assert.Contains(t, s.outputs, "RestApiUrl")
+}
+
+// TestStackFitsInAPipelineStage: the future CDK Pipelines path puts the same
+// stack in a Stage per environment (develop -> test, main -> production).
+func TestStackFitsInAPipelineStage(t *testing.T) {
+	cdkApp := awscdk.NewApp(nil)
+	stage := awscdk.NewStage(cdkApp, jsii.String("Test"), nil)
+	cfg := defaults.config
+	cfg.StackName = "IpfsClusterTest"
+	cfg.RestAPICredentialsSecretName = "IpfsClusterTest/rest-api-credentials"
+	stack, err := stacks.New(stage, "IpfsCluster", &stacks.Props{Config: cfg, SourceDir: repoRoot})
+	require.NoError(t, err)
+	template := assertions.Template_FromStack(stack.Stack, nil)
+	template.ResourceCountIs(jsii.String("AWS::ECS::Service"), jsii.Number(float64(cfg.NodeCount)))
+	template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{"Name": "IpfsClusterTest/rest-api-credentials"})
+	assert.Equal(t, "IpfsClusterTest", *stack.StackName())
 }
