@@ -1,0 +1,293 @@
+// Command localcluster runs the project's images' scripts against real kubo
+// and ipfs-cluster binaries: a three-peer IPFS Cluster on loopback
+// (127.0.0.11-13, production ports), for trying the cluster and for fault
+// drills, plus the replication benchmark.
+//
+//	go run ./cmd/localcluster up            start three peers in the background
+//	go run ./cmd/localcluster status        processes, health, peers and pins
+//	go run ./cmd/localcluster stop-peer N   stop peer N (0-based), data kept
+//	go run ./cmd/localcluster start-peer N  start peer N again
+//	go run ./cmd/localcluster down          stop everything (data kept)
+//	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
+//	go run ./cmd/localcluster build         only build/cache the binaries
+//
+// Flags (before the subcommand): -root DIR (default ./.localcluster),
+// -peers N (default 3).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
+)
+
+const usage = `usage: localcluster [-root DIR] [-peers N] COMMAND
+
+commands:
+  up            build the binaries if needed, start every peer in the background, print addresses
+  down          stop every peer (SIGTERM, then SIGKILL); data and secrets stay in DIR
+  status        show each peer's processes, health, peers and pins
+  stop-peer N   stop peer N (0-based) gracefully; kill-peer N sends SIGKILL instead
+  start-peer N  start peer N again from its data directory
+  bench         replication benchmark on a fresh temporary cluster (needs the ports free)
+  build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
+`
+
+func main() {
+	fs := flag.NewFlagSet("localcluster", flag.ExitOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
+	root := fs.String("root", localcluster.DefaultRoot, "data directory of the local cluster")
+	peers := fs.Int("peers", localcluster.DefaultPeers, "number of peers")
+	runs := fs.Int("runs", 1, "bench: number of runs")
+	var kuboEnv, clusterEnv multiFlag
+	fs.Var(&kuboEnv, "kubo-env", "extra NAME=value for every kubo (repeatable; e.g. to try a setting before shipping it)")
+	fs.Var(&clusterEnv, "cluster-env", "extra NAME=value for every cluster peer (repeatable, e.g. CLUSTER_CRDT_BATCHING_MAXBATCHAGE=1s)")
+	fs.Parse(os.Args[1:])
+	if fs.NArg() < 1 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	extra := env{kubo: kuboEnv, cluster: clusterEnv}
+	if err := run(ctx, *root, *peers, *runs, extra, fs.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "localcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func peerArg(args []string) (int, error) {
+	if len(args) != 2 {
+		return 0, fmt.Errorf("%s needs a peer number", args[0])
+	}
+	return strconv.Atoi(args[1])
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("%q is not NAME=value", v)
+	}
+	*m = append(*m, v)
+	return nil
+}
+
+type env struct{ kubo, cluster []string }
+
+func run(ctx context.Context, root string, peers, runs int, extra env, args []string) error {
+	repo, err := localcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	bins := func() (*localcluster.Binaries, error) {
+		return localcluster.EnsureBinaries(ctx, repo, os.Stderr)
+	}
+	open := func(bin *localcluster.Binaries, detached bool) (*localcluster.Cluster, error) {
+		return localcluster.New(localcluster.Options{
+			Root: root, Peers: peers, RepoRoot: repo, Bin: bin, Detached: detached, Log: os.Stderr,
+			KuboEnv: extra.kubo, ClusterEnv: extra.cluster,
+		})
+	}
+	switch args[0] {
+	case "build":
+		b, err := bins()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("kubo %s: %s\nipfs-cluster %s: %s\n  %s\ncluster-identity: %s\n",
+			b.Versions.Kubo, b.IPFS, b.Versions.Cluster, b.ClusterService, b.ClusterCtl, b.ClusterIdentity)
+		return nil
+
+	case "up":
+		b, err := bins()
+		if err != nil {
+			return err
+		}
+		c, err := open(b, true)
+		if err != nil {
+			return err
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		if err := c.Start(sctx); err != nil {
+			return fmt.Errorf("%w\n(logs in %s/node*/logs; `localcluster down` stops what started)", err, c.Root)
+		}
+		printInfo(c, b)
+		return nil
+
+	case "down":
+		if !localcluster.Existing(root) {
+			return fmt.Errorf("no local cluster in %s", root)
+		}
+		c, err := open(nil, false)
+		if err != nil {
+			return err
+		}
+		if err := c.Stop(); err != nil {
+			return err
+		}
+		fmt.Printf("stopped; data and secrets kept in %s (delete it for a new cluster)\n", c.Root)
+		return nil
+
+	case "status":
+		if !localcluster.Existing(root) {
+			return fmt.Errorf("no local cluster in %s", root)
+		}
+		c, err := open(nil, false)
+		if err != nil {
+			return err
+		}
+		return status(ctx, c)
+
+	case "stop-peer", "kill-peer":
+		n, err := peerArg(args)
+		if err != nil {
+			return err
+		}
+		c, err := open(nil, false)
+		if err != nil {
+			return err
+		}
+		if args[0] == "kill-peer" {
+			err = c.KillPeer(n)
+		} else {
+			err = c.StopPeer(n)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Printf("node%d stopped (data kept in %s)\n", n, c.Peers[n].Dir)
+		return nil
+
+	case "start-peer":
+		n, err := peerArg(args)
+		if err != nil {
+			return err
+		}
+		b, err := bins()
+		if err != nil {
+			return err
+		}
+		c, err := open(b, true)
+		if err != nil {
+			return err
+		}
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		if err := c.StartPeer(sctx, n); err != nil {
+			return err
+		}
+		p := c.Peers[n]
+		fmt.Printf("node%d started: REST API %s, gateway %s\n", n, p.RESTURL(), p.GatewayURL())
+		return nil
+
+	case "bench":
+		b, err := bins()
+		if err != nil {
+			return err
+		}
+		var results []*localcluster.BenchResult
+		for i := range runs {
+			tmp, err := os.MkdirTemp("", "localcluster-bench-")
+			if err != nil {
+				return err
+			}
+			bctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+			res, err := localcluster.RunBench(bctx, localcluster.Options{
+				Root: filepath.Join(tmp, "cluster"), Peers: peers, RepoRoot: repo, Bin: b, Log: os.Stderr,
+				KuboEnv: extra.kubo, ClusterEnv: extra.cluster,
+			})
+			cancel()
+			if err != nil {
+				return fmt.Errorf("run %d: %w (files kept in %s)", i+1, err, tmp)
+			}
+			os.RemoveAll(tmp)
+			fmt.Printf("run %d:\n", i+1)
+			res.Print(os.Stdout)
+			results = append(results, res)
+		}
+		if len(results) > 1 {
+			var single, stream, local time.Duration
+			for _, r := range results {
+				single += r.Single
+				stream += r.Stream.Total
+				local += r.Local.Total
+			}
+			k := float64(len(results))
+			fmt.Printf("mean over %d runs: single %.2f s; cluster add %.2f s (ratio %.2f); ?local=true %.2f s (ratio %.2f)\n",
+				len(results), single.Seconds()/k, stream.Seconds()/k, stream.Seconds()/single.Seconds(),
+				local.Seconds()/k, local.Seconds()/single.Seconds())
+		}
+		return nil
+	}
+	return errors.New("unknown command " + strconv.Quote(args[0]) + "\n" + usage)
+}
+
+func printInfo(c *localcluster.Cluster, b *localcluster.Binaries) {
+	fmt.Printf("local IPFS Cluster running (%d peers, data in %s):\n", len(c.Peers), c.Root)
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "  peer\tREST API (basic auth)\tgateway\tlogs")
+	for _, p := range c.Peers {
+		fmt.Fprintf(w, "  node%d\t%s\t%s\t%s\n", p.Index, p.RESTURL(), p.GatewayURL(), p.LogDir)
+	}
+	w.Flush()
+	fmt.Printf("credentials: %s (RESTAPI_USERNAME / RESTAPI_PASSWORD; CLUSTER_IDENTITY_SEED derives every peer's identity)\n", c.SecretFile)
+	fmt.Printf("try:\n  . %s\n  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" peers ls\n",
+		c.SecretFile, b.ClusterCtl, c.Peers[0].IP, localcluster.ClusterRESTPort)
+	fmt.Printf("  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" add README.md\n",
+		b.ClusterCtl, c.Peers[0].IP, localcluster.ClusterRESTPort)
+	fmt.Printf("  curl http://%s:%d/ipfs/<cid>\n", c.Peers[1].IP, localcluster.KuboGatewayPort)
+	fmt.Println("stop with: go run ./cmd/localcluster down")
+}
+
+func status(ctx context.Context, c *localcluster.Cluster) error {
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "peer\tkubo\tcluster\tREST API\tpeers seen\tpins (pinned here)")
+	for _, p := range c.Peers {
+		state := func(b bool) string {
+			if b {
+				return "running"
+			}
+			return "stopped"
+		}
+		seen, pins := "-", "-"
+		if p.ClusterRunning() {
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cl := p.Client()
+			if ps, err := cl.Peers(qctx); err == nil {
+				ok := 0
+				for _, x := range ps {
+					if x.Error == "" {
+						ok++
+					}
+				}
+				seen = strconv.Itoa(ok)
+			} else {
+				seen = "error: " + err.Error()
+			}
+			all, err1 := cl.Allocations(qctx)
+			pinned, err2 := cl.StatusAll(qctx, "pinned", true)
+			if err1 == nil && err2 == nil {
+				pins = fmt.Sprintf("%d (%d)", len(all), len(pinned))
+			}
+			cancel()
+		}
+		fmt.Fprintf(w, "node%d\t%s\t%s\t%s\t%s\t%s\n", p.Index, state(p.KuboRunning()), state(p.ClusterRunning()), p.RESTURL(), seen, pins)
+	}
+	w.Flush()
+	fmt.Printf("credentials: %s\n", c.SecretFile)
+	return nil
+}

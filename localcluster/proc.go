@@ -1,0 +1,230 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// proc is one started process (kubo daemon or cluster entrypoint), leader of
+// its own process group, recorded in a pidfile so that another invocation of
+// the CLI can stop it.
+type proc struct {
+	name    string
+	pidfile string
+	pid     int
+	start   string        // /proc/<pid>/stat start time: guards against pid reuse
+	done    chan struct{} // closed when our own child has been reaped (nil if not ours)
+	err     error         // exit status, once done is closed
+}
+
+// spawner starts children from one goroutine locked to its OS thread for
+// the life of the program: Pdeathsig fires when the thread that forked the
+// child exits, and a locked thread that never returns never exits.
+type spawnReq struct {
+	cmd *exec.Cmd
+	res chan error
+}
+
+var spawnc = make(chan spawnReq)
+
+func init() {
+	go func() {
+		runtime.LockOSThread()
+		for r := range spawnc {
+			r.res <- r.cmd.Start()
+		}
+	}()
+}
+
+// startProc starts cmd in its own process group. Attached processes die
+// with this program (SIGKILL via Pdeathsig); detached ones get their own
+// session and outlive it.
+func startProc(name, pidfile string, cmd *exec.Cmd, detached bool) (*proc, error) {
+	if detached {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	}
+	res := make(chan error, 1)
+	spawnc <- spawnReq{cmd, res}
+	if err := <-res; err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &proc{name: name, pidfile: pidfile, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p.start = procStartTime(p.pid)
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := os.WriteFile(pidfile, []byte(fmt.Sprintf("%d %s\n", p.pid, p.start)), 0o644); err != nil {
+		p.signal(syscall.SIGKILL)
+		return nil, err
+	}
+	return p, nil
+}
+
+// loadProc reads a pidfile written by startProc (possibly by another
+// process). It returns nil if there is none or the process is gone.
+func loadProc(name, pidfile string) *proc {
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		return nil
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return nil
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 1 {
+		return nil
+	}
+	p := &proc{name: name, pidfile: pidfile, pid: pid}
+	if len(f) > 1 {
+		p.start = f[1]
+	}
+	if !p.alive() {
+		os.Remove(pidfile)
+		return nil
+	}
+	return p
+}
+
+func procStartTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// Field 22; skip "pid (comm)" first since comm may contain spaces.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// alive reports whether the process still runs (and is the one we started).
+func (p *proc) alive() bool {
+	if p == nil {
+		return false
+	}
+	if p.done != nil {
+		select {
+		case <-p.done:
+			return false
+		default:
+			return true
+		}
+	}
+	if err := syscall.Kill(p.pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if st := procState(p.pid); st == "Z" || st == "" {
+		return false
+	}
+	return p.start == "" || procStartTime(p.pid) == p.start
+}
+
+// signal sends sig to the whole process group (the entrypoint's children
+// included), falling back to the process itself.
+func (p *proc) signal(sig syscall.Signal) {
+	if !p.alive() {
+		return
+	}
+	if err := syscall.Kill(-p.pid, sig); err != nil {
+		syscall.Kill(p.pid, sig)
+	}
+}
+
+// wait blocks until the process is gone or ctx ends.
+func (p *proc) wait(ctx context.Context) error {
+	if p.done != nil {
+		select {
+		case <-p.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for p.alive() {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// stop sends SIGTERM and, after grace, SIGKILL; it returns once the process
+// is gone and its pidfile removed, reporting whether SIGKILL was needed.
+func (p *proc) stop(grace time.Duration) (killed bool, err error) {
+	if p == nil {
+		return false, nil
+	}
+	defer os.Remove(p.pidfile)
+	p.signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	err = p.wait(ctx)
+	cancel()
+	if err == nil {
+		p.killGroupLeftovers()
+		return false, nil
+	}
+	p.signal(syscall.SIGKILL)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.wait(ctx); err != nil {
+		return true, fmt.Errorf("%s (pid %d) survived SIGKILL", p.name, p.pid)
+	}
+	p.killGroupLeftovers()
+	return true, nil
+}
+
+// kill sends SIGKILL to the group and waits until the process is gone.
+func (p *proc) kill() error {
+	if p == nil {
+		return nil
+	}
+	defer os.Remove(p.pidfile)
+	p.signal(syscall.SIGKILL)
+	syscall.Kill(-p.pid, syscall.SIGKILL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return p.wait(ctx)
+}
+
+// killGroupLeftovers kills what may remain of the process group after its
+// leader ended (a background child of a script).
+func (p *proc) killGroupLeftovers() {
+	syscall.Kill(-p.pid, syscall.SIGKILL)
+}

@@ -1,0 +1,127 @@
+package localcluster
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBinaryVersionsMatchDockerfiles is the guard of "one source of truth":
+// the nested modules that build the local binaries must require exactly the
+// releases the images are built FROM.
+func TestBinaryVersionsMatchDockerfiles(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	v, err := CheckVersions(root)
+	require.NoError(t, err)
+	assert.Regexp(t, `^v\d+\.\d+\.\d+$`, v.Kubo)
+	assert.Regexp(t, `^v\d+\.\d+\.\d+$`, v.Cluster)
+	for _, mod := range []string{KuboBinModule, ClusterBinModule} {
+		_, err := os.Stat(filepath.Join(root, mod, "go.sum"))
+		assert.NoError(t, err, "%s must commit its go.sum", mod)
+	}
+}
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+func TestCheckVersionsReportsEveryMismatch(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		KuboDockerfile:               "# syntax=docker/dockerfile:1\nFROM ipfs/kubo:v0.43.0\n",
+		ClusterDockerfile:            "FROM golang:1.26 AS build\nRUN true\nFROM docker.io/ipfs/ipfs-cluster:v1.1.6@sha256:abc\n",
+		KuboBinModule + "/go.mod":    "module x\n\ngo 1.26\n\nrequire github.com/ipfs/kubo v0.42.0\n",
+		ClusterBinModule + "/go.mod": "module y\n\ngo 1.26\n\nrequire (\n\tgithub.com/ipfs-cluster/ipfs-cluster v1.1.5\n)\n",
+		KuboBinModule + "/go.sum":    "",
+		ClusterBinModule + "/go.sum": "",
+	})
+	v, err := CheckVersions(root)
+	assert.Equal(t, Versions{Kubo: "v0.43.0", Cluster: "v1.1.6"}, v)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "requires github.com/ipfs/kubo v0.42.0 but docker/kubo/Dockerfile is FROM v0.43.0")
+	assert.Contains(t, err.Error(), "requires github.com/ipfs-cluster/ipfs-cluster v1.1.5 but docker/ipfs-cluster/Dockerfile is FROM v1.1.6")
+}
+
+func TestCheckVersionsNeedsATaggedFrom(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		KuboDockerfile:    "FROM ipfs/kubo\n",
+		ClusterDockerfile: "FROM ipfs/ipfs-cluster:v1.1.6\n",
+	})
+	_, err := CheckVersions(root)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no FROM ipfs/kubo:<tag>")
+}
+
+func TestReadDockerfileFinalStage(t *testing.T) {
+	dir := writeTree(t, map[string]string{"Dockerfile": strings.Join([]string{
+		`FROM golang:1.26 AS build`,
+		`ENV CGO_ENABLED=0`,
+		`CMD ["build"]`,
+		`FROM ipfs/kubo:v0.43.0`,
+		`ENV IPFS_PROFILE=server \`,
+		`    # a comment inside a continuation`,
+		`    IPFS_WAIT_REPO_LOCK="30s" GREETING='a b'`,
+		`ENV LEGACY value with spaces`,
+		`ENV DERIVED=${IPFS_PROFILE}-x`,
+		`ENTRYPOINT ["/sbin/tini", "--", "/usr/local/bin/start_ipfs"]`,
+		`CMD daemon --migrate`,
+	}, "\n")})
+	d, err := ReadDockerfile(filepath.Join(dir, "Dockerfile"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"golang": "1.26", "ipfs/kubo": "v0.43.0"}, d.From)
+	assert.Equal(t, []EnvVar{
+		{"IPFS_PROFILE", "server"}, {"IPFS_WAIT_REPO_LOCK", "30s"}, {"GREETING", "a b"},
+		{"LEGACY", "value with spaces"}, {"DERIVED", "server-x"},
+	}, d.Env)
+	assert.Equal(t, []string{"/sbin/tini", "--", "/usr/local/bin/start_ipfs"}, d.Entrypoint)
+	assert.Equal(t, []string{"/bin/sh", "-c", "daemon --migrate"}, d.Cmd)
+}
+
+func TestMergeEnvLaterWins(t *testing.T) {
+	assert.Equal(t, []string{"A=3", "B=2", "C=4"},
+		mergeEnv([]string{"A=1", "B=2"}, []string{"A=3"}, []string{"C=4"}))
+	assert.Equal(t, "3", lookupEnv([]string{"A=1", "A=3"}, "A"))
+}
+
+func TestInitScriptsSortedLikeSortZ(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		kuboEntrypointDir + "/20-b.sh":   "",
+		kuboEntrypointDir + "/01-a.SH":   "",
+		kuboEntrypointDir + "/10-c.sh":   "",
+		kuboEntrypointDir + "/README.md": "",
+		kuboEntrypointDir + "/sub/x.sh":  "",
+	})
+	got, err := InitScripts(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, g := range got {
+		names = append(names, filepath.Base(g))
+	}
+	assert.Equal(t, []string{"01-a.SH", "10-c.sh", "20-b.sh"}, names)
+}
+
+func TestSecretsGeneratedOncePrivateAndUsable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.env")
+	s1, err := LoadOrCreateSecrets(path)
+	require.NoError(t, err)
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	assert.Len(t, s1.Seed, 64)
+	assert.NotContains(t, s1.Password, ",")
+	assert.NotContains(t, s1.Password, ":")
+	s2, err := LoadOrCreateSecrets(path)
+	require.NoError(t, err)
+	assert.Equal(t, s1, s2)
+}
