@@ -87,8 +87,15 @@ export CLUSTER_MONITORPINGINTERVAL="${CLUSTER_MONITORPINGINTERVAL:-15s}"
 export CLUSTER_STATELESS_CONCURRENTPINS="${CLUSTER_STATELESS_CONCURRENTPINS:-10}"
 # pin_timeout counts from the last block received (2m upstream).
 export CLUSTER_IPFSHTTP_PINTIMEOUT="${CLUSTER_IPFSHTTP_PINTIMEOUT:-5m}"
-export CLUSTER_CRDT_BATCHING_MAXBATCHSIZE="${CLUSTER_CRDT_BATCHING_MAXBATCHSIZE:-500}"
-export CLUSTER_CRDT_BATCHING_MAXBATCHAGE="${CLUSTER_CRDT_BATCHING_MAXBATCHAGE:-5s}"
+# CRDT batching off: a batch commits only when full or max_batch_age old, so
+# every isolated pin waited that long (measured: +5 s per add with 500/5s)
+# and sat uncommitted in this peer's memory meanwhile, lost if it died.
+# Enable (e.g. 500/5s) only for bulk pin ingestion.
+export CLUSTER_CRDT_BATCHING_MAXBATCHSIZE="${CLUSTER_CRDT_BATCHING_MAXBATCHSIZE:-0}"
+export CLUSTER_CRDT_BATCHING_MAXBATCHAGE="${CLUSTER_CRDT_BATCHING_MAXBATCHAGE:-0s}"
+# Heads rebroadcast (upstream 1m): a peer that restarts or was cut off
+# learns what changed meanwhile within this interval.
+export CLUSTER_CRDT_REBROADCASTINTERVAL="${CLUSTER_CRDT_REBROADCASTINTERVAL:-10s}"
 
 # First start on an empty volume. identity.json exists already, so init
 # keeps it; CLUSTER_SECRET is in the environment, so init stores the derived
@@ -98,7 +105,12 @@ if [ ! -e "$IPFS_CLUSTER_PATH/service.json" ]; then
 	(
 		unset CLUSTER_RESTAPI_BASICAUTHCREDENTIALS CLUSTER_PINSVCAPI_BASICAUTHCREDENTIALS \
 			CLUSTER_IDENTITY_SEED RESTAPI_USERNAME RESTAPI_PASSWORD
-		exec ipfs-cluster-service init --consensus crdt --datastore "${IPFS_CLUSTER_DATASTORE:-pebble}"
+		# leveldb, not pebble: go-ds-pebble writes without sync and pebble
+		# keeps the last partial WAL block in process memory until a sync,
+		# so a SIGKILL (OOM, stop timeout) lost the recent pinset state
+		# (a restarted peer came back with 0 CRDT heads); leveldb hands
+		# every write to the kernel.
+		exec ipfs-cluster-service init --consensus crdt --datastore "${IPFS_CLUSTER_DATASTORE:-leveldb}"
 	) >&2 || die "ipfs-cluster-service init failed"
 fi
 
