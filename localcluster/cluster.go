@@ -79,6 +79,7 @@ type Cluster struct {
 	Peers      []*Peer
 	kuboEnv    []EnvVar
 	clusterEnv []EnvVar
+	stackEnv   []string // what the task definition adds from cdk.json
 	kuboCmd    []string
 	clusterCmd []string
 	mu         sync.Mutex
@@ -170,6 +171,9 @@ func New(opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.kuboEnv, c.clusterEnv = kd.Env, cd.Env
+	if c.stackEnv, err = stackClusterEnv(opt.RepoRoot); err != nil {
+		return nil, err
+	}
 	c.kuboCmd = upstreamKuboCmd
 	if kd.Cmd != nil {
 		c.kuboCmd = kd.Cmd
@@ -300,7 +304,7 @@ func (c *Cluster) KuboEnv(p *Peer) []string {
 // Dockerfile's ENV lines, the generated secrets, then the contract's paths
 // and addresses for this peer.
 func (c *Cluster) ClusterEnv(p *Peer) []string {
-	return mergeEnv(baseEnv(), imageEnv(c.clusterEnv), c.Secrets.Env(), []string{
+	return mergeEnv(baseEnv(), imageEnv(c.clusterEnv), c.stackEnv, c.Secrets.Env(), []string{
 		c.pathEnv(),
 		"IPFS_CLUSTER_PATH=" + p.ClusterPath,
 		"CLUSTER_PEER_INDEX=" + strconv.Itoa(p.Index),
@@ -308,6 +312,49 @@ func (c *Cluster) ClusterEnv(p *Peer) []string {
 		"CLUSTER_BIND_ADDRESS=" + p.IP,
 		"CLUSTER_IPFSHTTP_NODEMULTIADDRESS=" + p.RPCAddr(),
 	}, c.opt.ClusterEnv)
+}
+
+// stackClusterEnv returns the cluster settings the stack's task definition
+// takes from cdk.json's context (the replication factor), so that a local
+// cluster behaves like a default deployment. Missing keys are left out.
+func stackClusterEnv(repoRoot string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "cdk.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cdk struct {
+		Context map[string]json.RawMessage `json:"context"`
+	}
+	if err := json.Unmarshal(b, &cdk); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	var out []string
+	for key, env := range map[string]string{
+		"replicationFactorMin": "CLUSTER_REPLICATIONFACTORMIN",
+		"replicationFactorMax": "CLUSTER_REPLICATIONFACTORMAX",
+	} {
+		raw, ok := cdk.Context[key]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			var str string // cdk -c values are strings
+			if json.Unmarshal(raw, &str) != nil {
+				return nil, fmt.Errorf("cdk.json: context %s is not a number", key)
+			}
+			n = json.Number(str)
+		}
+		if _, err := n.Int64(); err != nil {
+			return nil, fmt.Errorf("cdk.json: context %s is not an integer", key)
+		}
+		out = append(out, env+"="+n.String())
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 func openLog(path, what string) (*os.File, error) {
