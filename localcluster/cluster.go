@@ -400,12 +400,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 // from n peers: until then the allocator cannot place a pin with
 // replication factor n (peers publish metrics every monitor ping interval).
 func (c *Cluster) WaitAllocatable(ctx context.Context, i, n int) error {
-	p, err := c.peer(i)
-	if err != nil {
-		return err
-	}
-	cl := p.Client()
-	return poll(ctx, 500*time.Millisecond, fmt.Sprintf("waiting for node%d to hold metrics of %d peers", i, n), nil, func() error {
+	return c.pollClient(ctx, i, fmt.Sprintf("waiting for node%d to hold metrics of %d peers", i, n), func(cl *Client) error {
 		mp, err := cl.MetricPeers(ctx)
 		if err != nil {
 			return err
@@ -420,6 +415,17 @@ func (c *Cluster) WaitAllocatable(ctx context.Context, i, n int) error {
 		}
 		return nil
 	})
+}
+
+// pollClient polls f with peer i's REST API client every half second until
+// it succeeds or ctx ends.
+func (c *Cluster) pollClient(ctx context.Context, i int, what string, f func(*Client) error) error {
+	p, err := c.peer(i)
+	if err != nil {
+		return err
+	}
+	cl := p.Client()
+	return poll(ctx, 500*time.Millisecond, what, nil, func() error { return f(cl) })
 }
 
 func (c *Cluster) checkBin() error {
@@ -761,12 +767,7 @@ func (c *Cluster) waitCluster(ctx context.Context, p *Peer) error {
 // WaitPeerCount waits until peer i's `peers ls` lists n peers (itself
 // included) without errors.
 func (c *Cluster) WaitPeerCount(ctx context.Context, i, n int) error {
-	p, err := c.peer(i)
-	if err != nil {
-		return err
-	}
-	cl := p.Client()
-	return poll(ctx, 500*time.Millisecond, fmt.Sprintf("waiting for node%d to see %d peers", i, n), nil, func() error {
+	return c.pollClient(ctx, i, fmt.Sprintf("waiting for node%d to see %d peers", i, n), func(cl *Client) error {
 		peers, err := cl.Peers(ctx)
 		if err != nil {
 			return err

@@ -97,38 +97,28 @@ func loadProc(name, pidfile string) *proc {
 	return p
 }
 
-func procStartTime(pid int) string {
+// procStatField returns field n (1-based, as in proc(5)) of
+// /proc/<pid>/stat, or "" when the process or the field does not exist.
+func procStatField(pid, n int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return ""
 	}
-	// Field 22; skip "pid (comm)" first since comm may contain spaces.
+	// Fields 1 and 2 are "pid (comm)"; comm may contain spaces and ')'.
 	s := string(b)
 	if i := strings.LastIndexByte(s, ')'); i >= 0 {
 		s = s[i+1:]
 	}
 	f := strings.Fields(s)
-	if len(f) < 20 {
+	if n < 3 || n-3 >= len(f) {
 		return ""
 	}
-	return f[19]
+	return f[n-3]
 }
 
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+1:]
-	}
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return ""
-	}
-	return f[0]
-}
+func procStartTime(pid int) string { return procStatField(pid, 22) }
+
+func procState(pid int) string { return procStatField(pid, 3) }
 
 // alive reports whether the process still runs (and is the one we started).
 func (p *proc) alive() bool {

@@ -176,19 +176,12 @@ func buildEdgeFixture() (f *edgeFixture) {
 	return f
 }
 
-// edgeRepoRoot is the directory holding go.mod, above the working directory.
+// edgeRepoRoot is the repository root as an absolute path (TestMain's repoRoot).
 func edgeRepoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := filepath.Abs(repoRoot)
 	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "go.mod not found above the working directory")
-		dir = parent
-	}
+	return root
 }
 
 func edgePanicErr(r any) error {

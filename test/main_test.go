@@ -31,7 +31,6 @@ type synthesized struct {
 	// assertions package cannot express (which subnet is in which zone).
 	resources map[string]resource
 	outputs   map[string]any
-	raw       []byte
 	cdkApp    awscdk.App
 }
 
@@ -39,7 +38,6 @@ type resource struct {
 	Type           string         `json:"Type"`
 	Properties     map[string]any `json:"Properties"`
 	DeletionPolicy string         `json:"DeletionPolicy"`
-	DependsOn      any            `json:"DependsOn"`
 }
 
 var (
@@ -100,7 +98,7 @@ func synth(overrides map[string]any) (*synthesized, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	return &synthesized{config: cfg, stack: stack, template: template, resources: doc.Resources, outputs: doc.Outputs, raw: raw, cdkApp: cdkApp}, nil
+	return &synthesized{config: cfg, stack: stack, template: template, resources: doc.Resources, outputs: doc.Outputs, cdkApp: cdkApp}, nil
 }
 
 // ofType returns the logical IDs and resources of one type.

@@ -197,7 +197,7 @@ func TestTaskRoleMountsOnlyItsOwnFileSystem(t *testing.T) {
 		}
 		assert.Equal(t, []string{ownFS}, mountable, "node %d task role", i)
 		// Nothing else in the role grants EFS access by wildcard.
-		_, role := s.resources[roleID], s.resources[roleID]
+		role := s.resources[roleID]
 		assert.NotContains(t, fmt.Sprint(role.Properties["ManagedPolicyArns"]), "ElasticFileSystem")
 	}
 }

@@ -85,7 +85,10 @@ type Props struct {
 	// GatewayNoFetch makes the gateway serve only content this node holds.
 	// Default false in Go's zero value: callers pass the configuration.
 	GatewayNoFetch bool
-	// PublicGatewayHosts are host names that reach the gateway (CloudFront).
+	// PublicGatewayHosts are host names kubo should treat as path gateways
+	// (Gateway.PublicGateways), for stacks whose origin forwards the Host
+	// header. This project's CloudFront edge does not forward it, so its
+	// stack leaves this empty. Default none.
 	PublicGatewayHosts []string
 	// ThroughputMode of the file system. Default elastic.
 	ThroughputMode awsefs.ThroughputMode
