@@ -29,7 +29,6 @@ const (
 	ClusterSwarmPort  = 9096
 	DefaultPeers      = 3
 	DefaultRoot       = ".localcluster"
-	firstPeerIPOctet  = 11
 	defaultStopGrace  = 30 * time.Second
 	kuboEntrypointDir = "docker/kubo/container-init.d"
 	clusterEntrypoint = "docker/ipfs-cluster/cluster-entrypoint.sh"
@@ -43,8 +42,20 @@ var upstreamKuboCmd = []string{"daemon", "--migrate=true", "--agent-version-suff
 // image's VPC ranges plus loopback.
 const allowedPrivateRanges = "/ip4/127.0.0.0/ipcidr/8,/ip4/10.0.0.0/ipcidr/8,/ip4/172.16.0.0/ipcidr/12,/ip4/192.168.0.0/ipcidr/16,/ip4/100.64.0.0/ipcidr/10"
 
+// FirstIPEnv names the variable that moves the whole cluster to other
+// loopback addresses (the 3rd octet), so that two local clusters (say two
+// checkouts running their scenario tests) can run side by side.
+// LOCALCLUSTER_NET=5 puts the peers on 127.0.5.11, 127.0.5.12, ...
+const FirstIPEnv = "LOCALCLUSTER_NET"
+
 // PeerIP returns the loopback address of peer i: 127.0.0.11, .12, ...
-func PeerIP(i int) string { return fmt.Sprintf("127.0.0.%d", firstPeerIPOctet+i) }
+func PeerIP(i int) string {
+	net := 0
+	if v, err := strconv.Atoi(os.Getenv(FirstIPEnv)); err == nil && v > 0 && v < 255 {
+		net = v
+	}
+	return fmt.Sprintf("127.0.%d.%d", net, 11+i)
+}
 
 // Options configure a local cluster.
 type Options struct {
