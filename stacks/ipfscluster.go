@@ -26,6 +26,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // EdgeRegion is where CloudFront takes certificates and runs Lambda@Edge
@@ -48,6 +49,9 @@ type IpfsCluster struct {
 	Nodes        []*node.Node
 	LoadBalancer *loadbalancer.LoadBalancer
 	Edge         *edge.Edge
+	// Outputs are the stack's CloudFormation outputs by key (package
+	// outputs), e.g. for a pipeline step's EnvFromCfnOutputs.
+	Outputs map[string]awscdk.CfnOutput
 }
 
 // New builds the stack from a validated configuration.
@@ -221,16 +225,23 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		return nil, err
 	}
 
+	this.Outputs = map[string]awscdk.CfnOutput{}
 	output := func(id, value, description string) {
-		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
+		this.Outputs[id] = awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
-	output("GatewayUrl", *this.Edge.GatewayURL(), "Public IPFS gateway (CloudFront): <url>/ipfs/<cid>")
-	output("RestApiUrl", *this.Edge.APIURL(), "Cluster REST API (CloudFront, basic auth): ipfs-cluster-ctl --host /dns4/<host>/tcp/443/https")
-	output("LoadBalancerDnsName", *this.LoadBalancer.LoadBalancer.LoadBalancerDnsName(), "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094")
-	output("RestApiCredentialsSecretName", cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
-	output("IdentitySeedSecretArn", *this.Secrets.IdentitySeed.SecretArn(), "Secrets Manager secret all peer identities derive from (never rotate by hand)")
-	output("PeerDnsNames", strings.Join(dnsNames, ","), "Cloud Map names of the peers, in index order")
-	output("EcsClusterName", *cluster.ClusterName(), "ECS cluster running one service per peer")
+	var serviceNames []string
+	for _, n := range this.Nodes {
+		serviceNames = append(serviceNames, *n.Service.ServiceName())
+	}
+	output(outputs.GatewayURL, *this.Edge.GatewayURL(), "Public IPFS gateway (CloudFront): <url>/ipfs/<cid>")
+	output(outputs.RestAPIURL, *this.Edge.APIURL(), "Cluster REST API (CloudFront, basic auth): ipfs-cluster-ctl --host /dns4/<host>/tcp/443/https")
+	output(outputs.LoadBalancerDNSName, *this.LoadBalancer.LoadBalancer.LoadBalancerDnsName(), "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094")
+	output(outputs.RestAPICredentialsSecretName, cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
+	output(outputs.IdentitySeedSecretArn, *this.Secrets.IdentitySeed.SecretArn(), "Secrets Manager secret all peer identities derive from (never rotate by hand)")
+	output(outputs.PeerDNSNames, strings.Join(dnsNames, ","), "Cloud Map names of the peers, in index order")
+	output(outputs.EcsClusterName, *cluster.ClusterName(), "ECS cluster running one service per peer")
+	output(outputs.NodeServiceNames, strings.Join(serviceNames, ","), "ECS service names of the peers, in index order")
+	output(outputs.ReplicationFactorMin, strconv.Itoa(cfg.ReplicationFactorMin), "Peers that must hold every new pin (replication_factor_min)")
 	return this, nil
 }
 

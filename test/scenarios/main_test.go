@@ -8,6 +8,7 @@ package scenarios
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"sync"
@@ -36,6 +37,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	// -short is the fast tier (unit and CDK tests, as the pipeline's synth
+	// step runs them); these daemon scenarios take minutes.
+	if testing.Short() {
+		fmt.Fprintln(os.Stderr, "scenarios: skipped in -short mode (they start real daemons)")
+		return 0
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	var err error
