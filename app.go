@@ -10,14 +10,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/app"
+	// Before the CDK bindings initialise: mutes jsii's Node 20 banner.
+	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 )
 
 func main() {
-	// jsii 1.119 calls Node 20 end-of-life and prints a banner on every
-	// synth; the value names the one major version whose banner is muted.
-	if os.Getenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION") == "" {
-		os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-	}
 	defer jsii.Close()
 	cdkApp := awscdk.NewApp(nil)
 	if _, err := app.Build(cdkApp, "."); err != nil {

@@ -120,7 +120,6 @@ func buildEdgeFixture() (f *edgeFixture) {
 	}
 	f.outDir = outDir
 	// The kernel is shared with TestMain, which may set this already.
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	env := &awscdk.Environment{Region: jsii.String("eu-west-1")}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/app"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 )
 
@@ -48,7 +49,6 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 	var err error
 	if defaults, err = synth(nil); err == nil {
 		privateSwarm, err = synth(map[string]any{config.KeyPublicSwarm: "false", config.KeyNodeCount: "6"})

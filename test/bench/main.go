@@ -58,7 +58,6 @@ func run(runs int, all bool) error {
 		cmd.Env = append(os.Environ(),
 			"CDK_OUTDIR="+filepath.Join(work, fmt.Sprintf("%s.out.%d", filepath.Base(bin), i)),
 			"CDK_CONTEXT_JSON="+string(contextJSON),
-			"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20",
 		)
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
@@ -109,7 +108,6 @@ func timeGoTest(args []string) (time.Duration, error) {
 	}
 	start := time.Now()
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go %v: %v\n%s", args, err, out)
 	}

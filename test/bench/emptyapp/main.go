@@ -6,6 +6,9 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	// Like the app: the baseline pays for the same muted banner.
+	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 )
 
 func main() {
