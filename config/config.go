@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 // Context keys, as written in cdk.json and on the command line.
@@ -348,4 +350,20 @@ func contains[T comparable](list []T, v T) bool {
 		}
 	}
 	return false
+}
+
+// NodeSettings are the plain values of node i, as its task definition and a
+// local peer get them.
+func (c Config) NodeSettings(i int) nodespec.Settings {
+	return nodespec.Settings{
+		Index:                i,
+		PeerCount:            c.NodeCount,
+		Namespace:            c.CloudMapNamespace,
+		CPU:                  c.TaskCPU,
+		MemoryMiB:            c.TaskMemoryMiB,
+		ReplicationFactorMin: c.ReplicationFactorMin,
+		ReplicationFactorMax: c.ReplicationFactorMax,
+		KuboStorageMax:       c.KuboStorageMax,
+		GatewayNoFetch:       c.GatewayNoFetch,
+	}
 }

@@ -10,14 +10,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsservicediscovery"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
@@ -117,32 +115,11 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		Description: jsii.String("Stable names of the IPFS cluster peers"),
 	})
 
-	peers := awsec2.NewSecurityGroup(stack, jsii.String("PeerSecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc:              vpc,
-		Description:      jsii.String("IPFS cluster peers: cluster swarm among themselves, kubo swarm from the Internet when public"),
-		AllowAllOutbound: jsii.Bool(true),
-	})
-	clusterSwarm := jsii.Number(node.ClusterSwarmPort)
-	// TCP only: ipfs-cluster v1.1.6 builds its host without QUIC, which
-	// cannot carry the cluster secret (private network).
-	peers.AddIngressRule(peers, awsec2.Port_Tcp(clusterSwarm), jsii.String("cluster swarm (tcp) between this cluster's peers"), nil)
-	if cfg.PublicSwarm {
-		swarm := jsii.Number(node.SwarmPort)
-		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(swarm), jsii.String("IPFS swarm (tcp) from the Internet"), nil)
-		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Udp(swarm), jsii.String("IPFS swarm (quic) from the Internet"), nil)
+	peers, err := node.NewPeerSecurityGroup(stack, "PeerSecurityGroup", &node.PeerSecurityGroupProps{Vpc: vpc, PublicSwarm: cfg.PublicSwarm})
+	if err != nil {
+		return nil, err
 	}
 
-	if cfg.PublicSwarm {
-		cdknag.NagSuppressions_AddResourceSuppressions(peers, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-EC23"),
-			Reason: jsii.String("Port 4001 (tcp and udp) is the IPFS swarm: peers anywhere on the Internet must dial it to fetch content. It is the only port open to 0.0.0.0/0; kubo's RPC is bound to loopback and never in a security group."),
-		}}, jsii.Bool(false))
-	}
-
-	peerAddrs := make([]string, cfg.NodeCount)
-	for i := range peerAddrs {
-		peerAddrs[i] = fmt.Sprintf("/dns4/node%d.%s/tcp/%d", i, cfg.CloudMapNamespace, node.ClusterSwarmPort)
-	}
 	this.LoadBalancer, err = loadbalancer.New(stack, "LoadBalancer", &loadbalancer.Props{
 		Vpc:                    vpc,
 		Subnets:                this.Network.PrivateSubnets(),
@@ -167,32 +144,28 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	for i := 0; i < cfg.NodeCount; i++ {
 		zone := cfg.ZoneOf(i)
 		n, err := node.New(stack, "Node"+strconv.Itoa(i), &node.Props{
-			Index:                i,
-			AvailabilityZone:     zone,
-			Vpc:                  vpc,
-			TaskSubnets:          this.Network.NodeSubnets(zone, cfg.PublicSwarm),
-			AssignPublicIP:       cfg.PublicSwarm,
-			Cluster:              cluster,
-			Namespace:            namespace,
-			KuboImage:            nodeImages.Kubo,
-			ClusterImage:         nodeImages.Cluster,
-			IdentitySeed:         this.Secrets.IdentitySeed,
-			RestAPICredentials:   this.Secrets.RestAPICredentials,
-			PeerMultiaddrs:       peerAddrs,
-			PeerSecurityGroup:    peers,
-			CPU:                  cfg.TaskCPU,
-			MemoryMiB:            cfg.TaskMemoryMiB,
-			ReplicationFactorMin: cfg.ReplicationFactorMin,
-			ReplicationFactorMax: cfg.ReplicationFactorMax,
-			KuboStorageMax:       cfg.KuboStorageMax,
-			GatewayNoFetch:       cfg.GatewayNoFetch,
-			ThroughputMode:       throughput,
-			ProvisionedMiBps:     cfg.EfsProvisionedMiBps,
-			RemovalPolicy:        dataRemoval,
-			LogRetention:         retention,
+			Settings:           cfg.NodeSettings(i),
+			AvailabilityZone:   zone,
+			Vpc:                vpc,
+			TaskSubnets:        this.Network.NodeSubnets(zone, cfg.PublicSwarm),
+			AssignPublicIP:     cfg.PublicSwarm,
+			Cluster:            cluster,
+			CloudMapNamespace:  namespace,
+			KuboImage:          nodeImages.Kubo,
+			ClusterImage:       nodeImages.Cluster,
+			IdentitySeed:       this.Secrets.IdentitySeed,
+			RestAPICredentials: this.Secrets.RestAPICredentials,
+			PeerSecurityGroup:  peers,
+			ThroughputMode:     throughput,
+			ProvisionedMiBps:   cfg.EfsProvisionedMiBps,
+			RemovalPolicy:      dataRemoval,
+			LogRetention:       retention,
 		})
 		if err != nil {
 			return nil, err
+		}
+		if i > 0 {
+			n.RollsAfter(this.Nodes[i-1])
 		}
 		this.LoadBalancer.GatewayTargetGroup.AddTarget(n.GatewayTarget())
 		this.LoadBalancer.RestAPITargetGroup.AddTarget(n.RestAPITarget())

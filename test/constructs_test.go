@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 // TestConstructPropsAreValidated: each construct refuses bad props with a
@@ -40,21 +41,17 @@ func TestConstructPropsAreValidated(t *testing.T) {
 			return err
 		}, `Cidr "nope"`},
 		{"node without anything", func() error {
-			_, err := node.New(stack, "Node", &node.Props{Index: 1})
+			_, err := node.New(stack, "Node", &node.Props{Settings: nodespec.Settings{Index: 1}})
 			return err
-		}, "AvailabilityZone is required"},
-		{"node peer list without this node", func() error {
-			_, err := node.New(stack, "Node", &node.Props{Index: 3, PeerMultiaddrs: []string{"/dns4/a/tcp/9096"}})
+		}, "node.Props.AvailabilityZone: required"},
+		{"node index outside the cluster", func() error {
+			_, err := node.New(stack, "Node", &node.Props{Settings: nodespec.Settings{Index: 3, PeerCount: 3, Namespace: "a.internal"}})
 			return err
-		}, "PeerMultiaddrs must list every peer including this one"},
-		{"node peer address with p2p", func() error {
-			_, err := node.New(stack, "Node", &node.Props{PeerMultiaddrs: []string{"/dns4/a/tcp/9096/p2p/12D3KooW"}})
-			return err
-		}, "must be a multiaddr without /p2p"},
+		}, "node.Props.Settings.Index: 3 is not a peer of a 3-peer cluster"},
 		{"node replication above peers", func() error {
-			_, err := node.New(stack, "Node", &node.Props{PeerMultiaddrs: []string{"/dns4/a/tcp/9096"}, ReplicationFactorMin: 1, ReplicationFactorMax: 2})
+			_, err := node.New(stack, "Node", &node.Props{Settings: nodespec.Settings{PeerCount: 1, Namespace: "a.internal", ReplicationFactorMin: 1, ReplicationFactorMax: 2}})
 			return err
-		}, "replication factor min=1 max=2"},
+		}, "node.Props.Settings.ReplicationFactorMin: min=1 max=2 with 1 peers"},
 		{"load balancer same ports", func() error {
 			_, err := loadbalancer.New(stack, "Lb", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, ClientCidr: "10.0.0.0/16", GatewayHealthPath: "/", GatewayPort: 80, RestAPIPort: 80})
 			return err

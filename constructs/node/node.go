@@ -4,9 +4,11 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -19,38 +21,32 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 )
 
-// Ports a node listens on (see DESIGN.md §3). kubo's RPC (5001) is bound to
-// the task's loopback and never mapped.
+// The peer contract (ports, paths, user, lock waits, environment) lives in
+// nodespec, which the configuration and the local cluster share without the
+// CDK; these aliases keep the construct's API in one place for forks.
 const (
-	SwarmPort        = 4001
-	GatewayPort      = 8080
-	RestAPIPort      = 9094
-	ClusterSwarmPort = 9096
+	SwarmPort          = nodespec.SwarmPort
+	GatewayPort        = nodespec.GatewayPort
+	RestAPIPort        = nodespec.RestAPIPort
+	ClusterSwarmPort   = nodespec.ClusterSwarmPort
+	EmptyDirectoryPath = nodespec.EmptyDirectoryPath
 )
 
-// Container paths of the two EFS access points; the images' defaults.
+// Container names in the task definition.
 const (
-	KuboRepoPath     = "/data/ipfs"
-	ClusterStatePath = "/data/ipfs-cluster"
+	KuboContainerName    = "kubo"
+	ClusterContainerName = "ipfs-cluster"
 )
 
-// The images run as the upstream user ipfs (uid 1000) in group users (gid 100).
-const (
-	posixUID = "1000"
-	posixGID = "100"
-)
-
-// EmptyDirectoryPath is pinned by every kubo repo at init, so it is served
-// even with Gateway.NoFetch: a health path that proves the gateway reads its
-// own datastore.
-const EmptyDirectoryPath = "/ipfs/QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn/"
-
-// Props configure one node.
+// Props configure one node: its Settings (plain values, shared with the
+// local cluster) and the resources it plugs into.
 type Props struct {
-	// Index of this peer, 0-based; its Cloud Map name is node<Index>.
-	Index int
+	nodespec.Settings
 	// AvailabilityZone the task and its file system live in. Required.
 	AvailabilityZone string
 	// Vpc the node runs in. Required.
@@ -61,38 +57,24 @@ type Props struct {
 	AssignPublicIP bool
 	// Cluster is the ECS cluster. Required.
 	Cluster awsecs.ICluster
-	// Namespace is the private DNS namespace of the peers. Required.
-	Namespace awsservicediscovery.INamespace
+	// CloudMapNamespace is the private DNS namespace the peer registers its
+	// name in; its name must be Settings.Namespace. Required.
+	CloudMapNamespace awsservicediscovery.INamespace
 	// KuboImage and ClusterImage are the node's images. Required.
 	KuboImage    awsecs.ContainerImage
 	ClusterImage awsecs.ContainerImage
-	// IdentitySeed and RestAPICredentials come from clustersecrets. Required.
+	// IdentitySeed is the secret all peer identities derive from (a string);
+	// RestAPICredentials is JSON with the keys nodespec.Credentials*JSONKey.
+	// clustersecrets creates both. Required.
 	IdentitySeed       awssecretsmanager.ISecret
 	RestAPICredentials awssecretsmanager.ISecret
-	// PeerMultiaddrs are every peer's cluster swarm address without /p2p,
-	// in index order (this node's included). Required.
-	PeerMultiaddrs []string
-	// PeerSecurityGroup is shared by all peers of the cluster. Required.
+	// PeerSecurityGroup is shared by all peers of the cluster
+	// (NewPeerSecurityGroup). Required.
 	PeerSecurityGroup awsec2.ISecurityGroup
-	// CPU and MemoryMiB of the task. Default 1024 and 4096.
-	CPU       int
-	MemoryMiB int
-	// ReplicationFactorMin/Max of the cluster. Default 2 and 3.
-	ReplicationFactorMin int
-	ReplicationFactorMax int
-	// KuboStorageMax is kubo's Datastore.StorageMax. Default "100GB".
-	KuboStorageMax string
-	// GatewayNoFetch makes the gateway serve only content this node holds.
-	// Default false in Go's zero value: callers pass the configuration.
-	GatewayNoFetch bool
-	// PublicGatewayHosts are host names kubo should treat as path gateways
-	// (Gateway.PublicGateways), for stacks whose origin forwards the Host
-	// header. This project's CloudFront edge does not forward it, so its
-	// stack leaves this empty. Default none.
-	PublicGatewayHosts []string
 	// ThroughputMode of the file system. Default elastic.
 	ThroughputMode awsefs.ThroughputMode
-	// ProvisionedMiBps is used with the provisioned throughput mode.
+	// ProvisionedMiBps is used with the provisioned throughput mode (1 to
+	// 3414), and only then.
 	ProvisionedMiBps int
 	// RemovalPolicy of the file system. Default RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
@@ -110,103 +92,89 @@ type Node struct {
 	DNSName string
 }
 
-func (p *Props) withDefaults() (Props, error) {
-	out := *p
-	var problems []string
-	if out.Index < 0 {
-		problems = append(problems, fmt.Sprintf("Index must be >= 0, got %d", out.Index))
+// MaxProvisionedMiBps is EFS's limit for provisioned throughput.
+const MaxProvisionedMiBps = 3414
+
+// Validate reports every problem at once: the Settings' and the missing
+// references.
+func (p *Props) Validate() error {
+	if p == nil {
+		return errors.New("node.Props: required (nil)")
 	}
-	if out.AvailabilityZone == "" {
-		problems = append(problems, "AvailabilityZone is required")
+	l := propcheck.New("node.Props")
+	l.Include("Settings", p.Settings.Validate())
+	required := map[string]bool{
+		"AvailabilityZone":   p.AvailabilityZone != "",
+		"Vpc":                p.Vpc != nil,
+		"TaskSubnets":        p.TaskSubnets != nil,
+		"Cluster":            p.Cluster != nil,
+		"CloudMapNamespace":  p.CloudMapNamespace != nil,
+		"KuboImage":          p.KuboImage != nil,
+		"ClusterImage":       p.ClusterImage != nil,
+		"IdentitySeed":       p.IdentitySeed != nil,
+		"RestAPICredentials": p.RestAPICredentials != nil,
+		"PeerSecurityGroup":  p.PeerSecurityGroup != nil,
 	}
-	if out.Vpc == nil || out.TaskSubnets == nil || out.Cluster == nil || out.Namespace == nil || out.PeerSecurityGroup == nil {
-		problems = append(problems, "Vpc, TaskSubnets, Cluster, Namespace and PeerSecurityGroup are required")
-	}
-	if out.KuboImage == nil || out.ClusterImage == nil {
-		problems = append(problems, "KuboImage and ClusterImage are required")
-	}
-	if out.IdentitySeed == nil || out.RestAPICredentials == nil {
-		problems = append(problems, "IdentitySeed and RestAPICredentials are required")
-	}
-	if out.Index >= len(out.PeerMultiaddrs) {
-		problems = append(problems, fmt.Sprintf("PeerMultiaddrs must list every peer including this one (index %d), got %d", out.Index, len(out.PeerMultiaddrs)))
-	}
-	for _, addr := range out.PeerMultiaddrs {
-		if !strings.HasPrefix(addr, "/") || strings.Contains(addr, "/p2p/") || strings.Contains(addr, ",") {
-			problems = append(problems, fmt.Sprintf("PeerMultiaddrs entry %q must be a multiaddr without /p2p (the image appends the derived peer ID)", addr))
+	for _, field := range []string{"AvailabilityZone", "Vpc", "TaskSubnets", "Cluster", "CloudMapNamespace", "KuboImage", "ClusterImage", "IdentitySeed", "RestAPICredentials", "PeerSecurityGroup"} {
+		if !required[field] {
+			l.Add(field, "required")
 		}
 	}
-	if out.CPU == 0 {
-		out.CPU = 1024
+	if p.CloudMapNamespace != nil {
+		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.Namespace {
+			l.Add("CloudMapNamespace", "is named %q but Settings.Namespace is %q; allowed: the same name (the peers' addresses are built from it)", *name, p.Settings.Namespace)
+		}
 	}
-	if out.MemoryMiB == 0 {
-		out.MemoryMiB = 4096
+	switch p.ThroughputMode {
+	case "", awsefs.ThroughputMode_ELASTIC, awsefs.ThroughputMode_BURSTING:
+		if p.ProvisionedMiBps != 0 {
+			l.Add("ProvisionedMiBps", "is only used with the provisioned throughput mode; allowed: 0")
+		}
+	case awsefs.ThroughputMode_PROVISIONED:
+		if p.ProvisionedMiBps < 1 || p.ProvisionedMiBps > MaxProvisionedMiBps {
+			l.Add("ProvisionedMiBps", "%d is out of range; allowed: 1 to %d", p.ProvisionedMiBps, MaxProvisionedMiBps)
+		}
+	default:
+		l.Add("ThroughputMode", "%q is unknown; allowed: ELASTIC, BURSTING, PROVISIONED", p.ThroughputMode)
 	}
-	if out.MemoryMiB < 2048 {
-		problems = append(problems, fmt.Sprintf("MemoryMiB must be >= 2048, got %d", out.MemoryMiB))
-	}
-	if out.ReplicationFactorMin == 0 && out.ReplicationFactorMax == 0 {
-		out.ReplicationFactorMin, out.ReplicationFactorMax = 2, 3
-	}
-	if out.ReplicationFactorMin < 1 || out.ReplicationFactorMin > out.ReplicationFactorMax || out.ReplicationFactorMax > len(out.PeerMultiaddrs) {
-		problems = append(problems, fmt.Sprintf("replication factor min=%d max=%d must satisfy 1 <= min <= max <= peers (%d)", out.ReplicationFactorMin, out.ReplicationFactorMax, len(out.PeerMultiaddrs)))
-	}
-	if out.KuboStorageMax == "" {
-		out.KuboStorageMax = "100GB"
-	}
-	if out.ThroughputMode == "" {
-		out.ThroughputMode = awsefs.ThroughputMode_ELASTIC
-	}
-	if out.ThroughputMode == awsefs.ThroughputMode_PROVISIONED && out.ProvisionedMiBps < 1 {
-		problems = append(problems, "ProvisionedMiBps must be >= 1 with the provisioned throughput mode")
-	}
-	if out.RemovalPolicy == "" {
-		out.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
-	}
-	if out.LogRetention == "" {
-		out.LogRetention = awslogs.RetentionDays_THREE_MONTHS
-	}
-	if len(problems) > 0 {
-		return out, fmt.Errorf("node %d: %s", p.Index, strings.Join(problems, "; "))
-	}
-	return out, nil
+	return l.Err()
 }
 
-// memoryBudget splits the task memory: the cluster sidecar needs little, kubo
-// gets the rest. GOMEMLIMIT sits below each share so the Go runtime collects
-// before the kernel kills; kubo's resource manager gets half of kubo's share.
-type memoryBudget struct {
-	clusterGoLimitMiB, clusterResourceMgrMiB, kuboGoLimitMiB, kuboResourceMgrMiB int
+func (p Props) withDefaults() Props {
+	p.Settings = p.Settings.WithDefaults()
+	if p.ThroughputMode == "" {
+		p.ThroughputMode = awsefs.ThroughputMode_ELASTIC
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS
+	}
+	return p
 }
 
-func budget(taskMiB int) memoryBudget {
-	clusterShare := taskMiB / 8
-	if clusterShare < 384 {
-		clusterShare = 384
+func seconds(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
+}
+
+func environment(vars map[string]string) *map[string]*string {
+	out := make(map[string]*string, len(vars))
+	for k, v := range vars {
+		out[k] = jsii.String(v)
 	}
-	if clusterShare > 2048 {
-		clusterShare = 2048
-	}
-	kuboShare := taskMiB - clusterShare
-	return memoryBudget{
-		clusterGoLimitMiB:     clusterShare * 3 / 4,
-		clusterResourceMgrMiB: clusterShare / 2,
-		kuboGoLimitMiB:        kuboShare * 4 / 5,
-		kuboResourceMgrMiB:    kuboShare / 2,
-	}
+	return &out
 }
 
 // New creates the node.
 func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
-	if props == nil {
-		return nil, fmt.Errorf("node: props are required")
-	}
-	p, err := props.withDefaults()
-	if err != nil {
+	if err := props.Validate(); err != nil {
 		return nil, err
 	}
+	p := props.withDefaults()
 	this := constructs.NewConstruct(scope, jsii.String(id))
-	name := "node" + strconv.Itoa(p.Index)
+	name := nodespec.PeerName(p.Index)
+	uid, gid := strconv.Itoa(nodespec.UID), strconv.Itoa(nodespec.GID)
 
 	// The node's own security group is what its file system trusts: no
 	// other peer can even reach this node's mount target.
@@ -242,8 +210,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	accessPoint := func(id, path string) awsefs.AccessPoint {
 		return fileSystem.AddAccessPoint(jsii.String(id), &awsefs.AccessPointOptions{
 			Path:      jsii.String(path),
-			CreateAcl: &awsefs.Acl{OwnerUid: jsii.String(posixUID), OwnerGid: jsii.String(posixGID), Permissions: jsii.String("750")},
-			PosixUser: &awsefs.PosixUser{Uid: jsii.String(posixUID), Gid: jsii.String(posixGID)},
+			CreateAcl: &awsefs.Acl{OwnerUid: jsii.String(uid), OwnerGid: jsii.String(gid), Permissions: jsii.String("750")},
+			PosixUser: &awsefs.PosixUser{Uid: jsii.String(uid), Gid: jsii.String(gid)},
 		})
 	}
 	kuboAccessPoint := accessPoint("KuboRepo", "/ipfs")
@@ -286,87 +254,76 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
 	}
-	memory := budget(p.MemoryMiB)
-	// Fargate allows at most 120 s between SIGTERM and SIGKILL; kubo and the
-	// cluster flush their datastores and the cluster writes its peerstore.
-	stopTimeout := awscdk.Duration_Seconds(jsii.Number(120))
+	// Read-only root file systems: each container writes only to its EFS
+	// mount and to its own task-local scratch at /tmp (Fargate ephemeral
+	// storage, gone with the task).
+	scratch := func(container awsecs.ContainerDefinition, volumeName string) {
+		taskDefinition.AddVolume(&awsecs.Volume{Name: jsii.String(volumeName)})
+		container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ScratchPath), SourceVolume: jsii.String(volumeName), ReadOnly: jsii.Bool(false)})
+	}
+	healthCheck := func(url string, startPeriod time.Duration) *awsecs.HealthCheck {
+		return &awsecs.HealthCheck{
+			// busybox wget, in both images; no credentials needed.
+			Command:     jsii.Strings("CMD-SHELL", "wget -q -O /dev/null "+url+" || exit 1"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Retries:     jsii.Number(3),
+			StartPeriod: seconds(startPeriod),
+		}
+	}
+	kuboEnvironment, clusterEnvironment := p.Settings.Environment()
 
-	kuboEnvironment := map[string]*string{
-		"KUBO_STORAGE_MAX":         jsii.String(p.KuboStorageMax),
-		"KUBO_RESOURCE_MAX_MEMORY": jsii.String(fmt.Sprintf("%dMiB", memory.kuboResourceMgrMiB)),
-		"KUBO_GATEWAY_NOFETCH":     jsii.String(strconv.FormatBool(p.GatewayNoFetch)),
-		"GOMEMLIMIT":               jsii.String(fmt.Sprintf("%dMiB", memory.kuboGoLimitMiB)),
-	}
-	if len(p.PublicGatewayHosts) > 0 {
-		kuboEnvironment["KUBO_PUBLIC_GATEWAY_HOSTS"] = jsii.String(strings.Join(p.PublicGatewayHosts, ","))
-	}
-	kubo := taskDefinition.AddContainer(jsii.String("kubo"), &awsecs.ContainerDefinitionOptions{
-		Image:       p.KuboImage,
-		Essential:   jsii.Bool(true),
-		Environment: &kuboEnvironment,
+	kubo := taskDefinition.AddContainer(jsii.String(KuboContainerName), &awsecs.ContainerDefinitionOptions{
+		Image:     p.KuboImage,
+		Essential: jsii.Bool(true),
+		// The image user from the first instruction: upstream's start_ipfs
+		// only drops from root to it, and needs root for nothing else.
+		User:                   jsii.String(nodespec.User),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Environment:            environment(kuboEnvironment),
 		PortMappings: &[]*awsecs.PortMapping{
 			{ContainerPort: jsii.Number(SwarmPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("swarm-tcp")},
 			{ContainerPort: jsii.Number(SwarmPort), Protocol: awsecs.Protocol_UDP, Name: jsii.String("swarm-udp")},
 			{ContainerPort: jsii.Number(GatewayPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("gateway")},
 		},
-		// No credentials: the gateway serves the empty directory pinned at init.
-		HealthCheck: &awsecs.HealthCheck{
-			Command:     jsii.Strings("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080"+EmptyDirectoryPath+" || exit 1"),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
-			Retries:     jsii.Number(3),
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(180)),
-		},
+		HealthCheck: healthCheck(fmt.Sprintf("http://127.0.0.1:%d%s", GatewayPort, EmptyDirectoryPath), nodespec.KuboStartPeriod),
 		Ulimits: &[]*awsecs.Ulimit{
 			{Name: awsecs.UlimitName_NOFILE, SoftLimit: jsii.Number(65536), HardLimit: jsii.Number(65536)},
 		},
-		StopTimeout: stopTimeout,
+		StopTimeout: seconds(nodespec.StopTimeout),
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			StreamPrefix: jsii.String(name),
 			LogGroup:     logGroup("KuboLogs"),
 		}),
 	})
-	kubo.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(KuboRepoPath), SourceVolume: jsii.String("kubo-repo"), ReadOnly: jsii.Bool(false)})
+	kubo.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.KuboRepoPath), SourceVolume: jsii.String("kubo-repo"), ReadOnly: jsii.Bool(false)})
+	scratch(kubo, "kubo-scratch")
 
-	cluster := taskDefinition.AddContainer(jsii.String("ipfs-cluster"), &awsecs.ContainerDefinitionOptions{
-		Image:     p.ClusterImage,
-		Essential: jsii.Bool(true),
-		Environment: &map[string]*string{
-			"CLUSTER_PEER_INDEX":           jsii.String(strconv.Itoa(p.Index)),
-			"CLUSTER_PEER_MULTIADDRS":      jsii.String(strings.Join(p.PeerMultiaddrs, ",")),
-			"CLUSTER_PEERNAME":             jsii.String(name),
-			"CLUSTER_REPLICATIONFACTORMIN": jsii.String(strconv.Itoa(p.ReplicationFactorMin)),
-			"CLUSTER_REPLICATIONFACTORMAX": jsii.String(strconv.Itoa(p.ReplicationFactorMax)),
-			"GOMEMLIMIT":                   jsii.String(fmt.Sprintf("%dMiB", memory.clusterGoLimitMiB)),
-			// Without it libp2p sizes its limits from the host's memory,
-			// not the task's.
-			"CLUSTER_RESOURCEMANAGER_MEMORYLIMITBYTES": jsii.String(strconv.Itoa(memory.clusterResourceMgrMiB << 20)),
-		},
+	cluster := taskDefinition.AddContainer(jsii.String(ClusterContainerName), &awsecs.ContainerDefinitionOptions{
+		Image:                  p.ClusterImage,
+		Essential:              jsii.Bool(true),
+		User:                   jsii.String(nodespec.User),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Environment:            environment(clusterEnvironment),
 		// ARN references only: ECS fetches the values when the task starts.
 		Secrets: &map[string]awsecs.Secret{
-			"CLUSTER_IDENTITY_SEED": awsecs.Secret_FromSecretsManager(p.IdentitySeed, nil),
-			"RESTAPI_USERNAME":      awsecs.Secret_FromSecretsManager(p.RestAPICredentials, jsii.String("username")),
-			"RESTAPI_PASSWORD":      awsecs.Secret_FromSecretsManager(p.RestAPICredentials, jsii.String("password")),
+			nodespec.IdentitySeedVariable:    awsecs.Secret_FromSecretsManager(p.IdentitySeed, nil),
+			nodespec.RestAPIUsernameVariable: awsecs.Secret_FromSecretsManager(p.RestAPICredentials, jsii.String(nodespec.CredentialsUsernameJSONKey)),
+			nodespec.RestAPIPasswordVariable: awsecs.Secret_FromSecretsManager(p.RestAPICredentials, jsii.String(nodespec.CredentialsPasswordJSONKey)),
 		},
 		PortMappings: &[]*awsecs.PortMapping{
 			{ContainerPort: jsii.Number(RestAPIPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("rest-api")},
 			{ContainerPort: jsii.Number(ClusterSwarmPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("cluster-swarm")},
 		},
-		// /health answers 204 without authentication.
-		HealthCheck: &awsecs.HealthCheck{
-			Command:     jsii.Strings("CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://127.0.0.1:%d/health || exit 1", RestAPIPort)),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
-			Retries:     jsii.Number(3),
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(120)),
-		},
-		StopTimeout: stopTimeout,
+		HealthCheck: healthCheck(fmt.Sprintf("http://127.0.0.1:%d%s", RestAPIPort, nodespec.RestAPIHealthPath), nodespec.ClusterStartPeriod),
+		StopTimeout: seconds(nodespec.StopTimeout),
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			StreamPrefix: jsii.String(name),
 			LogGroup:     logGroup("ClusterLogs"),
 		}),
 	})
-	cluster.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(ClusterStatePath), SourceVolume: jsii.String("cluster-state"), ReadOnly: jsii.Bool(false)})
+	cluster.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ClusterStatePath), SourceVolume: jsii.String("cluster-state"), ReadOnly: jsii.Bool(false)})
+	scratch(cluster, "cluster-scratch")
 	// The sidecar pins through kubo's RPC: start it only once kubo is healthy.
 	cluster.AddContainerDependencies(&awsecs.ContainerDependency{Container: kubo, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
 
@@ -386,9 +343,9 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		PlatformVersion:             awsecs.FargatePlatformVersion_LATEST,
 		EnableECSManagedTags:        jsii.Bool(true),
 		PropagateTags:               awsecs.PropagatedTagSource_SERVICE,
-		HealthCheckGracePeriod:      awscdk.Duration_Seconds(jsii.Number(300)),
+		HealthCheckGracePeriod:      seconds(nodespec.LoadBalancerGracePeriod),
 		CloudMapOptions: &awsecs.CloudMapOptions{
-			CloudMapNamespace: p.Namespace,
+			CloudMapNamespace: p.CloudMapNamespace,
 			Name:              jsii.String(name),
 			DnsRecordType:     awsservicediscovery.DnsRecordType_A,
 			DnsTtl:            awscdk.Duration_Seconds(jsii.Number(10)),
@@ -410,14 +367,14 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		Service:    service,
 		FileSystem: fileSystem,
 		TaskRole:   taskRole,
-		DNSName:    name + "." + *p.Namespace.NamespaceName(),
+		DNSName:    nodespec.PeerDNSName(p.Index, p.Settings.Namespace),
 	}, nil
 }
 
 // GatewayTarget registers the kubo gateway of this node with a target group.
 func (n *Node) GatewayTarget() awsecs.IEcsLoadBalancerTarget {
 	return n.Service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
-		ContainerName: jsii.String("kubo"),
+		ContainerName: jsii.String(KuboContainerName),
 		ContainerPort: jsii.Number(GatewayPort),
 	})
 }
@@ -425,7 +382,49 @@ func (n *Node) GatewayTarget() awsecs.IEcsLoadBalancerTarget {
 // RestAPITarget registers the cluster REST API of this node.
 func (n *Node) RestAPITarget() awsecs.IEcsLoadBalancerTarget {
 	return n.Service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
-		ContainerName: jsii.String("ipfs-cluster"),
+		ContainerName: jsii.String(ClusterContainerName),
 		ContainerPort: jsii.Number(RestAPIPort),
 	})
+}
+
+// RollsAfter makes CloudFormation create and update this node's service only
+// once prev's service is stable (its deployment done, circuit breaker
+// included): a change that touches every node then replaces one peer at a
+// time, and a failed deployment stops the chain where it failed.
+func (n *Node) RollsAfter(prev *Node) {
+	n.Service.Node().AddDependency(prev.Service)
+}
+
+// PeerSecurityGroupProps configure the security group all peers share.
+type PeerSecurityGroupProps struct {
+	// Vpc of the peers. Required.
+	Vpc awsec2.IVpc
+	// PublicSwarm opens the kubo swarm port (tcp and udp) to the Internet.
+	PublicSwarm bool
+}
+
+// NewPeerSecurityGroup creates the security group every peer of one cluster
+// joins: the cluster swarm between this cluster's peers only (TCP: the
+// cluster's libp2p host has no QUIC, which cannot carry the cluster secret)
+// and, with PublicSwarm, the kubo swarm from anywhere.
+func NewPeerSecurityGroup(scope constructs.Construct, id string, props *PeerSecurityGroupProps) (awsec2.SecurityGroup, error) {
+	if props == nil || props.Vpc == nil {
+		return nil, errors.New("node.PeerSecurityGroupProps.Vpc: required")
+	}
+	peers := awsec2.NewSecurityGroup(scope, jsii.String(id), &awsec2.SecurityGroupProps{
+		Vpc:              props.Vpc,
+		Description:      jsii.String("IPFS cluster peers: cluster swarm among themselves, kubo swarm from the Internet when public"),
+		AllowAllOutbound: jsii.Bool(true),
+	})
+	peers.AddIngressRule(peers, awsec2.Port_Tcp(jsii.Number(ClusterSwarmPort)), jsii.String("cluster swarm (tcp) between this cluster's peers"), nil)
+	if props.PublicSwarm {
+		swarm := jsii.Number(SwarmPort)
+		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(swarm), jsii.String("IPFS swarm (tcp) from the Internet"), nil)
+		peers.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Udp(swarm), jsii.String("IPFS swarm (quic) from the Internet"), nil)
+		cdknag.NagSuppressions_AddResourceSuppressions(peers, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-EC23"),
+			Reason: jsii.String("Port 4001 (tcp and udp) is the IPFS swarm: peers anywhere on the Internet must dial it to fetch content. It is the only port open to 0.0.0.0/0; kubo's RPC is bound to loopback and never in a security group."),
+		}}, jsii.Bool(false))
+	}
+	return peers, nil
 }

@@ -1,0 +1,363 @@
+// Package nodespec is the contract of one IPFS cluster peer's containers,
+// without the CDK: ports, paths, the image user, how long the images wait for
+// a dead task's locks, how the task memory is split, the peers' names and
+// addresses, and the environment both containers get. The node construct
+// builds its task definition from it, the configuration validates with its
+// rules, and the local cluster runs the same scripts with the same
+// environment — one source for all three.
+package nodespec
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+)
+
+// Ports of a peer (DESIGN.md §3). Only SwarmPort is ever open to the
+// Internet; the loopback-only ones are never in a security group.
+const (
+	SwarmPort        = 4001 // kubo swarm, tcp + udp (QUIC)
+	KuboRPCPort      = 5001 // kubo RPC: admin, task loopback only
+	GatewayPort      = 8080 // kubo gateway, load balancer only
+	RestAPIPort      = 9094 // cluster REST API, load balancer only
+	IPFSProxyPort    = 9095 // cluster IPFS proxy, loopback only
+	ClusterSwarmPort = 9096 // cluster swarm (tcp), this cluster's peers only
+	PinSvcAPIPort    = 9097 // cluster Pinning Service API, loopback only
+)
+
+// Container paths of the two EFS access points (the images' defaults).
+const (
+	KuboRepoPath     = "/data/ipfs"
+	ClusterStatePath = "/data/ipfs-cluster"
+)
+
+// ScratchPath is the only writable path of either container besides its EFS
+// mount: both root file systems are read-only.
+const ScratchPath = "/tmp"
+
+// The images' user: ipfs (uid 1000) in group users (gid 100), upstream's.
+const (
+	UID = 1000
+	GID = 100
+)
+
+// User is the task definition's user for both containers.
+var User = fmt.Sprintf("%d:%d", UID, GID)
+
+// EmptyDirectoryCID is pinned by every kubo repo at init and restored by the
+// init script, so the gateway serves it even with Gateway.NoFetch: a health
+// path that proves the gateway reads its own datastore.
+const EmptyDirectoryCID = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+
+// EmptyDirectoryPath answers 200 on a healthy gateway (301 without the
+// trailing slash).
+const EmptyDirectoryPath = "/ipfs/" + EmptyDirectoryCID + "/"
+
+// RestAPIHealthPath answers 204 without credentials on a live cluster peer.
+const RestAPIHealthPath = "/health"
+
+// Lock waits: a killed task's NFS lease on its repo lock outlives the task
+// for a while; the images wait this long for it instead of failing at once
+// (kubo: IPFS_WAIT_REPO_LOCK, cluster: IPFS_CLUSTER_WAIT_LOCK).
+const (
+	KuboRepoLockWait     = 3 * time.Minute
+	ClusterStateLockWait = 3 * time.Minute
+)
+
+// StartupAllowance is what a container needs on top of its lock wait to come
+// up on a large repo (kubo opens flatfs and pebble on EFS, the cluster loads
+// its state and dials its peers).
+const StartupAllowance = 60 * time.Second
+
+// Health check start periods: a container correctly waiting for a dead
+// task's lock must never be killed for it. ECS allows at most 300 s.
+var (
+	KuboStartPeriod    = KuboRepoLockWait + StartupAllowance
+	ClusterStartPeriod = ClusterStateLockWait + StartupAllowance
+)
+
+// LoadBalancerGracePeriod is how long the service ignores load balancer
+// health checks after a task starts: the cluster starts only once kubo is
+// healthy, so both start periods can pass before the REST API answers.
+var LoadBalancerGracePeriod = KuboStartPeriod + ClusterStartPeriod
+
+// StopTimeout: Fargate allows at most 120 s between SIGTERM and SIGKILL;
+// kubo and the cluster flush their datastores and the cluster writes its
+// peerstore.
+const StopTimeout = 120 * time.Second
+
+// Secret environment variables of the cluster container (ECS secrets, ARN
+// references in the task definition) and the JSON keys of the REST API
+// credentials secret they come from.
+const (
+	IdentitySeedVariable       = "CLUSTER_IDENTITY_SEED"
+	RestAPIUsernameVariable    = "RESTAPI_USERNAME"
+	RestAPIPasswordVariable    = "RESTAPI_PASSWORD"
+	CredentialsUsernameJSONKey = "username"
+	CredentialsPasswordJSONKey = "password"
+)
+
+// Defaults of Settings.
+const (
+	DefaultCPU                  = 1024
+	DefaultMemoryMiB            = 4096
+	MinMemoryMiB                = 2048
+	DefaultReplicationFactorMin = 2
+	DefaultReplicationFactorMax = 3
+	DefaultKuboStorageMax       = "100GB"
+)
+
+// FargateMemoryMiB lists, per task CPU value, the task memory sizes Fargate
+// accepts.
+var FargateMemoryMiB = map[int][]int{
+	256:   {512, 1024, 2048},
+	512:   steps(1024, 4096, 1024),
+	1024:  steps(2048, 8192, 1024),
+	2048:  steps(4096, 16384, 1024),
+	4096:  steps(8192, 30720, 1024),
+	8192:  steps(16384, 61440, 4096),
+	16384: steps(32768, 122880, 8192),
+}
+
+func steps(from, to, step int) []int {
+	var out []int
+	for v := from; v <= to; v += step {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Settings are the plain values of one peer: everything of it that reaches
+// its containers. Zero values take the documented defaults (WithDefaults).
+type Settings struct {
+	// Index of this peer, 0-based; its name is PeerName(Index).
+	Index int
+	// PeerCount is the number of peers of the cluster (this one included).
+	// Required.
+	PeerCount int
+	// Namespace is the private DNS namespace the peers' names live in, e.g.
+	// "ipfs-cluster.internal". Required.
+	Namespace string
+	// CPU and MemoryMiB of the task. Default 1024 and 4096.
+	CPU       int
+	MemoryMiB int
+	// ReplicationFactorMin/Max of the cluster. Default 2 and 3.
+	ReplicationFactorMin int
+	ReplicationFactorMax int
+	// KuboStorageMax is kubo's Datastore.StorageMax (the cluster's
+	// free-space allocator reads it). Default "100GB".
+	KuboStorageMax string
+	// GatewayNoFetch makes the gateway serve only content this peer holds.
+	// Default false.
+	GatewayNoFetch bool
+	// PublicGatewayHosts are host names kubo treats as path gateways
+	// (Gateway.PublicGateways), for an origin that forwards Host. Default
+	// none: this project's CloudFront edge does not forward Host.
+	PublicGatewayHosts []string
+}
+
+// WithDefaults returns a copy with zero values replaced by the defaults.
+func (s Settings) WithDefaults() Settings {
+	if s.CPU == 0 {
+		s.CPU = DefaultCPU
+	}
+	if s.MemoryMiB == 0 {
+		s.MemoryMiB = DefaultMemoryMiB
+	}
+	if s.ReplicationFactorMin == 0 && s.ReplicationFactorMax == 0 {
+		s.ReplicationFactorMin, s.ReplicationFactorMax = DefaultReplicationFactorMin, DefaultReplicationFactorMax
+	}
+	if s.KuboStorageMax == "" {
+		s.KuboStorageMax = DefaultKuboStorageMax
+	}
+	return s
+}
+
+var (
+	// Lower-case labels, at least two, as Cloud Map private namespaces take.
+	dnsNamePattern    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	storageMaxPattern = regexp.MustCompile(`^[1-9][0-9]{0,5}(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+	hostnamePattern   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// MaxPeers bounds a cluster: every peer dials every other one and the
+// address list travels in each task definition's environment.
+const MaxPeers = 30
+
+// Validate reports every problem at once; zero values that have defaults
+// are fine.
+func (s Settings) Validate() error {
+	s = s.WithDefaults()
+	l := propcheck.New("nodespec.Settings")
+	if s.PeerCount < 1 || s.PeerCount > MaxPeers {
+		l.Add("PeerCount", "%d is out of range; allowed: 1 to %d", s.PeerCount, MaxPeers)
+	}
+	if s.Index < 0 || (s.PeerCount >= 1 && s.Index >= s.PeerCount) {
+		l.Add("Index", "%d is not a peer of a %d-peer cluster; allowed: 0 to PeerCount-1", s.Index, s.PeerCount)
+	}
+	if err := ValidateNamespace(s.Namespace); err != nil {
+		l.Add("Namespace", "%v", err)
+	}
+	if memories, ok := FargateMemoryMiB[s.CPU]; !ok {
+		l.Add("CPU", "%d is not a Fargate CPU value; allowed: %v", s.CPU, sortedKeys(FargateMemoryMiB))
+	} else if !slices.Contains(memories, s.MemoryMiB) {
+		l.Add("MemoryMiB", "%d MiB is not valid with CPU %d; allowed: %s", s.MemoryMiB, s.CPU, describeMemories(memories))
+	}
+	if s.MemoryMiB < MinMemoryMiB {
+		l.Add("MemoryMiB", "%d MiB is too small to run kubo and the cluster sidecar together; allowed: %d or more", s.MemoryMiB, MinMemoryMiB)
+	}
+	if s.ReplicationFactorMin < -1 || s.ReplicationFactorMin == 0 || s.ReplicationFactorMax < s.ReplicationFactorMin || s.ReplicationFactorMax > s.PeerCount {
+		l.Add("ReplicationFactorMin", "min=%d max=%d with %d peers; allowed: 1 <= min <= max <= PeerCount", s.ReplicationFactorMin, s.ReplicationFactorMax, s.PeerCount)
+	}
+	if !storageMaxPattern.MatchString(s.KuboStorageMax) {
+		l.Add("KuboStorageMax", "%q is not a size; allowed: a whole number (up to 6 digits) with a unit KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 100GB", s.KuboStorageMax)
+	}
+	seen := map[string]bool{}
+	for _, h := range s.PublicGatewayHosts {
+		switch {
+		case len(h) > 253 || !hostnamePattern.MatchString(h):
+			l.Add("PublicGatewayHosts", "%q is not a host name; allowed: lower-case DNS names without a port or wildcard", h)
+		case seen[h]:
+			l.Add("PublicGatewayHosts", "%q is listed twice", h)
+		}
+		seen[h] = true
+	}
+	return l.Err()
+}
+
+// ValidateNamespace checks a Cloud Map private DNS namespace name.
+func ValidateNamespace(name string) error {
+	if len(name) > 253 || !dnsNamePattern.MatchString(name) {
+		return fmt.Errorf("%q is not a DNS name; allowed: lower-case labels (letters, digits, inner hyphens) separated by dots, at least two, e.g. ipfs-cluster.internal", name)
+	}
+	return nil
+}
+
+// PeerName is peer i's name: its Cloud Map service, its cluster peername.
+func PeerName(i int) string { return "node" + strconv.Itoa(i) }
+
+// PeerDNSName is peer i's name in the namespace.
+func PeerDNSName(i int, namespace string) string { return PeerName(i) + "." + namespace }
+
+// PeerMultiaddrs are every peer's cluster swarm address in index order,
+// without /p2p: the cluster image derives the peer IDs from the seed.
+func PeerMultiaddrs(namespace string, peerCount int) []string {
+	out := make([]string, peerCount)
+	for i := range out {
+		out[i] = fmt.Sprintf("/dns4/%s/tcp/%d", PeerDNSName(i, namespace), ClusterSwarmPort)
+	}
+	return out
+}
+
+// memoryBudget splits the task memory: the cluster sidecar needs little,
+// kubo gets the rest. GOMEMLIMIT sits below each share so the Go runtime
+// collects before the kernel kills; each libp2p resource manager gets half
+// of its process's share.
+type memoryBudget struct {
+	clusterGoLimitMiB, clusterResourceMgrMiB, kuboGoLimitMiB, kuboResourceMgrMiB int
+}
+
+func budget(taskMiB int) memoryBudget {
+	clusterShare := min(max(taskMiB/8, 384), 2048)
+	kuboShare := taskMiB - clusterShare
+	return memoryBudget{
+		clusterGoLimitMiB:     clusterShare * 3 / 4,
+		clusterResourceMgrMiB: clusterShare / 2,
+		kuboGoLimitMiB:        kuboShare * 4 / 5,
+		kuboResourceMgrMiB:    kuboShare / 2,
+	}
+}
+
+// Wildcard addresses the containers listen on in a task (awsvpc: the task's
+// own interface); loopback for what must never leave the task.
+const (
+	anyAddress      = "0.0.0.0"
+	loopbackAddress = "127.0.0.1"
+)
+
+func tcp(address string, port int) string { return fmt.Sprintf("/ip4/%s/tcp/%d", address, port) }
+
+// Listen addresses, built the same way for the task (wildcard/loopback) and
+// for a local peer (its own loopback address for everything).
+func kuboAddresses(public, local string) map[string]string {
+	return map[string]string{
+		"KUBO_API_ADDRESS":     tcp(local, KuboRPCPort),
+		"KUBO_GATEWAY_ADDRESS": tcp(public, GatewayPort),
+		"KUBO_SWARM_ADDRESSES": strings.Join([]string{
+			tcp(public, SwarmPort),
+			fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", public, SwarmPort),
+			fmt.Sprintf("/ip4/%s/udp/%d/quic-v1/webtransport", public, SwarmPort),
+			fmt.Sprintf("/ip4/%s/udp/%d/webrtc-direct", public, SwarmPort),
+		}, ","),
+	}
+}
+
+func clusterAddresses(public, local string) map[string]string {
+	return map[string]string{
+		"CLUSTER_LISTENMULTIADDRESS":               tcp(public, ClusterSwarmPort),
+		"CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS":   tcp(public, RestAPIPort),
+		"CLUSTER_IPFSHTTP_NODEMULTIADDRESS":        tcp(local, KuboRPCPort),
+		"CLUSTER_IPFSPROXY_LISTENMULTIADDRESS":     tcp(local, IPFSProxyPort),
+		"CLUSTER_IPFSPROXY_NODEMULTIADDRESS":       tcp(local, KuboRPCPort),
+		"CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS": tcp(local, PinSvcAPIPort),
+	}
+}
+
+// Environment returns the non-secret environment of the peer's kubo and
+// cluster containers, exactly as the task definition sets it. The secrets
+// (IdentitySeedVariable, RestAPI*Variable) come on top, as ECS secrets.
+func (s Settings) Environment() (kubo, cluster map[string]string) {
+	s = s.WithDefaults()
+	memory := budget(s.MemoryMiB)
+	kubo = kuboAddresses(anyAddress, loopbackAddress)
+	kubo["KUBO_STORAGE_MAX"] = s.KuboStorageMax
+	kubo["KUBO_RESOURCE_MAX_MEMORY"] = fmt.Sprintf("%dMiB", memory.kuboResourceMgrMiB)
+	kubo["KUBO_GATEWAY_NOFETCH"] = strconv.FormatBool(s.GatewayNoFetch)
+	kubo["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", memory.kuboGoLimitMiB)
+	kubo["IPFS_WAIT_REPO_LOCK"] = KuboRepoLockWait.String()
+	if len(s.PublicGatewayHosts) > 0 {
+		kubo["KUBO_PUBLIC_GATEWAY_HOSTS"] = strings.Join(s.PublicGatewayHosts, ",")
+	}
+
+	cluster = clusterAddresses(anyAddress, loopbackAddress)
+	cluster["CLUSTER_PEER_INDEX"] = strconv.Itoa(s.Index)
+	cluster["CLUSTER_PEER_MULTIADDRS"] = strings.Join(PeerMultiaddrs(s.Namespace, s.PeerCount), ",")
+	cluster["CLUSTER_PEERNAME"] = PeerName(s.Index)
+	cluster["CLUSTER_REPLICATIONFACTORMIN"] = strconv.Itoa(s.ReplicationFactorMin)
+	cluster["CLUSTER_REPLICATIONFACTORMAX"] = strconv.Itoa(s.ReplicationFactorMax)
+	cluster["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", memory.clusterGoLimitMiB)
+	// Without it libp2p sizes its limits from the host's memory, not the
+	// task's.
+	cluster["CLUSTER_RESOURCEMANAGER_MEMORYLIMITBYTES"] = strconv.Itoa(memory.clusterResourceMgrMiB << 20)
+	cluster["IPFS_CLUSTER_WAIT_LOCK"] = ClusterStateLockWait.String()
+	return kubo, cluster
+}
+
+// LocalAddresses returns the address variables of both containers for a
+// peer that listens on one loopback address (several peers on one host):
+// the local cluster's replacement for the task's wildcard addresses.
+func LocalAddresses(ip string) (kubo, cluster map[string]string) {
+	return kuboAddresses(ip, ip), clusterAddresses(ip, ip)
+}
+
+func sortedKeys(m map[int][]int) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
+func describeMemories(memories []int) string {
+	if len(memories) <= 3 {
+		return fmt.Sprint(memories)
+	}
+	return fmt.Sprintf("%d to %d in steps of %d", memories[0], memories[len(memories)-1], memories[1]-memories[0])
+}

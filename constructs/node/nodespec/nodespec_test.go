@@ -1,0 +1,105 @@
+package nodespec
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+)
+
+// TestMemoryBudget: each process's Go limit stays below its share, the
+// shares add up to the task, and libp2p gets half of its process's share.
+func TestMemoryBudget(t *testing.T) {
+	for _, taskMiB := range []int{2048, 3072, 4096, 8192, 16384, 30720, 122880} {
+		b := budget(taskMiB)
+		clusterShare := min(max(taskMiB/8, 384), 2048)
+		kuboShare := taskMiB - clusterShare
+		if b.clusterGoLimitMiB >= clusterShare || b.kuboGoLimitMiB >= kuboShare {
+			t.Errorf("%d MiB: Go limits %d/%d not below the shares %d/%d", taskMiB, b.clusterGoLimitMiB, b.kuboGoLimitMiB, clusterShare, kuboShare)
+		}
+		if b.clusterGoLimitMiB+b.kuboGoLimitMiB >= taskMiB {
+			t.Errorf("%d MiB: Go limits add up to %d, the task's limit or more", taskMiB, b.clusterGoLimitMiB+b.kuboGoLimitMiB)
+		}
+		if b.clusterResourceMgrMiB != clusterShare/2 || b.kuboResourceMgrMiB != kuboShare/2 {
+			t.Errorf("%d MiB: resource managers %d/%d, want half of %d/%d", taskMiB, b.clusterResourceMgrMiB, b.kuboResourceMgrMiB, clusterShare, kuboShare)
+		}
+		if clusterShare < 384 || clusterShare > 2048 {
+			t.Errorf("%d MiB: cluster share %d outside 384..2048", taskMiB, clusterShare)
+		}
+	}
+	// The default task: 512 MiB for the sidecar, the rest for kubo.
+	if got := budget(4096); got != (memoryBudget{clusterGoLimitMiB: 384, clusterResourceMgrMiB: 256, kuboGoLimitMiB: 2867, kuboResourceMgrMiB: 1792}) {
+		t.Errorf("budget(4096) = %+v", got)
+	}
+}
+
+func TestEnvironmentOfTheDefaultPeer(t *testing.T) {
+	kubo, cluster := Settings{Index: 1, PeerCount: 3, Namespace: "ipfs.internal"}.Environment()
+	want := map[string]string{
+		"KUBO_GATEWAY_NOFETCH": "false",
+		"KUBO_STORAGE_MAX":     "100GB",
+		"KUBO_API_ADDRESS":     "/ip4/127.0.0.1/tcp/5001",
+		"KUBO_GATEWAY_ADDRESS": "/ip4/0.0.0.0/tcp/8080",
+		"IPFS_WAIT_REPO_LOCK":  "3m0s",
+		"GOMEMLIMIT":           "2867MiB",
+	}
+	for k, v := range want {
+		if kubo[k] != v {
+			t.Errorf("kubo %s = %q, want %q", k, kubo[k], v)
+		}
+	}
+	wantCluster := map[string]string{
+		"CLUSTER_PEER_INDEX":                       "1",
+		"CLUSTER_PEERNAME":                         "node1",
+		"CLUSTER_PEER_MULTIADDRS":                  "/dns4/node0.ipfs.internal/tcp/9096,/dns4/node1.ipfs.internal/tcp/9096,/dns4/node2.ipfs.internal/tcp/9096",
+		"CLUSTER_REPLICATIONFACTORMIN":             "2",
+		"CLUSTER_REPLICATIONFACTORMAX":             "3",
+		"CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS":   "/ip4/0.0.0.0/tcp/9094",
+		"CLUSTER_IPFSHTTP_NODEMULTIADDRESS":        "/ip4/127.0.0.1/tcp/5001",
+		"CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS": "/ip4/127.0.0.1/tcp/9097",
+		"IPFS_CLUSTER_WAIT_LOCK":                   "3m0s",
+	}
+	for k, v := range wantCluster {
+		if cluster[k] != v {
+			t.Errorf("cluster %s = %q, want %q", k, cluster[k], v)
+		}
+	}
+	for name, env := range map[string]map[string]string{"kubo": kubo, "cluster": cluster} {
+		for k := range env {
+			if k == IdentitySeedVariable || strings.HasPrefix(k, "RESTAPI_") {
+				t.Errorf("%s environment carries the secret variable %s", name, k)
+			}
+		}
+	}
+}
+
+// TestStartPeriodsOutlastTheLockWaits: ECS must not kill a container that
+// is correctly waiting for a dead task's lock, and ECS caps start periods.
+func TestStartPeriodsOutlastTheLockWaits(t *testing.T) {
+	if KuboStartPeriod <= KuboRepoLockWait || ClusterStartPeriod <= ClusterStateLockWait {
+		t.Errorf("start periods %s/%s do not exceed the lock waits %s/%s", KuboStartPeriod, ClusterStartPeriod, KuboRepoLockWait, ClusterStateLockWait)
+	}
+	if KuboStartPeriod > 300*time.Second || ClusterStartPeriod > 300*time.Second {
+		t.Errorf("ECS allows start periods up to 300 s, got %s/%s", KuboStartPeriod, ClusterStartPeriod)
+	}
+	if LoadBalancerGracePeriod < KuboStartPeriod+ClusterStartPeriod {
+		t.Errorf("grace period %s is shorter than both start periods", LoadBalancerGracePeriod)
+	}
+}
+
+func TestValidateReportsEveryField(t *testing.T) {
+	err := Settings{Index: 5, PeerCount: 3, Namespace: "Not_A_Name", CPU: 3, MemoryMiB: 1000, ReplicationFactorMin: 3, ReplicationFactorMax: 2, KuboStorageMax: "lots", PublicGatewayHosts: []string{"*.x.org"}}.Validate()
+	fields := map[string]bool{}
+	for _, p := range propcheck.Problems(err) {
+		fields[p.Field] = true
+	}
+	for _, f := range []string{"Index", "Namespace", "CPU", "MemoryMiB", "ReplicationFactorMin", "KuboStorageMax", "PublicGatewayHosts"} {
+		if !fields[f] {
+			t.Errorf("no problem reported for %s in %v", f, err)
+		}
+	}
+	if err := (Settings{PeerCount: 3, Namespace: "ipfs-cluster.internal"}).Validate(); err != nil {
+		t.Errorf("defaults rejected: %v", err)
+	}
+}
