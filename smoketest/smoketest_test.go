@@ -7,7 +7,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/smoketest/fakecluster"
 )
+
+type fake = fakecluster.Cluster
+
+func newFake(t *testing.T, n int) *fake { return fakecluster.New(t, n) }
+
+func config(f *fake) Config {
+	return Config{
+		GatewayURL: f.Gateway.URL, APIURL: f.API.URL, Username: f.User, Password: f.Pass,
+		ExpectedPeers: len(f.Peers), ReplicationFactorMin: 2, Wait: 3 * time.Second,
+		CloudFront: f.CloudFront,
+	}
+}
 
 var order = []string{
 	"api-refuses-missing-credentials", "api-refuses-wrong-credentials", "peers", "add",
@@ -42,7 +56,7 @@ func wantStatus(t *testing.T, by map[string]Result, name string, want Status) {
 
 func TestEveryCheckPassesAgainstAHealthyCluster(t *testing.T) {
 	f := newFake(t, 3)
-	by := runFake(t, f, f.config())
+	by := runFake(t, f, config(f))
 	for _, name := range order {
 		want := OK
 		if name == "cloudfront-cache-hit" {
@@ -53,15 +67,15 @@ func TestEveryCheckPassesAgainstAHealthyCluster(t *testing.T) {
 	if d := by["cloudfront-cache-hit"].Detail; !strings.Contains(d, "not CloudFront") {
 		t.Errorf("the skipped cache check does not say why: %q", d)
 	}
-	if f.pinned() != 0 {
-		t.Errorf("%d pins left after the run", f.pinned())
+	if f.Pinned() != 0 {
+		t.Errorf("%d pins left after the run", f.Pinned())
 	}
 }
 
 func TestCloudFrontCacheHit(t *testing.T) {
 	f := newFake(t, 3)
-	f.cloudFront = true
-	by := runFake(t, f, f.config())
+	f.CloudFront = true
+	by := runFake(t, f, config(f))
 	for _, name := range order {
 		wantStatus(t, by, name, OK)
 	}
@@ -70,11 +84,12 @@ func TestCloudFrontCacheHit(t *testing.T) {
 	}
 
 	f = newFake(t, 3)
-	f.cloudFront, f.neverHit = true, true
-	by = runFake(t, f, f.config())
+	f.CloudFront, f.NeverHit = true, true
+	by = runFake(t, f, config(f))
 	wantStatus(t, by, "cloudfront-cache-hit", Fail)
 	plain := 0
-	for k, n := range f.hits {
+	reads, _ := f.Counts()
+	for k, n := range reads {
 		if strings.HasPrefix(k, " ") {
 			plain += n
 		}
@@ -91,24 +106,24 @@ func TestEachFaultFailsItsCheck(t *testing.T) {
 		break_ func(*fake)
 		check  string
 	}{
-		{"200 without credentials", func(f *fake) { f.acceptNoAuth = true }, "api-refuses-missing-credentials"},
-		{"200 for a wrong password", func(f *fake) { f.acceptWrongPass = true }, "api-refuses-wrong-credentials"},
-		{"a missing peer", func(f *fake) { f.peers = f.peers[:2] }, "peers"},
-		{"a peer with an error", func(f *fake) { f.peers[1].Error = "context deadline exceeded" }, "peers"},
-		{"a peer whose kubo is down", func(f *fake) { f.peers[2].IPFS.Error = "connection refused" }, "peers"},
-		{"a peer listed twice", func(f *fake) { f.peers[2] = f.peers[0] }, "peers"},
-		{"an X-Stream-Error trailer", func(f *fake) { f.addStreamError = "not enough peers to allocate CID" }, "add"},
-		{"an unexpected CID", func(f *fake) { f.addCIDv0 = true }, "add"},
-		{"too few pinned", func(f *fake) { f.pinnedOn = 1 }, "pinned"},
-		{"a wrong byte", func(f *fake) { f.flipByte = Size / 2 }, "gateway"},
-		{"a mutable Cache-Control", func(f *fake) { f.cacheControl = "public, max-age=60" }, "gateway"},
-		{"a short max-age", func(f *fake) { f.cacheControl = "public, max-age=3600, immutable" }, "gateway"},
-		{"a raw block with the wrong type", func(f *fake) { f.rawContentType = "application/octet-stream" }, "gateway-raw-block"},
-		{"an unpin that does not unpin", func(f *fake) { f.ignoreDelete = true }, "unpin"},
+		{"200 without credentials", func(f *fake) { f.AcceptNoAuth = true }, "api-refuses-missing-credentials"},
+		{"200 for a wrong password", func(f *fake) { f.AcceptWrongPass = true }, "api-refuses-wrong-credentials"},
+		{"a missing peer", func(f *fake) { f.Peers = f.Peers[:2] }, "peers"},
+		{"a peer with an error", func(f *fake) { f.Peers[1].Error = "context deadline exceeded" }, "peers"},
+		{"a peer whose kubo is down", func(f *fake) { f.Peers[2].IPFS.Error = "connection refused" }, "peers"},
+		{"a peer listed twice", func(f *fake) { f.Peers[2] = f.Peers[0] }, "peers"},
+		{"an X-Stream-Error trailer", func(f *fake) { f.AddStreamError = "not enough peers to allocate CID" }, "add"},
+		{"an unexpected CID", func(f *fake) { f.AddCIDv0 = true }, "add"},
+		{"too few pinned", func(f *fake) { f.PinnedOn = 1 }, "pinned"},
+		{"a wrong byte", func(f *fake) { f.FlipByte = Size / 2 }, "gateway"},
+		{"a mutable Cache-Control", func(f *fake) { f.CacheControl = "public, max-age=60" }, "gateway"},
+		{"a short max-age", func(f *fake) { f.CacheControl = "public, max-age=3600, immutable" }, "gateway"},
+		{"a raw block with the wrong type", func(f *fake) { f.RawContentType = "application/octet-stream" }, "gateway-raw-block"},
+		{"an unpin that does not unpin", func(f *fake) { f.IgnoreDelete = true }, "unpin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, 3)
-			cfg := f.config()
+			cfg := config(f)
 			tc.break_(f)
 			cfg.Wait = 1500 * time.Millisecond
 			var streamed []Result
@@ -134,26 +149,26 @@ func TestEachFaultFailsItsCheck(t *testing.T) {
 // pinned either.
 func TestUnpinRunsAfterFailures(t *testing.T) {
 	f := newFake(t, 3)
-	f.addStreamError = "boom"
-	cfg := f.config()
+	f.AddStreamError = "boom"
+	cfg := config(f)
 	cfg.Wait = time.Second
 	by := runFake(t, f, cfg)
 	for _, name := range []string{"pinned", "gateway", "gateway-raw-block"} {
 		wantStatus(t, by, name, Skipped)
 	}
-	if f.deletes == 0 {
+	if _, deletes := f.Counts(); deletes == 0 {
 		t.Error("no DELETE after an add that answered a CID")
 	}
 
 	f = newFake(t, 3)
-	f.flipByte = 0
-	cfg = f.config()
+	f.FlipByte = 0
+	cfg = config(f)
 	cfg.Wait = time.Second
 	by = runFake(t, f, cfg)
 	wantStatus(t, by, "gateway", Fail)
 	wantStatus(t, by, "unpin", OK)
-	if f.pinned() != 0 {
-		t.Errorf("%d pins left after a failed gateway check", f.pinned())
+	if f.Pinned() != 0 {
+		t.Errorf("%d pins left after a failed gateway check", f.Pinned())
 	}
 }
 
@@ -162,7 +177,7 @@ func TestUnpinRunsAfterTheContextEnds(t *testing.T) {
 	f := newFake(t, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := f.config()
+	cfg := config(f)
 	cfg.OnResult = func(r Result) {
 		if r.Name == "add" {
 			cancel()
@@ -179,16 +194,16 @@ func TestUnpinRunsAfterTheContextEnds(t *testing.T) {
 	if rs[4].Name != "pinned" || rs[4].Status != Fail {
 		t.Errorf("pinned after the cancel: %v, want FAIL", rs[4])
 	}
-	if f.pinned() != 0 {
-		t.Errorf("%d pins left", f.pinned())
+	if f.Pinned() != 0 {
+		t.Errorf("%d pins left", f.Pinned())
 	}
 }
 
 // A peer that never answers costs one Wait, not forever.
 func TestWaitsAreBounded(t *testing.T) {
 	f := newFake(t, 3)
-	f.hangPeers = true
-	cfg := f.config()
+	f.HangPeers = true
+	cfg := config(f)
 	cfg.Wait = time.Second
 	start := time.Now()
 	by := runFake(t, f, cfg)
@@ -204,14 +219,14 @@ func TestWaitsAreBounded(t *testing.T) {
 // No result carries the password, even when the server quotes it.
 func TestResultsNeverCarryThePassword(t *testing.T) {
 	f := newFake(t, 3)
-	f.peersEcho = true
-	cfg := f.config()
+	f.PeersEcho = true
+	cfg := config(f)
 	cfg.Wait = time.Second
 	by := runFake(t, f, cfg)
 	wantStatus(t, by, "peers", Fail)
-	basic := base64.StdEncoding.EncodeToString([]byte(f.user + ":" + f.pass))
+	basic := base64.StdEncoding.EncodeToString([]byte(f.User + ":" + f.Pass))
 	for _, r := range by {
-		for _, s := range []string{f.pass, basic} {
+		for _, s := range []string{f.Pass, basic} {
 			if strings.Contains(r.String(), s) {
 				t.Errorf("%s carries a secret: %s", r.Name, r)
 			}

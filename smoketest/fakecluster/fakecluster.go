@@ -1,4 +1,9 @@
-package smoketest
+// Package fakecluster is a test double of an IPFS Cluster behind its fronts
+// for the smoke test's unit tests: an ipfs-cluster v1.1.6 REST API and a
+// kubo v0.43 gateway, each an httptest server, answering the requests the
+// smoke test makes the way the upstream code does. Its fields make one thing
+// wrong at a time.
+package fakecluster
 
 import (
 	"bytes"
@@ -6,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,66 +22,83 @@ import (
 	"github.com/multiformats/go-multihash"
 )
 
-// fake plays an ipfs-cluster v1.1.6 REST API and a kubo v0.43 gateway for
-// the parts the checks use, as the upstream code answers them: basic auth
-// with 401, /peers as a stream of JSON objects, /add answering 200 with the
-// outcome in the X-Stream-Error trailer, CIDv1 of a one-chunk add = raw
-// sha2-256 of the bytes, /allocations 404 once unpinned, and the gateway's
-// immutable Cache-Control. Its knobs make one thing wrong at a time.
-type fake struct {
-	user, pass string
-	peers      []peerEntry
+// Peer is one /peers object (the fields of api.ID the smoke test reads).
+type Peer struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+	IPFS  struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	} `json:"ipfs"`
+}
+
+const rawContentType = "application/vnd.ipld.raw"
+
+// Cluster answers as upstream does: basic auth with 401, /peers as a stream
+// of JSON objects, /add answering 200 with the outcome in the X-Stream-Error
+// trailer, CIDv1 of a one-chunk add = raw sha2-256 of the bytes,
+// /allocations 404 once unpinned, and the gateway's immutable
+// Cache-Control. Set the misbehaviour fields before the first request.
+type Cluster struct {
+	User, Pass string
+	Peers      []Peer
 
 	mu      sync.Mutex
 	content map[string][]byte // pinset: CID -> bytes
 
 	// Misbehaviour.
-	acceptNoAuth    bool   // 200 without credentials
-	acceptWrongPass bool   // 200 for a wrong password
-	addStreamError  string // trailer error after the CID line
-	addCIDv0        bool   // answer a CIDv0 (dag-pb) name
-	pinnedOn        int    // peers reporting "pinned" (default: all)
-	flipByte        int    // >= 0: the gateway corrupts this offset
-	cacheControl    string // "" = kubo's
-	cloudFront      bool   // add X-Cache, Miss then Hit
-	neverHit        bool   // X-Cache always Miss
-	rawContentType  string // "" = kubo's
-	ignoreDelete    bool   // DELETE answers 200 but the pin stays
-	peersEcho       bool   // /peers answers 500 quoting the Authorization header
-	hangPeers       bool   // /peers never answers
-	hits            map[string]int
-	deletes         int
 
-	api, gw *httptest.Server
+	AcceptNoAuth    bool   // 200 without credentials
+	AcceptWrongPass bool   // 200 for a wrong password
+	AddStreamError  string // trailer error after the CID line
+	AddCIDv0        bool   // answer a CIDv0 (dag-pb) name
+	PinnedOn        int    // peers reporting "pinned" (default: all)
+	FlipByte        int    // >= 0: the gateway corrupts this offset
+	CacheControl    string // "" = kubo's
+	CloudFront      bool   // add X-Cache, Miss then Hit
+	NeverHit        bool   // X-Cache always Miss
+	RawContentType  string // "" = kubo's
+	IgnoreDelete    bool   // DELETE answers 200 but the pin stays
+	PeersEcho       bool   // /peers answers 500 quoting the Authorization header
+	HangPeers       bool   // /peers never answers
+
+	// Reads counts the gateway's answers by "<Accept> <cid>".
+	Reads map[string]int
+	// Deletes counts DELETE /pins requests.
+	Deletes int
+
+	API, Gateway *httptest.Server
 }
 
-func newFake(t *testing.T, n int) *fake {
-	f := &fake{user: "admin", pass: "s3cret-Pass-9f2", content: map[string][]byte{}, flipByte: -1, hits: map[string]int{}}
+// New starts a healthy cluster of n peers; its servers close when the test
+// ends.
+func New(t testing.TB, n int) *Cluster {
+	f := &Cluster{User: "admin", Pass: "s3cret-Pass-9f2", content: map[string][]byte{}, FlipByte: -1, Reads: map[string]int{}}
 	for i := range n {
-		p := peerEntry{ID: fmt.Sprintf("12D3KooWFakeClusterPeerXXXXXXXXXXXXXXXXXXXXXXXXXXXX%02d", i)}
+		p := Peer{ID: fmt.Sprintf("12D3KooWFakeClusterPeerXXXXXXXXXXXXXXXXXXXXXXXXXXXX%02d", i)}
 		p.IPFS.ID = fmt.Sprintf("12D3KooWFakeKubo%02d", i)
-		f.peers = append(f.peers, p)
+		f.Peers = append(f.Peers, p)
 	}
-	f.pinnedOn = n
-	f.api = httptest.NewServer(http.HandlerFunc(f.serveAPI))
-	f.gw = httptest.NewServer(http.HandlerFunc(f.serveGateway))
-	t.Cleanup(f.api.Close)
-	t.Cleanup(f.gw.Close)
+	f.PinnedOn = n
+	f.API = httptest.NewServer(http.HandlerFunc(f.serveAPI))
+	f.Gateway = httptest.NewServer(http.HandlerFunc(f.serveGateway))
+	t.Cleanup(f.API.Close)
+	t.Cleanup(f.Gateway.Close)
 	return f
 }
 
-func (f *fake) config() Config {
-	return Config{
-		GatewayURL: f.gw.URL, APIURL: f.api.URL, Username: f.user, Password: f.pass,
-		ExpectedPeers: len(f.peers), ReplicationFactorMin: 2, Wait: 3e9,
-		CloudFront: f.cloudFront,
-	}
-}
-
-func (f *fake) pinned() int {
+// Pinned is the number of CIDs in the pinset.
+func (f *Cluster) Pinned() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.content)
+}
+
+// Counts returns Reads and Deletes as they are now.
+func (f *Cluster) Counts() (reads map[string]int, deletes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.Reads), f.Deletes
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -88,23 +111,23 @@ func apiError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"code": status, "message": msg})
 }
 
-func (f *fake) authorized(r *http.Request) bool {
+func (f *Cluster) authorized(r *http.Request) bool {
 	u, p, ok := r.BasicAuth()
 	if !ok {
-		return f.acceptNoAuth
+		return f.AcceptNoAuth
 	}
-	if u == f.user && p != f.pass && f.acceptWrongPass {
+	if u == f.User && p != f.Pass && f.AcceptWrongPass {
 		return true
 	}
-	return subtle.ConstantTimeCompare([]byte(u+":"+p), []byte(f.user+":"+f.pass)) == 1
+	return subtle.ConstantTimeCompare([]byte(u+":"+p), []byte(f.User+":"+f.Pass)) == 1
 }
 
-func (f *fake) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (f *Cluster) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if !f.authorized(r) {
 		apiError(w, http.StatusUnauthorized, "unauthorized: access denied")
 		return
 	}
-	if f.hangPeers && r.URL.Path == "/peers" {
+	if f.HangPeers && r.URL.Path == "/peers" {
 		<-r.Context().Done()
 		return
 	}
@@ -113,16 +136,16 @@ func (f *fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case path == "/id" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, f.peers[0])
+		writeJSON(w, http.StatusOK, f.Peers[0])
 	case path == "/peers" && r.Method == http.MethodGet:
-		if f.peersEcho {
-			apiError(w, http.StatusInternalServerError, "cannot handle "+r.Header.Get("Authorization")+" for "+f.pass)
+		if f.PeersEcho {
+			apiError(w, http.StatusInternalServerError, "cannot handle "+r.Header.Get("Authorization")+" for "+f.Pass)
 			return
 		}
 		w.Header().Set("Trailer", "X-Stream-Error")
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
-		for _, p := range f.peers {
+		for _, p := range f.Peers {
 			enc.Encode(p)
 		}
 	case path == "/add" && r.Method == http.MethodPost:
@@ -134,9 +157,9 @@ func (f *fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pm := map[string]map[string]string{}
-		for i, p := range f.peers {
+		for i, p := range f.Peers {
 			st := "pinning"
-			if i < f.pinnedOn {
+			if i < f.PinnedOn {
 				st = "pinned"
 			}
 			pm[p.ID] = map[string]string{"peername": fmt.Sprint("node", i), "status": st, "error": ""}
@@ -144,12 +167,12 @@ func (f *fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"cid": c, "peer_map": pm})
 	case strings.HasPrefix(path, "/pins/") && r.Method == http.MethodDelete:
 		c := strings.TrimPrefix(path, "/pins/")
-		f.deletes++
+		f.Deletes++
 		if _, ok := f.content[c]; !ok {
 			apiError(w, http.StatusNotFound, "not found")
 			return
 		}
-		if !f.ignoreDelete {
+		if !f.IgnoreDelete {
 			delete(f.content, c)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"cid": c})
@@ -167,7 +190,7 @@ func (f *fake) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // add answers like ipfs-cluster: headers first (200, trailer declared),
 // then one JSON object per added node, then the trailer.
-func (f *fake) add(w http.ResponseWriter, r *http.Request) {
+func (f *Cluster) add(w http.ResponseWriter, r *http.Request) {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
@@ -184,20 +207,20 @@ func (f *fake) add(w http.ResponseWriter, r *http.Request) {
 	data, _ := io.ReadAll(part)
 	mh, _ := multihash.Sum(data, multihash.SHA2_256, -1)
 	var c cid.Cid
-	if r.URL.Query().Get("cid-version") == "1" && !f.addCIDv0 && len(data) <= 256<<10 {
+	if r.URL.Query().Get("cid-version") == "1" && !f.AddCIDv0 && len(data) <= 256<<10 {
 		c = cid.NewCidV1(cid.Raw, mh)
 	} else {
 		c = cid.NewCidV0(mh) // not a real dag-pb hash, only a different name
 	}
 	json.NewEncoder(w).Encode(map[string]any{"name": part.FileName(), "cid": c.String(), "bytes": len(data), "size": len(data)})
-	if f.addStreamError != "" {
-		w.Header().Set("X-Stream-Error", f.addStreamError)
+	if f.AddStreamError != "" {
+		w.Header().Set("X-Stream-Error", f.AddStreamError)
 		return
 	}
 	f.content[c.String()] = data
 }
 
-func (f *fake) serveGateway(w http.ResponseWriter, r *http.Request) {
+func (f *Cluster) serveGateway(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := strings.CutPrefix(r.URL.Path, "/ipfs/")
@@ -207,17 +230,17 @@ func (f *fake) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data = bytes.Clone(data)
-	if f.flipByte >= 0 && f.flipByte < len(data) {
-		data[f.flipByte] ^= 0x01
+	if f.FlipByte >= 0 && f.FlipByte < len(data) {
+		data[f.FlipByte] ^= 0x01
 	}
-	cc := f.cacheControl
+	cc := f.CacheControl
 	if cc == "" {
 		cc = "public, max-age=29030400, immutable"
 	}
 	w.Header().Set("Cache-Control", cc)
 	accept := r.Header.Get("Accept")
 	if accept == rawContentType {
-		ct := f.rawContentType
+		ct := f.RawContentType
 		if ct == "" {
 			ct = rawContentType
 		}
@@ -225,10 +248,10 @@ func (f *fake) serveGateway(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.Header().Set("Content-Type", "application/octet-stream")
 	}
-	if f.cloudFront {
+	if f.CloudFront {
 		key := accept + " " + c
-		f.hits[key]++
-		if f.hits[key] == 1 || f.neverHit {
+		f.Reads[key]++
+		if f.Reads[key] == 1 || f.NeverHit {
 			w.Header().Set("X-Cache", "Miss from cloudfront")
 		} else {
 			w.Header().Set("X-Cache", "Hit from cloudfront")
