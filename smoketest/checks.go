@@ -140,6 +140,24 @@ func statusError(what string, res *response, want int) error {
 	return permanentError{err}
 }
 
+// decodeStream reads the REST API's streamed answers: JSON objects one
+// after the other, not an array.
+func decodeStream[T any](body []byte) ([]T, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var out []T
+	for {
+		var v T
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+}
+
 // refuses checks that GET /id with these credentials (none if user is
 // empty) answers 401.
 func (r *run) refuses(ctx context.Context, user, pass string) (string, error) {
@@ -189,18 +207,13 @@ func (r *run) peers(ctx context.Context) (string, error) {
 			return fmt.Errorf("GET /peers: X-Stream-Error: %s", e)
 		}
 		// A stream of JSON objects, one per peer (not an array).
-		dec := json.NewDecoder(bytes.NewReader(res.body))
+		entries, err := decodeStream[peerEntry](res.body)
+		if err != nil {
+			return permanent("GET /peers: not a stream of peer objects: %v", err)
+		}
 		seen := map[string]bool{}
 		var problems []string
-		for {
-			var p peerEntry
-			err := dec.Decode(&p)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return permanent("GET /peers: not a stream of peer objects: %v", err)
-			}
+		for _, p := range entries {
 			switch {
 			case p.ID == "":
 				problems = append(problems, "an entry without id")
@@ -272,17 +285,12 @@ func (r *run) add(ctx context.Context) (string, error) {
 		if res.status != http.StatusOK {
 			return statusError("POST /add", res, http.StatusOK)
 		}
+		lines, err := decodeStream[added](res.body)
+		if err != nil {
+			return fmt.Errorf("POST /add: unreadable answer: %v", err)
+		}
 		got := ""
-		dec := json.NewDecoder(bytes.NewReader(res.body))
-		for {
-			var a added
-			err := dec.Decode(&a)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("POST /add: unreadable answer: %v", err)
-			}
+		for _, a := range lines {
 			if a.Cid != "" {
 				got = a.Cid
 			}
