@@ -173,6 +173,16 @@ func (p *printer) result(r smoketest.Result) {
 	fmt.Fprintln(p.w, r)
 }
 
+// finish says how the run went and returns the exit code.
+func (p *printer) finish(stderr io.Writer) int {
+	if p.failed {
+		fmt.Fprintln(stderr, "smoketest: FAILED")
+		return 1
+	}
+	fmt.Fprintln(stderr, "smoketest: passed")
+	return 0
+}
+
 // step runs one AWS-side check as a result line.
 func (p *printer) step(name string, f func() (string, error)) bool {
 	start := time.Now()
@@ -227,7 +237,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return detail, err
 	})
 	if !ok {
-		return 1
+		return p.finish(stderr)
 	}
 	var user, pass string
 	credsOK := p.step("rest-api-credentials", func() (string, error) {
@@ -240,7 +250,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	if !credsOK {
 		p.result(smoketest.Result{Name: "http-checks", Status: smoketest.Skipped, Detail: "no REST API credentials"})
-		return 1
+		return p.finish(stderr)
 	}
 	_, err = smoketest.Run(ctx, smoketest.Config{
 		GatewayURL: st.gatewayURL, APIURL: st.apiURL,
@@ -252,12 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		p.result(smoketest.Result{Name: "http-checks", Status: smoketest.Fail, Detail: err.Error()})
 	}
-	if p.failed {
-		fmt.Fprintln(stderr, "smoketest: FAILED")
-		return 1
-	}
-	fmt.Fprintln(stderr, "smoketest: passed")
-	return 0
+	return p.finish(stderr)
 }
 
 // completeStatuses are the states of a stack whose last operation succeeded.

@@ -211,8 +211,8 @@ var httpChecks = []string{"api-refuses-missing-credentials", "api-refuses-wrong-
 func TestPassesAgainstAHealthyDeployment(t *testing.T) {
 	fc, f := healthy(t)
 	o := runWith(t, f, nil, "-stack", stackName, "-region", region)
-	if o.code != 0 {
-		t.Fatalf("exit %d, want 0", o.code)
+	if o.code != 0 || !strings.Contains(o.stderr, "smoketest: passed") {
+		t.Fatalf("exit %d, stderr %q: want 0 and passed", o.code, o.stderr)
 	}
 	for _, name := range append([]string{"stack-outputs", "rest-api-credentials", "ecs-services"}, httpChecks...) {
 		if l := o.line(name); !strings.HasPrefix(l, "ok ") {
@@ -307,8 +307,8 @@ func TestAWSFailures(t *testing.T) {
 			_, f := healthy(t)
 			tc.break_(f)
 			o := runWith(t, f, nil, "-stack", stackName, "-region", region, "-wait", "1s")
-			if o.code != 1 {
-				t.Errorf("exit %d, want 1", o.code)
+			if o.code != 1 || !strings.Contains(o.stderr, "smoketest: FAILED") {
+				t.Errorf("exit %d, stderr %q: want 1 and FAILED", o.code, o.stderr)
 			}
 			if l := o.line(tc.line); !strings.HasPrefix(l, "FAIL ") || !strings.Contains(l, tc.want) {
 				t.Errorf("%s line %q, want a FAIL mentioning %q", tc.line, l, tc.want)
