@@ -20,6 +20,9 @@
 //	                                               running, peers, pin, reads)
 //	-private-gateway     SMOKETEST_PRIVATE_GATEWAY=true: send the REST API
 //	                     credentials to the gateway too (privateGateway=true)
+//	-role-arn ARN        SMOKETEST_ROLE_ARN        assume this role for every
+//	                                               AWS call (e.g. a role in the
+//	                                               stack's account)
 //
 // # Outputs from the environment
 //
@@ -43,6 +46,11 @@
 //	                                (plus kms:Decrypt if it uses a customer key)
 //	ecs:DescribeServices            on the node services of the stack's cluster
 //
+// The credentials secret is encrypted with the AWS managed key, which only
+// its own account can use: from another account (a pipeline's), give
+// -role-arn a role in the stack's account holding those permissions; the
+// caller then needs only sts:AssumeRole on it.
+//
 // Everything else goes over HTTPS to the CloudFront distributions with the
 // REST API's basic credentials.
 package main
@@ -65,10 +73,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/smoketest"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
@@ -80,6 +90,7 @@ const (
 	envRegion         = "SMOKETEST_REGION"
 	envAWSRegion      = "AWS_REGION"
 	envPrivateGateway = "SMOKETEST_PRIVATE_GATEWAY"
+	envRoleARN        = "SMOKETEST_ROLE_ARN"
 )
 
 // Environment variables that may carry the stack's outputs: the output key
@@ -127,6 +138,7 @@ type (
 
 type options struct {
 	stack, region  string
+	roleARN        string
 	timeout, wait  time.Duration
 	privateGateway bool
 }
@@ -144,6 +156,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.region, "region", region, "region of the stack (env "+envRegion+", then "+envAWSRegion+")")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "bound of the whole run")
 	fs.DurationVar(&o.wait, "wait", 5*time.Minute, "bound of each wait")
+	fs.StringVar(&o.roleARN, "role-arn", getenv(envRoleARN), "assume this role for the AWS calls (env "+envRoleARN+")")
 	fs.BoolVar(&o.privateGateway, "private-gateway", private, "send the REST API credentials to the gateway too (env "+envPrivateGateway+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -223,6 +236,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		fmt.Fprintln(stderr, "smoketest: AWS configuration:", err)
 		return 1
+	}
+	if o.roleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), o.roleARN,
+			func(a *stscreds.AssumeRoleOptions) { a.RoleSessionName = "smoketest" }))
 	}
 	p := &printer{w: stdout}
 	var st stackFacts

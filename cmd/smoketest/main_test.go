@@ -51,7 +51,8 @@ type fakeAWS struct {
 	ecsMissing  bool
 
 	mu    sync.Mutex
-	calls []string // "<signing service> <action> <resource>"
+	calls []string // "<signing service>@<region> <action> <resource>"
+	keys  []string // the access key and session token each call was signed with
 }
 
 func newFakeAWS(t *testing.T, fc *fakecluster.Cluster) *fakeAWS {
@@ -90,18 +91,19 @@ func (f *fakeAWS) Calls() []string {
 	return slices.Clone(f.calls)
 }
 
-// signingService reads the SigV4 scope: proof that the SDK signed for the
-// right service and region.
-var scopeRE = regexp.MustCompile(`Credential=AKIDSMOKETEST/\d{8}/([a-z0-9-]+)/([a-z]+)/aws4_request`)
+// scopeRE reads the SigV4 credential scope: proof that the SDK signed for
+// the right service and region, and with which key.
+var scopeRE = regexp.MustCompile(`Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z]+)/aws4_request`)
 
 func (f *fakeAWS) record(r *http.Request, action, resource string) {
 	m := scopeRE.FindStringSubmatch(r.Header.Get("Authorization"))
-	scope := "unsigned"
+	scope, key := "unsigned", ""
 	if m != nil {
-		scope = m[2] + "@" + m[1]
+		scope, key = m[3]+"@"+m[2], m[1]+" "+r.Header.Get("X-Amz-Security-Token")
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, scope+" "+action+" "+resource)
+	f.keys = append(f.keys, key)
 	f.mu.Unlock()
 }
 
@@ -153,8 +155,16 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		jsonAnswer(w, map[string]any{"services": svcs, "failures": failures})
 	case "":
 		form, _ := url.ParseQuery(string(body))
-		f.record(r, form.Get("Action"), form.Get("StackName"))
 		w.Header().Set("Content-Type", "text/xml")
+		if form.Get("Action") == "AssumeRole" {
+			f.record(r, "AssumeRole", form.Get("RoleArn")+" as "+form.Get("RoleSessionName"))
+			fmt.Fprint(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>ASIAASSUMEDKEY</AccessKeyId><SecretAccessKey>assumed-secret</SecretAccessKey><SessionToken>assumed-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::222222222222:assumed-role/smoke/smoketest</Arn><AssumedRoleId>AROAEXAMPLE:smoketest</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r-3</RequestId></ResponseMetadata></AssumeRoleResponse>`)
+			return
+		}
+		f.record(r, form.Get("Action"), form.Get("StackName"))
 		if form.Get("Action") != "DescribeStacks" || f.stackErr || form.Get("StackName") != stackName {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`, html.EscapeString(form.Get("StackName")))
@@ -281,6 +291,30 @@ func TestEnvNamesAreTheOutputKeysInScreamingSnake(t *testing.T) {
 	for _, n := range needed {
 		if want := screamingSnake(n.key); n.env != want {
 			t.Errorf("output %s read from %s, want %s", n.key, n.env, want)
+		}
+	}
+}
+
+// With -role-arn every AWS call is signed with the assumed role's
+// credentials, obtained once from STS.
+func TestAssumesTheGivenRole(t *testing.T) {
+	_, f := healthy(t)
+	const role = "arn:aws:iam::222222222222:role/smoke"
+	o := runWith(t, f, map[string]string{envRoleARN: role}, "-stack", stackName, "-region", region)
+	if o.code != 0 {
+		t.Fatalf("exit %d, want 0", o.code)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.calls) != 4 || f.calls[0] != "sts@eu-west-1 AssumeRole "+role+" as smoketest" {
+		t.Fatalf("calls %q, want AssumeRole first, then the three reads", f.calls)
+	}
+	if f.keys[0] != "AKIDSMOKETEST " {
+		t.Errorf("AssumeRole signed with %q, want the caller's own key", f.keys[0])
+	}
+	for i, k := range f.keys[1:] {
+		if k != "ASIAASSUMEDKEY assumed-session-token" {
+			t.Errorf("%s signed with %q, want the assumed role's key and token", f.calls[i+1], k)
 		}
 	}
 }
