@@ -1,7 +1,10 @@
 // Package smoketest checks a running IPFS Cluster through its HTTP fronts:
 // the cluster REST API and the kubo gateway. It knows nothing of AWS, so the
 // same checks run after a deployment (cmd/smoketest, through CloudFront) and
-// against the local cluster of the scenario tests.
+// against the local cluster of the scenario tests. By hand, against a
+// deployed stack (see cmd/smoketest for the flags and the IAM it needs):
+//
+//	go run ./cmd/smoketest -stack IpfsCluster -region eu-west-1
 //
 // Run performs, in order:
 //
