@@ -136,7 +136,7 @@ func TestConnectionArnsOfBothServicesAreAccepted(t *testing.T) {
 	for arn, want := range map[string]string{
 		"arn:aws:codeconnections:eu-west-1:999999999999:connection/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f": "belongs to account 999999999999; allowed: a connection of pipelineAccount (111111111111)",
 		"arn:aws:codeconnections:eu-west-1:111111111111:host/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f":       "is not a connection ARN",
-		"arn:aws:codestar:eu-west-1:111111111111:connection/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f":         "is not a connection ARN",
+		"arn:aws:codestar:eu-west-1:111111111111:connection/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f":        "is not a connection ARN",
 	} {
 		_, err := Parse(pipelineContext(map[string]any{KeySourceConnectionArn: arn}))
 		require.Error(t, err, arn)
