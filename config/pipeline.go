@@ -150,7 +150,7 @@ func parsePipeline(raw map[string]any, base Config, found []string) (*Pipeline, 
 
 	// Two stages in one account share its IAM names and, through the
 	// credentials' us-east-1 replica, its secret names.
-	if testAccount == prodAccount && pl.Test.StackName != "" && pl.Prod.StackName != "" {
+	if testAccount == prodAccount && accountPattern.MatchString(testAccount) && pl.Test.StackName != "" && pl.Prod.StackName != "" {
 		if pl.Test.StackName == pl.Prod.StackName {
 			fail(KeyTestOverrides+"/"+KeyProdOverrides, "both stages deploy stack %q into account %s; allowed: a different %s in one stage's overrides when %s = %s", pl.Test.StackName, testAccount, KeyStackName, KeyTestAccount, KeyProdAccount)
 		} else if pl.Test.RestAPICredentialsSecretName == pl.Prod.RestAPICredentialsSecretName {
