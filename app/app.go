@@ -6,6 +6,7 @@ package app
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
@@ -57,6 +58,12 @@ func BuildAll(cdkApp awscdk.App, sourceDir string) (*Built, error) {
 	if cfg.Pipeline != nil {
 		built.Delivery, err = pipelines.New(cdkApp, &pipelines.Props{Config: cfg, SourceDir: sourceDir})
 	} else {
+		if cfg.Account != "" {
+			// As in the pipelines' stages: with a concrete account ec2.Vpc
+			// checks its zones against a lookup that needs credentials;
+			// answer it with the configured zones.
+			cdkApp.Node().SetContext(jsii.String(pipelines.AvailabilityZonesContextKey(cfg.Account, cfg.Region)), cfg.AvailabilityZones)
+		}
 		built.Stack, err = stacks.New(cdkApp, cfg.StackName, &stacks.Props{Config: cfg, SourceDir: sourceDir})
 	}
 	if err != nil {

@@ -654,3 +654,14 @@ func TestDefaultConfigurationHasNoPipelines(t *testing.T) {
 	assert.Regexp(t, `^edge-lambda-stack-[0-9a-f]+$`, names[1])
 	assert.True(t, *awscdk.Token_IsUnresolved(defaults.stack.Stack.Account()), "environment-agnostic: no account")
 }
+
+// TestStandaloneStackWithAnAccountSynthesizesOffline: `cdk synth -c
+// account=<id>` answers the zone lookup from the configuration too.
+func TestStandaloneStackWithAnAccountSynthesizesOffline(t *testing.T) {
+	withAccount, err := synthPipelineApp(map[string]any{config.KeyAccount: "444444444444"}, nil)
+	require.NoError(t, err)
+	require.NotNil(t, withAccount.built.Stack)
+	assert.Nil(t, withAccount.built.Delivery)
+	assert.Empty(t, withAccount.missing, "synth needed context lookups (AWS credentials)")
+	assert.Equal(t, "aws://444444444444/eu-west-1", withAccount.stackOf(t, withAccount.built.Stack.Stack).environment)
+}
