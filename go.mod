@@ -8,6 +8,7 @@ require (
 	github.com/aws/jsii-runtime-go v1.119.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
 	github.com/ipfs-cluster-aws/ipfs-cluster-aws/docker/ipfs-cluster v0.0.0
+	github.com/moby/patternmatcher v0.6.1
 	github.com/stretchr/testify v1.11.1
 )
 
@@ -31,8 +32,8 @@ require (
 	github.com/mr-tron/base58 v1.2.0 // indirect
 	github.com/multiformats/go-base32 v0.1.0 // indirect
 	github.com/multiformats/go-base36 v0.2.0 // indirect
-	github.com/multiformats/go-multibase v0.2.0 // indirect
 	github.com/multiformats/go-multiaddr v0.16.0 // indirect
+	github.com/multiformats/go-multibase v0.2.0 // indirect
 	github.com/multiformats/go-multicodec v0.9.1 // indirect
 	github.com/multiformats/go-multihash v0.2.3 // indirect
 	github.com/multiformats/go-varint v0.0.7 // indirect
