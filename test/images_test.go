@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -345,4 +346,25 @@ func expectedContext(t *testing.T, root, image string) []string {
 	}
 	sort.Strings(want)
 	return want
+}
+
+// TestImagesPropsReportEveryProblem: every problem at once, each naming its
+// field and what is allowed; a folder without its .dockerignore is refused
+// (its whole content would count).
+func TestImagesPropsReportEveryProblem(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, images.KuboDir+"/Dockerfile", "FROM scratch\n")
+	err := (&images.Props{SourceDir: root, Platform: awsecrassets.Platform_Custom(jsii.String("windows/amd64"))}).Validate()
+	require.Error(t, err)
+	problems := strings.Split(err.Error(), "\n")
+	assert.ElementsMatch(t, []string{
+		`images.Props.SourceDir: "` + root + `" has no file docker/kubo/.dockerignore; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore`,
+		`images.Props.SourceDir: "` + root + `" has no file docker/ipfs-cluster/Dockerfile; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore`,
+		`images.Props.SourceDir: "` + root + `" has no file docker/ipfs-cluster/.dockerignore; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore`,
+		`images.Props.Platform: "windows/amd64" is not a Fargate platform; allowed: [linux/amd64 linux/arm64] (nil for linux/amd64)`,
+	}, problems)
+
+	assert.EqualError(t, (&images.Props{}).Validate(), "images.Props.SourceDir: required; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore")
+	assert.EqualError(t, (*images.Props)(nil).Validate(), "images.Props: required (nil)")
+	assert.NoError(t, (&images.Props{SourceDir: repoRoot, Platform: awsecrassets.Platform_LINUX_ARM64()}).Validate())
 }
