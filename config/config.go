@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
@@ -127,49 +128,26 @@ func Defaults() Config {
 		StackName:            "IpfsCluster",
 		Region:               "eu-west-1",
 		AvailabilityZones:    []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
-		NodeCount:            3,
-		TaskCPU:              1024,
-		TaskMemoryMiB:        4096,
-		ReplicationFactorMin: 2,
-		ReplicationFactorMax: 3,
-		KuboStorageMax:       "100GB",
+		NodeCount:            MinNodes,
+		TaskCPU:              nodespec.DefaultCPU,
+		TaskMemoryMiB:        nodespec.DefaultMemoryMiB,
+		ReplicationFactorMin: nodespec.DefaultReplicationFactorMin,
+		ReplicationFactorMax: nodespec.DefaultReplicationFactorMax,
+		KuboStorageMax:       nodespec.DefaultKuboStorageMax,
 		EfsThroughputMode:    ThroughputElastic,
 		DataRemovalPolicy:    RemovalRetain,
 		PublicSwarm:          true,
 		LogRetentionDays:     90,
 		CloudMapNamespace:    "ipfs-cluster.internal",
-		VpcCidr:              "10.42.0.0/16",
+		VpcCidr:              networkspec.DefaultCidr,
 		GatewayNoFetch:       false,
-		CloudFrontPriceClass: "PriceClass_100",
+		CloudFrontPriceClass: edgespec.PriceClasses[0],
 		RestAPIUsername:      "admin",
 	}
 }
 
-// FargateMemoryMiB lists, per task CPU unit value, the task memory sizes
-// Fargate accepts.
-var FargateMemoryMiB = map[int][]int{
-	256:   {512, 1024, 2048},
-	512:   steps(1024, 4096, 1024),
-	1024:  steps(2048, 8192, 1024),
-	2048:  steps(4096, 16384, 1024),
-	4096:  steps(8192, 30720, 1024),
-	8192:  steps(16384, 61440, 4096),
-	16384: steps(32768, 122880, 8192),
-}
-
-func steps(from, to, step int) []int {
-	var out []int
-	for v := from; v <= to; v += step {
-		out = append(out, v)
-	}
-	return out
-}
-
 // LogRetentionDaysAllowed are the retention periods CloudWatch Logs accepts.
 var LogRetentionDaysAllowed = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-
-// CloudFrontPriceClasses are the accepted price class names.
-var CloudFrontPriceClasses = []string{"PriceClass_100", "PriceClass_200", "PriceClass_All"}
 
 // ValidationError carries every problem found, one line per setting.
 type ValidationError struct{ Problems []string }
@@ -338,24 +316,6 @@ func (p *parser) list(key string, dst *[]string) {
 		return
 	}
 	*dst = out
-}
-
-func sortedKeys(m map[int][]int) []int {
-	keys := make([]int, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	return keys
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, item := range list {
-		if item == v {
-			return true
-		}
-	}
-	return false
 }
 
 // NodeSettings are the plain values of node i, as its task definition and a

@@ -4,12 +4,11 @@
 package stacks
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -20,16 +19,13 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/images"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
-
-// EdgeRegion is where CloudFront takes certificates and runs Lambda@Edge
-// from; the REST API credentials are replicated there.
-const EdgeRegion = "us-east-1"
 
 // Props configure the stack.
 type Props struct {
@@ -52,9 +48,17 @@ type IpfsCluster struct {
 	Outputs map[string]awscdk.CfnOutput
 }
 
-// New builds the stack from a validated configuration.
+// New builds the stack. It validates the whole configuration (every
+// construct's rules, through their spec packages) before it creates its
+// first construct, so an invalid Config leaves scope untouched.
 func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, error) {
+	if props == nil {
+		return nil, errors.New("stacks.Props: required (nil)")
+	}
 	cfg := props.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	env := &awscdk.Environment{Region: jsii.String(cfg.Region)}
 	if cfg.Account != "" {
 		env.Account = jsii.String(cfg.Account)
@@ -70,10 +74,8 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if cfg.DataRemovalPolicy == config.RemovalDestroy {
 		dataRemoval = awscdk.RemovalPolicy_DESTROY
 	}
-	retention, err := retentionDays(cfg.LogRetentionDays)
-	if err != nil {
-		return nil, err
-	}
+	retention := RetentionDays[cfg.LogRetentionDays]
+	var err error
 
 	this.Network, err = network.New(stack, "Network", &network.Props{
 		AvailabilityZones:       cfg.AvailabilityZones,
@@ -87,8 +89,8 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	vpc := this.Network.Vpc
 
 	var replicaRegions []string
-	if cfg.Region != EdgeRegion {
-		replicaRegions = []string{EdgeRegion}
+	if cfg.Region != edgespec.Region {
+		replicaRegions = []string{edgespec.Region}
 	}
 	this.Secrets, err = clustersecrets.New(stack, "Secrets", &clustersecrets.Props{
 		RestAPICredentialsName: cfg.RestAPICredentialsSecretName,
@@ -125,10 +127,9 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		Subnets:                this.Network.PrivateSubnets(),
 		Targets:                peers,
 		ClientCidr:             cfg.VpcCidr,
-		GatewayPort:            node.GatewayPort,
-		RestAPIPort:            node.RestAPIPort,
-		GatewayHealthPath:      node.EmptyDirectoryPath,
 		AccessLogRemovalPolicy: dataRemoval,
+		// Kept with retained data; off with destroy so test stacks delete.
+		DeletionProtection: cfg.DataRemovalPolicy == config.RemovalRetain,
 	})
 	if err != nil {
 		return nil, err
@@ -187,12 +188,8 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		PrivateGateway:        cfg.PrivateGateway,
 		GatewayDomain:         domain(cfg.GatewayDomainName, cfg.GatewayCertificateArn),
 		APIDomain:             domain(cfg.APIDomainName, cfg.APICertificateArn),
-		PriceClass: map[string]awscloudfront.PriceClass{
-			"PriceClass_100": awscloudfront.PriceClass_PRICE_CLASS_100,
-			"PriceClass_200": awscloudfront.PriceClass_PRICE_CLASS_200,
-			"PriceClass_All": awscloudfront.PriceClass_PRICE_CLASS_ALL,
-		}[cfg.CloudFrontPriceClass],
-		WebACLArn: cfg.WebACLArn,
+		PriceClass:            edge.PriceClass[cfg.CloudFrontPriceClass],
+		WebACLArn:             cfg.WebACLArn,
 	})
 	if err != nil {
 		return nil, err
@@ -218,24 +215,15 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	return this, nil
 }
 
-// retentionByDays lists CDK's retention names in the order of
-// config.LogRetentionDaysAllowed.
-var retentionByDays = []awslogs.RetentionDays{
-	awslogs.RetentionDays_ONE_DAY, awslogs.RetentionDays_THREE_DAYS, awslogs.RetentionDays_FIVE_DAYS,
-	awslogs.RetentionDays_ONE_WEEK, awslogs.RetentionDays_TWO_WEEKS, awslogs.RetentionDays_ONE_MONTH,
-	awslogs.RetentionDays_TWO_MONTHS, awslogs.RetentionDays_THREE_MONTHS, awslogs.RetentionDays_FOUR_MONTHS,
-	awslogs.RetentionDays_FIVE_MONTHS, awslogs.RetentionDays_SIX_MONTHS, awslogs.RetentionDays_ONE_YEAR,
-	awslogs.RetentionDays_THIRTEEN_MONTHS, awslogs.RetentionDays_EIGHTEEN_MONTHS, awslogs.RetentionDays_TWO_YEARS,
-	awslogs.RetentionDays_THREE_YEARS, awslogs.RetentionDays_FIVE_YEARS, awslogs.RetentionDays_SIX_YEARS,
-	awslogs.RetentionDays_SEVEN_YEARS, awslogs.RetentionDays_EIGHT_YEARS, awslogs.RetentionDays_NINE_YEARS,
-	awslogs.RetentionDays_TEN_YEARS,
-}
-
-func retentionDays(days int) (awslogs.RetentionDays, error) {
-	for i, allowed := range config.LogRetentionDaysAllowed {
-		if allowed == days {
-			return retentionByDays[i], nil
-		}
-	}
-	return "", fmt.Errorf("log retention %d days is not a CloudWatch Logs retention", days)
+// RetentionDays maps config.LogRetentionDaysAllowed to CDK's names (a test
+// checks that both list the same days).
+var RetentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
 }

@@ -35,11 +35,11 @@ func TestConstructPropsAreValidated(t *testing.T) {
 		{"network needs two zones", func() error {
 			_, err := network.New(stack, "N1", &network.Props{AvailabilityZones: []string{"eu-west-1a"}})
 			return err
-		}, "AvailabilityZones needs at least 2 zones"},
+		}, "network.Props.AvailabilityZones: needs at least 2 zones"},
 		{"network cidr", func() error {
 			_, err := network.New(stack, "N2", &network.Props{AvailabilityZones: []string{"eu-west-1a", "eu-west-1b"}, Cidr: "nope"})
 			return err
-		}, `Cidr "nope"`},
+		}, `network.Props.Cidr: "nope" is not an IPv4 network`},
 		{"node without anything", func() error {
 			_, err := node.New(stack, "Node", &node.Props{Settings: nodespec.Settings{Index: 1}})
 			return err
@@ -51,23 +51,23 @@ func TestConstructPropsAreValidated(t *testing.T) {
 		{"node replication above peers", func() error {
 			_, err := node.New(stack, "Node", &node.Props{Settings: nodespec.Settings{PeerCount: 1, Namespace: "a.internal", ReplicationFactorMin: 1, ReplicationFactorMax: 2}})
 			return err
-		}, "node.Props.Settings.ReplicationFactorMin: min=1 max=2 with 1 peers"},
+		}, "node.Props.Settings.ReplicationFactorMin: min=1 max=2; allowed: 1 <= min <= max <= the number of peers (1)"},
 		{"load balancer same ports", func() error {
 			_, err := loadbalancer.New(stack, "Lb", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, ClientCidr: "10.0.0.0/16", GatewayHealthPath: "/", GatewayPort: 80, RestAPIPort: 80})
 			return err
-		}, "GatewayPort and RestAPIPort must differ"},
+		}, "loadbalancer.Props.RestAPIPort: must differ from GatewayPort"},
 		{"load balancer client cidr", func() error {
 			_, err := loadbalancer.New(stack, "Lb", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, GatewayHealthPath: "/"})
 			return err
-		}, "ClientCidr"},
+		}, "loadbalancer.Props.ClientCidr"},
 		{"images source dir", func() error {
 			_, err := images.New(stack, "Img", &images.Props{SourceDir: "/nonexistent"})
 			return err
-		}, `SourceDir "/nonexistent"`},
+		}, `images.Props.SourceDir: "/nonexistent" has no file docker/kubo/Dockerfile`},
 		{"secrets name", func() error {
 			_, err := clustersecrets.New(stack, "Sec", &clustersecrets.Props{})
 			return err
-		}, "RestAPICredentialsName is required"},
+		}, "clustersecrets.Props.RestAPICredentialsName: required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

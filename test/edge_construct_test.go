@@ -616,7 +616,7 @@ func TestEdgePropsValidation(t *testing.T) {
 		}, []string{"APIDomain.CertificateArn", "us-east-1"}},
 		{"bad domain name", func(p *edge.Props) {
 			p.GatewayDomain = &edge.Domain{Names: []string{"Not A Host"}, CertificateArn: edgeTestGatewayCert}
-		}, []string{"GatewayDomain.Names", "DNS name"}},
+		}, []string{"GatewayDomain.Names", "not a fully qualified domain name"}},
 		{"duplicate domain name", func(p *edge.Props) {
 			p.GatewayDomain = &edge.Domain{Names: []string{"g.example.org", "g.example.org"}, CertificateArn: edgeTestGatewayCert}
 		}, []string{"GatewayDomain.Names", "twice"}},

@@ -13,13 +13,18 @@ package clustersecrets
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
+	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 )
 
 // Props configure the secrets.
@@ -46,20 +51,49 @@ type Secrets struct {
 	RestAPICredentials awssecretsmanager.Secret
 }
 
-// Keys of the REST API credentials secret.
+// Keys of the REST API credentials secret: what the node's containers read.
 const (
-	UsernameKey = "username"
-	PasswordKey = "password"
+	UsernameKey = nodespec.CredentialsUsernameJSONKey
+	PasswordKey = nodespec.CredentialsPasswordJSONKey
 )
+
+// DefaultRestAPIUsername is the REST API user when none is given.
+const DefaultRestAPIUsername = "admin"
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+
+// Validate reports every problem at once.
+func (p *Props) Validate() error {
+	if p == nil {
+		return errors.New("clustersecrets.Props: required (nil)")
+	}
+	l := propcheck.New("clustersecrets.Props")
+	if p.RestAPICredentialsName == "" {
+		l.Add("RestAPICredentialsName", "required: the Lambda@Edge bundle refers to the secret by this name")
+	} else if err := edgespec.ValidateCredentialsSecretName(p.RestAPICredentialsName); err != nil {
+		l.Add("RestAPICredentialsName", "%v", err)
+	}
+	if p.RestAPIUsername != "" {
+		if err := nodespec.ValidateRestAPIUsername(p.RestAPIUsername); err != nil {
+			l.Add("RestAPIUsername", "%v", err)
+		}
+	}
+	for _, r := range p.ReplicaRegions {
+		if !regionPattern.MatchString(r) {
+			l.Add("ReplicaRegions", "%q is not a region name; allowed: e.g. us-east-1", r)
+		}
+	}
+	return l.Err()
+}
 
 // New creates both secrets.
 func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) {
-	if props == nil || props.RestAPICredentialsName == "" {
-		return nil, fmt.Errorf("clustersecrets: RestAPICredentialsName is required")
+	if err := props.Validate(); err != nil {
+		return nil, err
 	}
 	username := props.RestAPIUsername
 	if username == "" {
-		username = "admin"
+		username = DefaultRestAPIUsername
 	}
 	removal := props.RemovalPolicy
 	if removal == "" {

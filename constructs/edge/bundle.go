@@ -8,13 +8,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	lambdaedge "github.com/ipfs-cluster-aws/ipfs-cluster-aws/lambda-edge"
 )
 
 const (
-	// secretRegion is where the function reads the credentials secret: the
-	// replica next to the Lambda@Edge home Region.
-	secretRegion = "us-east-1"
 	// Realm announced in WWW-Authenticate.
 	authRealm = "IPFS Cluster"
 )
@@ -30,7 +28,7 @@ type authConfig struct {
 
 // authBundleFiles returns the files of the Basic-auth bundle.
 func authBundleFiles(secretName string) (map[string][]byte, error) {
-	cfg, err := json.MarshalIndent(authConfig{SecretName: secretName, SecretRegion: secretRegion, Realm: authRealm}, "", "  ")
+	cfg, err := json.MarshalIndent(authConfig{SecretName: secretName, SecretRegion: edgespec.Region, Realm: authRealm}, "", "  ")
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 )
 
 // Lambda@Edge limits for viewer-request functions.
@@ -133,7 +135,7 @@ func newAuthFunction(c constructs.Construct, id, bundleDir, secretName string) e
 	edgeStack := awscdk.Stack_Of(fn.Lambda())
 	secretArn := edgeStack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("secretsmanager"),
-		Region:       jsii.String(secretRegion),
+		Region:       jsii.String(edgespec.Region),
 		Resource:     jsii.String("secret"),
 		ResourceName: jsii.String(secretName + "-??????"),
 		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
@@ -165,11 +167,14 @@ func newLogBucket(c constructs.Construct, expirationDays int) awss3.IBucket {
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
-		Versioned:         jsii.Bool(false),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		// Versioned like the load balancer's log bucket: an overwritten or
+		// deleted log stays recoverable for a while (audit records).
+		Versioned:     jsii.Bool(true),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("expire-access-logs"),
 			Expiration:                          awscdk.Duration_Days(jsii.Number(float64(expirationDays))),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(NoncurrentLogVersionDays)),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
 		}},
 	})

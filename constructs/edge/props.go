@@ -2,22 +2,26 @@ package edge
 
 import (
 	"errors"
-	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 )
 
-// Default listener ports of the internal ALB (DESIGN.md §3).
+// Default listener ports of the internal ALB: the nodes' own ports.
 const (
-	DefaultGatewayPort = 8080
-	DefaultAPIPort     = 9094
+	DefaultGatewayPort = nodespec.GatewayPort
+	DefaultAPIPort     = nodespec.RestAPIPort
 	// DefaultLogExpirationDays is how long the access-log bucket the
 	// construct creates keeps CloudFront logs.
 	DefaultLogExpirationDays = 90
+	// NoncurrentLogVersionDays is how long a replaced or deleted log object
+	// stays recoverable in the bucket the construct creates.
+	NoncurrentLogVersionDays = 30
 )
 
 // Props configures the edge: two CloudFront distributions (public IPFS
@@ -85,22 +89,17 @@ type Domain struct {
 	CertificateArn string
 }
 
-var (
-	secretNameRe  = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
-	secretSuffix  = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
-	hostnameRe    = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
-	certArnRe     = regexp.MustCompile(`^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]+$`)
-	webACLArnRe   = regexp.MustCompile(`^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]+/[A-Za-z0-9-]+$`)
-	validPriceCls = map[awscloudfront.PriceClass]bool{
-		awscloudfront.PriceClass_PRICE_CLASS_100: true,
-		awscloudfront.PriceClass_PRICE_CLASS_200: true,
-		awscloudfront.PriceClass_PRICE_CLASS_ALL: true,
-	}
-)
+var validPriceClasses = map[awscloudfront.PriceClass]bool{
+	awscloudfront.PriceClass_PRICE_CLASS_100: true,
+	awscloudfront.PriceClass_PRICE_CLASS_200: true,
+	awscloudfront.PriceClass_PRICE_CLASS_ALL: true,
+}
 
-func isToken(s string) bool {
-	// How the CDK encodes a string token; checked without the jsii kernel.
-	return strings.Contains(s, "${Token[")
+// PriceClass maps edgespec.PriceClasses names to CloudFront's.
+var PriceClass = map[string]awscloudfront.PriceClass{
+	"PriceClass_100": awscloudfront.PriceClass_PRICE_CLASS_100,
+	"PriceClass_200": awscloudfront.PriceClass_PRICE_CLASS_200,
+	"PriceClass_All": awscloudfront.PriceClass_PRICE_CLASS_ALL,
 }
 
 // withDefaults returns a copy with the defaults filled in.
@@ -123,15 +122,12 @@ func (p *Props) Validate() error {
 	if p == nil {
 		return errors.New("edge.Props: required (nil)")
 	}
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("edge.Props.%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	l := propcheck.New("edge.Props")
 
 	if p.LoadBalancer == nil {
-		add("LoadBalancer", "required: the internal ALB the distributions reach through VPC origins")
+		l.Add("LoadBalancer", "required: the internal ALB the distributions reach through VPC origins")
 	} else if scheme := albScheme(p.LoadBalancer); scheme == "internet-facing" {
-		add("LoadBalancer", "must be internal (scheme %q found): the ALB is reached only through CloudFront VPC origins", scheme)
+		l.Add("LoadBalancer", "must be internal (scheme %q found): the ALB is reached only through CloudFront VPC origins", scheme)
 	}
 
 	for _, port := range []struct {
@@ -139,77 +135,53 @@ func (p *Props) Validate() error {
 		value int
 	}{{"GatewayPort", p.GatewayPort}, {"APIPort", p.APIPort}} {
 		if port.value < 0 || port.value > 65535 {
-			add(port.field, "must be a TCP port 1-65535 (0 for the default), got %d", port.value)
+			l.Add(port.field, "must be a TCP port 1-65535 (0 for the default), got %d", port.value)
 		}
 	}
-	gw, api := p.GatewayPort, p.APIPort
-	if gw == 0 {
-		gw = DefaultGatewayPort
-	}
-	if api == 0 {
-		api = DefaultAPIPort
-	}
-	if gw == api {
-		add("APIPort", "must differ from GatewayPort (both %d): the ALB has one listener per service", gw)
+	if d := p.withDefaults(); d.GatewayPort == d.APIPort {
+		l.Add("APIPort", "must differ from GatewayPort (both %d): the ALB has one listener per service", d.GatewayPort)
 	}
 
-	switch name := p.CredentialsSecretName; {
-	case name == "":
-		add("CredentialsSecretName", "required: the name of the REST API credentials secret replicated to us-east-1")
-	case isToken(name):
-		add("CredentialsSecretName", "must be a literal name known at synth (it is baked into the Lambda@Edge bundle), not a token")
-	case !secretNameRe.MatchString(name):
-		add("CredentialsSecretName", "%q is not a Secrets Manager name (1-512 of A-Z a-z 0-9 / _ + = . @ -)", name)
-	case secretSuffix.MatchString(name):
-		add("CredentialsSecretName", "%q ends with a hyphen and six characters, which Secrets Manager confuses with an ARN suffix", name)
+	if p.CredentialsSecretName == "" {
+		l.Add("CredentialsSecretName", "required: the name of the REST API credentials secret replicated to %s", edgespec.Region)
+	} else if err := edgespec.ValidateCredentialsSecretName(p.CredentialsSecretName); err != nil {
+		l.Add("CredentialsSecretName", "%v", err)
 	}
 
-	p.validateDomain("GatewayDomain", p.GatewayDomain, add)
-	p.validateDomain("APIDomain", p.APIDomain, add)
+	p.validateDomain("GatewayDomain", p.GatewayDomain, l)
+	p.validateDomain("APIDomain", p.APIDomain, l)
 
-	if p.PriceClass != "" && !validPriceCls[p.PriceClass] {
-		add("PriceClass", "%q is not one of PRICE_CLASS_100, PRICE_CLASS_200, PRICE_CLASS_ALL", p.PriceClass)
+	if p.PriceClass != "" && !validPriceClasses[p.PriceClass] {
+		l.Add("PriceClass", "%q is not one of PRICE_CLASS_100, PRICE_CLASS_200, PRICE_CLASS_ALL", p.PriceClass)
 	}
-	if p.WebACLArn != "" && !isToken(p.WebACLArn) && !webACLArnRe.MatchString(p.WebACLArn) {
-		add("WebACLArn", "%q is not a WAFv2 web ACL ARN of scope CLOUDFRONT (arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>)", p.WebACLArn)
+	if p.WebACLArn != "" {
+		if err := edgespec.ValidateWebACLArn(p.WebACLArn); err != nil {
+			l.Add("WebACLArn", "%v", err)
+		}
 	}
 	if p.DisableLogging && p.LogBucket != nil {
-		add("LogBucket", "set while DisableLogging is true: choose one")
+		l.Add("LogBucket", "set while DisableLogging is true: choose one")
 	}
 	if p.LogExpirationDays < 0 {
-		add("LogExpirationDays", "must be positive (0 for the default %d), got %d", DefaultLogExpirationDays, p.LogExpirationDays)
+		l.Add("LogExpirationDays", "must be positive (0 for the default %d), got %d", DefaultLogExpirationDays, p.LogExpirationDays)
 	}
 	if p.LogExpirationDays != 0 && (p.LogBucket != nil || p.DisableLogging) {
-		add("LogExpirationDays", "applies only to the log bucket the construct creates (LogBucket nil, logging enabled)")
+		l.Add("LogExpirationDays", "applies only to the log bucket the construct creates (LogBucket nil, logging enabled)")
 	}
-	return errors.Join(errs...)
+	return l.Err()
 }
 
-func (p *Props) validateDomain(field string, d *Domain, add func(field, format string, args ...any)) {
+func (p *Props) validateDomain(field string, d *Domain, l *propcheck.List) {
 	if d == nil {
 		return
 	}
-	if len(d.Names) == 0 {
-		add(field+".Names", "at least one domain name is required when a custom domain is set")
+	if err := edgespec.ValidateAliases(d.Names); err != nil {
+		l.Add(field+".Names", "%v", err)
 	}
-	seen := map[string]bool{}
-	for _, n := range d.Names {
-		switch {
-		case isToken(n):
-			// Resolved at deploy time: CloudFront checks it.
-		case !hostnameRe.MatchString(n) || len(n) > 253:
-			add(field+".Names", "%q is not a lower-case DNS name", n)
-		case seen[n]:
-			add(field+".Names", "%q is listed twice", n)
-		}
-		seen[n] = true
-	}
-	switch arn := d.CertificateArn; {
-	case arn == "":
-		add(field+".CertificateArn", "required with a custom domain: an ACM certificate in us-east-1 covering the names")
-	case isToken(arn):
-	case !certArnRe.MatchString(arn):
-		add(field+".CertificateArn", "%q is not an ACM certificate ARN in us-east-1 (CloudFront uses certificates from us-east-1 only)", arn)
+	if d.CertificateArn == "" {
+		l.Add(field+".CertificateArn", "required with a custom domain: an ACM certificate in %s covering the names", edgespec.Region)
+	} else if err := edgespec.ValidateCertificateArn(d.CertificateArn); err != nil {
+		l.Add(field+".CertificateArn", "%v", err)
 	}
 }
 

@@ -5,8 +5,9 @@
 package loadbalancer
 
 import (
-	"fmt"
+	"errors"
 	"net/netip"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -15,6 +16,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 )
 
 // Props configure the load balancer.
@@ -30,16 +34,21 @@ type Props struct {
 	// rule can be checked at synth.
 	ClientCidr string
 	// GatewayPort and RestAPIPort are both the listener and the container
-	// ports. Default 8080 and 9094.
+	// ports. Default: the nodes' (nodespec).
 	GatewayPort int
 	RestAPIPort int
-	// GatewayHealthPath answers 200 on a healthy gateway. Required.
+	// GatewayHealthPath answers 200 on a healthy gateway. Default: the empty
+	// directory every node pins (nodespec.EmptyDirectoryPath).
 	GatewayHealthPath string
 	// IdleTimeout of connections; uploads to the REST API can be slow.
 	// Default 120 s.
 	IdleTimeout awscdk.Duration
 	// AccessLogRemovalPolicy of the access log bucket. Default RETAIN.
 	AccessLogRemovalPolicy awscdk.RemovalPolicy
+	// DeletionProtection keeps the load balancer from being deleted by
+	// accident (a stack deletion then fails until it is turned off). Turn
+	// it on wherever the data is retained.
+	DeletionProtection bool
 }
 
 // LoadBalancer is the internal ALB with one listener and target group per
@@ -53,27 +62,54 @@ type LoadBalancer struct {
 	RestAPIPort        int
 }
 
+// Validate reports every problem at once.
+func (p *Props) Validate() error {
+	if p == nil {
+		return errors.New("loadbalancer.Props: required (nil)")
+	}
+	l := propcheck.New("loadbalancer.Props")
+	for field, set := range map[string]bool{"Vpc": p.Vpc != nil, "Subnets": p.Subnets != nil, "Targets": p.Targets != nil} {
+		if !set {
+			l.Add(field, "required")
+		}
+	}
+	if prefix, err := netip.ParsePrefix(p.ClientCidr); err != nil || prefix.Masked() != prefix {
+		l.Add("ClientCidr", "%q is not a network in CIDR notation; allowed: a literal such as the VPC's CIDR, 10.42.0.0/16", p.ClientCidr)
+	}
+	if !strings.HasPrefix(p.GatewayHealthPath, "/") && p.GatewayHealthPath != "" {
+		l.Add("GatewayHealthPath", "%q is not a path; allowed: an absolute path such as %s", p.GatewayHealthPath, nodespec.EmptyDirectoryPath)
+	}
+	for field, port := range map[string]int{"GatewayPort": p.GatewayPort, "RestAPIPort": p.RestAPIPort} {
+		if port < 0 || port > 65535 {
+			l.Add(field, "%d is not a TCP port; allowed: 1-65535 (0 for the default)", port)
+		}
+	}
+	if d := p.withDefaults(); d.GatewayPort == d.RestAPIPort {
+		l.Add("RestAPIPort", "must differ from GatewayPort (both %d): one listener per service", d.GatewayPort)
+	}
+	return l.Err()
+}
+
+func (p *Props) withDefaults() Props {
+	out := *p
+	if out.GatewayPort == 0 {
+		out.GatewayPort = nodespec.GatewayPort
+	}
+	if out.RestAPIPort == 0 {
+		out.RestAPIPort = nodespec.RestAPIPort
+	}
+	if out.GatewayHealthPath == "" {
+		out.GatewayHealthPath = nodespec.EmptyDirectoryPath
+	}
+	return out
+}
+
 // New creates the load balancer.
 func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, error) {
-	if props == nil || props.Vpc == nil || props.Subnets == nil || props.Targets == nil {
-		return nil, fmt.Errorf("loadbalancer: Vpc, Subnets and Targets are required")
+	if err := props.Validate(); err != nil {
+		return nil, err
 	}
-	if _, err := netip.ParsePrefix(props.ClientCidr); err != nil {
-		return nil, fmt.Errorf("loadbalancer: ClientCidr %q: %v", props.ClientCidr, err)
-	}
-	if props.GatewayHealthPath == "" {
-		return nil, fmt.Errorf("loadbalancer: GatewayHealthPath is required")
-	}
-	p := *props
-	if p.GatewayPort == 0 {
-		p.GatewayPort = 8080
-	}
-	if p.RestAPIPort == 0 {
-		p.RestAPIPort = 9094
-	}
-	if p.GatewayPort == p.RestAPIPort {
-		return nil, fmt.Errorf("loadbalancer: GatewayPort and RestAPIPort must differ, both are %d", p.GatewayPort)
-	}
+	p := props.withDefaults()
 	if p.IdleTimeout == nil {
 		p.IdleTimeout = awscdk.Duration_Seconds(jsii.Number(120))
 	}
@@ -95,6 +131,7 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 		DropInvalidHeaderFields: jsii.Bool(true),
 		IdleTimeout:             p.IdleTimeout,
 		DesyncMitigationMode:    awselasticloadbalancingv2.DesyncMitigationMode_STRICTEST,
+		DeletionProtection:      jsii.Bool(p.DeletionProtection),
 	})
 
 	accessLogs := awss3.NewBucket(this, jsii.String("AccessLogs"), &awss3.BucketProps{
@@ -145,7 +182,7 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 		return targetGroup
 	}
 	gateway := listen("Gateway", p.GatewayPort, p.GatewayHealthPath, "200")
-	restAPI := listen("RestApi", p.RestAPIPort, "/health", "204")
+	restAPI := listen("RestApi", p.RestAPIPort, nodespec.RestAPIHealthPath, "204")
 
 	return &LoadBalancer{
 		Construct:          this,

@@ -5,8 +5,7 @@
 package network
 
 import (
-	"fmt"
-	"net/netip"
+	"errors"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -14,6 +13,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 )
 
 // Props configure the network.
@@ -45,16 +47,34 @@ const (
 	isolatedSubnetGroup = "isolated"
 )
 
-func (p *Props) withDefaults() (Props, error) {
+// Validate reports every problem at once.
+func (p *Props) Validate() error {
+	if p == nil {
+		return errors.New("network.Props: required (nil)")
+	}
+	l := propcheck.New("network.Props")
+	if len(p.AvailabilityZones) < 2 {
+		l.Add("AvailabilityZones", "needs at least 2 zones, got %v", p.AvailabilityZones)
+	}
+	seen := map[string]bool{}
+	for _, z := range p.AvailabilityZones {
+		if z == "" || seen[z] {
+			l.Add("AvailabilityZones", "%q is empty or listed twice; allowed: distinct zone names", z)
+		}
+		seen[z] = true
+	}
+	if p.Cidr != "" {
+		if err := networkspec.ValidateCidr(p.Cidr, max(len(p.AvailabilityZones), 1)); err != nil {
+			l.Add("Cidr", "%v", err)
+		}
+	}
+	return l.Err()
+}
+
+func (p *Props) withDefaults() Props {
 	out := *p
-	if len(out.AvailabilityZones) < 2 {
-		return out, fmt.Errorf("network: AvailabilityZones needs at least 2 zones, got %v", out.AvailabilityZones)
-	}
 	if out.Cidr == "" {
-		out.Cidr = "10.42.0.0/16"
-	}
-	if _, err := netip.ParsePrefix(out.Cidr); err != nil {
-		return out, fmt.Errorf("network: Cidr %q: %w", out.Cidr, err)
+		out.Cidr = networkspec.DefaultCidr
 	}
 	if out.FlowLogRetention == "" {
 		out.FlowLogRetention = awslogs.RetentionDays_THREE_MONTHS
@@ -62,15 +82,15 @@ func (p *Props) withDefaults() (Props, error) {
 	if out.FlowLogRemovalPolicy == "" {
 		out.FlowLogRemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
-	return out, nil
+	return out
 }
 
 // New creates the VPC. It creates nothing when the props are invalid.
 func New(scope constructs.Construct, id string, props *Props) (*Network, error) {
-	p, err := props.withDefaults()
-	if err != nil {
+	if err := props.Validate(); err != nil {
 		return nil, err
 	}
+	p := props.withDefaults()
 	this := constructs.NewConstruct(scope, jsii.String(id))
 
 	flowLogGroup := awslogs.NewLogGroup(this, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
@@ -90,8 +110,11 @@ func New(scope constructs.Construct, id string, props *Props) (*Network, error) 
 		NatGateways:                  jsii.Number(0),
 		RestrictDefaultSecurityGroup: jsii.Bool(true),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
-			{Name: jsii.String(publicSubnetGroup), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(22)},
-			{Name: jsii.String(isolatedSubnetGroup), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(22)},
+			{Name: jsii.String(publicSubnetGroup), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(networkspec.SubnetMaskBits),
+				// Fargate tasks get their public address from the service
+				// (AssignPublicIp), never from the subnet.
+				MapPublicIpOnLaunch: jsii.Bool(false)},
+			{Name: jsii.String(isolatedSubnetGroup), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(networkspec.SubnetMaskBits)},
 		},
 		FlowLogs: &map[string]*awsec2.FlowLogOptions{
 			"All": {

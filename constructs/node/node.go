@@ -92,9 +92,6 @@ type Node struct {
 	DNSName string
 }
 
-// MaxProvisionedMiBps is EFS's limit for provisioned throughput.
-const MaxProvisionedMiBps = 3414
-
 // Validate reports every problem at once: the Settings' and the missing
 // references.
 func (p *Props) Validate() error {
@@ -131,8 +128,8 @@ func (p *Props) Validate() error {
 			l.Add("ProvisionedMiBps", "is only used with the provisioned throughput mode; allowed: 0")
 		}
 	case awsefs.ThroughputMode_PROVISIONED:
-		if p.ProvisionedMiBps < 1 || p.ProvisionedMiBps > MaxProvisionedMiBps {
-			l.Add("ProvisionedMiBps", "%d is out of range; allowed: 1 to %d", p.ProvisionedMiBps, MaxProvisionedMiBps)
+		if p.ProvisionedMiBps < 1 || p.ProvisionedMiBps > nodespec.MaxProvisionedMiBps {
+			l.Add("ProvisionedMiBps", "%d is out of range; allowed: 1 to %d", p.ProvisionedMiBps, nodespec.MaxProvisionedMiBps)
 		}
 	default:
 		l.Add("ThroughputMode", "%q is unknown; allowed: ELASTIC, BURSTING, PROVISIONED", p.ThroughputMode)

@@ -186,6 +186,9 @@ var (
 	hostnamePattern   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
+// MaxProvisionedMiBps is EFS's limit for provisioned throughput.
+const MaxProvisionedMiBps = 3414
+
 // MaxPeers bounds a cluster: every peer dials every other one and the
 // address list travels in each task definition's environment.
 const MaxPeers = 30
@@ -207,13 +210,13 @@ func (s Settings) Validate() error {
 	if memories, ok := FargateMemoryMiB[s.CPU]; !ok {
 		l.Add("CPU", "%d is not a Fargate CPU value; allowed: %v", s.CPU, sortedKeys(FargateMemoryMiB))
 	} else if !slices.Contains(memories, s.MemoryMiB) {
-		l.Add("MemoryMiB", "%d MiB is not valid with CPU %d; allowed: %s", s.MemoryMiB, s.CPU, describeMemories(memories))
+		l.Add("MemoryMiB", "%d MiB is not valid with %d CPU units; allowed: %s", s.MemoryMiB, s.CPU, describeMemories(memories))
 	}
 	if s.MemoryMiB < MinMemoryMiB {
 		l.Add("MemoryMiB", "%d MiB is too small to run kubo and the cluster sidecar together; allowed: %d or more", s.MemoryMiB, MinMemoryMiB)
 	}
-	if s.ReplicationFactorMin < -1 || s.ReplicationFactorMin == 0 || s.ReplicationFactorMax < s.ReplicationFactorMin || s.ReplicationFactorMax > s.PeerCount {
-		l.Add("ReplicationFactorMin", "min=%d max=%d with %d peers; allowed: 1 <= min <= max <= PeerCount", s.ReplicationFactorMin, s.ReplicationFactorMax, s.PeerCount)
+	if s.ReplicationFactorMin < 1 || s.ReplicationFactorMax < s.ReplicationFactorMin || s.ReplicationFactorMax > s.PeerCount {
+		l.Add("ReplicationFactorMin", "min=%d max=%d; allowed: 1 <= min <= max <= the number of peers (%d)", s.ReplicationFactorMin, s.ReplicationFactorMax, s.PeerCount)
 	}
 	if !storageMaxPattern.MatchString(s.KuboStorageMax) {
 		l.Add("KuboStorageMax", "%q is not a size; allowed: a whole number (up to 6 digits) with a unit KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 100GB", s.KuboStorageMax)
@@ -229,6 +232,17 @@ func (s Settings) Validate() error {
 		seen[h] = true
 	}
 	return l.Err()
+}
+
+var restAPIUsernamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ValidateRestAPIUsername checks a REST API user name: the cluster container
+// takes its credentials as "user:pass,user:pass".
+func ValidateRestAPIUsername(name string) error {
+	if !restAPIUsernamePattern.MatchString(name) {
+		return fmt.Errorf("%q is not allowed; allowed: 1-64 letters, digits, '.', '_' or '-' (no ':' or ',': the cluster parses user:pass,user:pass)", name)
+	}
+	return nil
 }
 
 // ValidateNamespace checks a Cloud Map private DNS namespace name.

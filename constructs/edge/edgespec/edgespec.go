@@ -1,0 +1,121 @@
+// Package edgespec holds the edge's rules and facts that the configuration
+// checks without the CDK: where CloudFront takes certificates and runs
+// Lambda@Edge, and what a credentials secret name, an alternate domain name,
+// a certificate ARN, a web ACL ARN and a price class may be.
+package edgespec
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Region is where CloudFront takes ACM certificates and web ACLs from and
+// where Lambda@Edge functions live; the REST API credentials are replicated
+// there for the function to read.
+const Region = "us-east-1"
+
+// PriceClasses are CloudFront's price classes, by their API names.
+var PriceClasses = []string{"PriceClass_100", "PriceClass_200", "PriceClass_All"}
+
+var (
+	secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	// Secrets Manager appends "-" and six characters to a secret's ARN; a
+	// name that already ends like that is ambiguous in partial ARNs.
+	secretSuffixPattern = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+	labelPattern        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	uuidPattern         = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+	// CloudFront is a global service of the aws partition.
+	certificateArnPattern = regexp.MustCompile(`^arn:aws:acm:` + Region + `:[0-9]{12}:certificate/` + uuidPattern + `$`)
+	webACLArnPattern      = regexp.MustCompile(`^arn:aws:wafv2:` + Region + `:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/` + uuidPattern + `$`)
+)
+
+// ValidateCredentialsSecretName checks the fixed name the Lambda@Edge
+// bundle reads the REST API credentials by.
+func ValidateCredentialsSecretName(name string) error {
+	switch {
+	case strings.Contains(name, "${Token["):
+		return fmt.Errorf("must be a literal known at synth (it is baked into the Lambda@Edge bundle), not a token")
+	case !secretNamePattern.MatchString(name):
+		return fmt.Errorf("%q is not a Secrets Manager name; allowed: 1-512 of A-Z a-z 0-9 / _ + = . @ -", name)
+	case secretSuffixPattern.MatchString(name):
+		return fmt.Errorf("%q ends with a hyphen and six characters, which Secrets Manager confuses with the random suffix of its ARNs; allowed: any other ending", name)
+	}
+	return nil
+}
+
+// ValidateAliases checks a distribution's alternate domain names: lower-case
+// DNS names, no duplicates; a wildcard ("*.example.org") only after the
+// first name, which is the distribution's URL.
+func ValidateAliases(names []string) error {
+	if len(names) == 0 {
+		return fmt.Errorf("at least one domain name is required with a custom domain")
+	}
+	var problems []string
+	seen := map[string]bool{}
+	for i, name := range names {
+		if strings.Contains(name, "${Token[") {
+			continue // resolved at deploy time: CloudFront checks it
+		}
+		host := name
+		if strings.HasPrefix(host, "*.") {
+			if i == 0 {
+				problems = append(problems, fmt.Sprintf("%q is a wildcard; allowed: a plain host name first (it is the distribution's URL), wildcards after it", name))
+				continue
+			}
+			host = host[2:]
+		}
+		if err := validateHostname(host); err != nil {
+			problems = append(problems, fmt.Sprintf("%q %v", name, err))
+		} else if seen[name] {
+			problems = append(problems, fmt.Sprintf("%q is listed twice", name))
+		}
+		seen[name] = true
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func validateHostname(host string) error {
+	labels := strings.Split(host, ".")
+	if len(host) > 253 || len(labels) < 2 {
+		return fmt.Errorf("is not a fully qualified domain name; allowed: lower-case labels of letters, digits and inner hyphens, at least two, up to 253 characters")
+	}
+	for _, label := range labels {
+		if !labelPattern.MatchString(label) {
+			return fmt.Errorf("has the label %q; allowed: lower-case letters, digits and inner hyphens, 1-63 characters", label)
+		}
+	}
+	if top := labels[len(labels)-1]; top[0] >= '0' && top[0] <= '9' {
+		return fmt.Errorf("ends in a numeric label; allowed: a host name, not an IP address")
+	}
+	return nil
+}
+
+// ValidateCertificateArn checks an ACM certificate for CloudFront.
+func ValidateCertificateArn(arn string) error {
+	if strings.Contains(arn, "${Token[") || certificateArnPattern.MatchString(arn) {
+		return nil
+	}
+	return fmt.Errorf("%q is not an ACM certificate ARN in %s; allowed: arn:aws:acm:%s:<account>:certificate/<uuid> (CloudFront uses certificates from %s only)", arn, Region, Region, Region)
+}
+
+// ValidateWebACLArn checks a WAFv2 web ACL for CloudFront.
+func ValidateWebACLArn(arn string) error {
+	if strings.Contains(arn, "${Token[") || webACLArnPattern.MatchString(arn) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a WAFv2 web ACL of scope CLOUDFRONT; allowed: arn:aws:wafv2:%s:<account>:global/webacl/<name>/<uuid>", arn, Region)
+}
+
+// ValidatePriceClass checks a price class name.
+func ValidatePriceClass(name string) error {
+	for _, p := range PriceClasses {
+		if p == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is unknown; allowed: %s", name, strings.Join(PriceClasses, ", "))
+}
