@@ -162,7 +162,7 @@ func TestStageOverridesAreValidatedByParse(t *testing.T) {
 	problems := problemsOf(t, err)
 	joined := strings.Join(problems, "\n")
 	assert.Equal(t, 1, strings.Count(joined, "nodeCount: 2 is out of range"), joined)
-	assert.Contains(t, joined, "test stage (base settings + testOverrides, in testRegion eu-west-1): taskMemoryMiB: 1000 MiB is not valid with taskCpu=1024")
+	assert.Contains(t, joined, "test stage (base settings + testOverrides, in testRegion eu-west-1): taskMemoryMiB: 1000 MiB is not valid with 1024 CPU units")
 	assert.Contains(t, joined, `prod stage (base settings + prodOverrides, in prodRegion us-east-2): availabilityZones: "eu-west-1a" is not a zone of region "us-east-2"`)
 	assert.NotContains(t, joined, "prod stage (base settings + prodOverrides, in prodRegion us-east-2): taskMemoryMiB", "an override of one stage stays in that stage")
 }
