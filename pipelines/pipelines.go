@@ -168,7 +168,9 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 	if props.ExtendStage != nil {
 		props.ExtendStage(stageName, cluster)
 	}
-	// cdk-nag on the App does not visit stacks inside a Stage.
+	// cdk-nag on the App does not visit stacks inside a Stage; and AddStage
+	// synthesizes the stage, so its checks (and anything added to its
+	// stacks) must be in place before.
 	awscdk.Aspects_Of(stage).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 
 	smoke := cdkpipelines.NewCodeBuildStep(jsii.String(SmokeTestStep), &cdkpipelines.CodeBuildStepProps{
