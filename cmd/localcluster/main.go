@@ -29,6 +29,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 )
 
@@ -246,10 +247,10 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries) {
 	w.Flush()
 	fmt.Printf("credentials: %s (RESTAPI_USERNAME / RESTAPI_PASSWORD; CLUSTER_IDENTITY_SEED derives every peer's identity)\n", c.SecretFile)
 	fmt.Printf("try:\n  . %s\n  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" peers ls\n",
-		c.SecretFile, b.ClusterCtl, c.Peers[0].IP, localcluster.ClusterRESTPort)
+		c.SecretFile, b.ClusterCtl, c.Peers[0].IP, nodespec.RestAPIPort)
 	fmt.Printf("  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" add README.md\n",
-		b.ClusterCtl, c.Peers[0].IP, localcluster.ClusterRESTPort)
-	fmt.Printf("  curl http://%s:%d/ipfs/<cid>\n", c.Peers[1].IP, localcluster.KuboGatewayPort)
+		b.ClusterCtl, c.Peers[0].IP, nodespec.RestAPIPort)
+	fmt.Printf("  curl http://%s:%d/ipfs/<cid>\n", c.Peers[1].IP, nodespec.GatewayPort)
 	fmt.Println("stop with: go run ./cmd/localcluster down")
 }
 
