@@ -136,7 +136,8 @@ func (c *Cluster) benchSingle(ctx context.Context, data *benchData, res *BenchRe
 	}
 	// Same environment as node0 but its own repo; the repo is never opened
 	// by a daemon, so the addresses do not matter.
-	env := mergeEnv(c.kuboEnv(c.Peers[0]), []string{"IPFS_PATH=" + repo})
+	kubo, _ := c.processEnv(c.Peers[0])
+	env := mergeEnv(kubo, []string{"IPFS_PATH=" + repo})
 	logf, err := os.Create(filepath.Join(c.Root, "bench-single.log"))
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultPeers     = 3
 	DefaultRoot      = ".localcluster"
 	defaultStopGrace = 30 * time.Second
 )
@@ -26,8 +25,15 @@ type Options struct {
 	// Root holds secrets.env and node<i>/{ipfs,ipfs-cluster,logs}; the
 	// node directories play the EFS volumes and survive restarts.
 	Root string
-	// Peers is the number of peers (default 3).
+	// Peers is the number of peers (default: the configuration's
+	// nodeCount).
 	Peers int
+	// Context overrides keys of cdk.json's context, as `cdk -c key=value`
+	// does: the configuration the peers' environment comes from.
+	Context map[string]string
+	// Deployed, if set, replaces the configuration as the source of the
+	// peers' deployed environment (see PeerEnvironment).
+	Deployed DeployedEnvironment
 	// RepoRoot is the checkout whose docker/ scripts run (default RepoRoot()).
 	RepoRoot string
 	// Bin are the binaries (required to start processes; see EnsureBinaries).
@@ -54,7 +60,7 @@ type Cluster struct {
 	Peers      []*Peer
 	kuboImage  []dockerfile.EnvVar
 	clusterImg []dockerfile.EnvVar
-	stackEnv   []string // what the task definition adds from cdk.json
+	deployed   DeployedEnvironment
 	kuboCmd    []string
 	clusterCmd []string
 	mu         sync.Mutex // guards the Peers' kubo and cluster processes
@@ -107,8 +113,24 @@ func (p *Peer) pidfile(name string) string { return filepath.Join(p.Dir, name+".
 // generates the secrets and attaches to processes a previous run left
 // running (pidfiles). It starts nothing.
 func New(opt Options) (*Cluster, error) {
-	if opt.Peers == 0 {
-		opt.Peers = DefaultPeers
+	if opt.RepoRoot == "" {
+		r, err := RepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		opt.RepoRoot = r
+	}
+	if opt.Deployed == nil || opt.Peers == 0 {
+		cfg, err := loadConfig(opt.RepoRoot, opt.Context)
+		if err != nil {
+			return nil, err
+		}
+		if opt.Peers == 0 {
+			opt.Peers = cfg.NodeCount
+		}
+		if opt.Deployed == nil {
+			opt.Deployed = nodeEnvironment(cfg)
+		}
 	}
 	if opt.Peers < 1 || opt.Peers > 200 {
 		return nil, fmt.Errorf("peers must be between 1 and 200, got %d", opt.Peers)
@@ -122,13 +144,6 @@ func New(opt Options) (*Cluster, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
-	if opt.RepoRoot == "" {
-		r, err := RepoRoot()
-		if err != nil {
-			return nil, err
-		}
-		opt.RepoRoot = r
-	}
 	root, err := filepath.Abs(opt.Root)
 	if err != nil {
 		return nil, err
@@ -136,7 +151,7 @@ func New(opt Options) (*Cluster, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env")}
+	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env"), deployed: opt.Deployed}
 	if c.Secrets, err = loadOrCreateSecrets(c.SecretFile); err != nil {
 		return nil, err
 	}
@@ -149,9 +164,6 @@ func New(opt Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.kuboImage, c.clusterImg = kd.Env, cd.Env
-	if c.stackEnv, err = stackClusterEnv(opt.RepoRoot); err != nil {
-		return nil, err
-	}
 	c.kuboCmd = upstreamKuboCmd
 	if kd.Cmd != nil {
 		c.kuboCmd = kd.Cmd

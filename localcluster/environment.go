@@ -1,20 +1,89 @@
 package localcluster
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/dockerfile"
 )
 
 // The environment contract: what each peer's kubo and cluster processes get.
+//
+// A peer's environment is what its task definition gives its containers
+// (DeployedEnvironment: the node construct's own function, from the same
+// configuration), with the LocalDifferences applied. Below it the images'
+// ENV lines, as in a container; on top of it the secrets (ECS secrets in a
+// task; <root>/secrets.env here) and Options.KuboEnv/ClusterEnv.
+
+// DeployedEnvironment returns the non-secret environment the task
+// definition gives peer i's kubo and cluster containers in a cluster of
+// peers peers.
+type DeployedEnvironment func(i, peers int) (kubo, cluster map[string]string)
+
+// Containers of a peer, as LocalDifference.Container names them.
+const (
+	KuboContainer    = "kubo"
+	ClusterContainer = "cluster"
+)
+
+// LocalDifference is one variable in which a local peer's environment
+// differs from what its task definition sets, and why.
+type LocalDifference struct {
+	Container string // KuboContainer or ClusterContainer
+	Name      string
+	Why       string
+	value     func(c *Cluster, p *Peer) string
+}
+
+const (
+	whyPaths = "the container's EFS mount (the image's ENV) is a directory under the cluster's root"
+	whyAddr  = "every local peer listens on its own loopback address (127.0.N.11, .12, ...) instead of the task's wildcard and task-local loopback"
+)
+
+// LocalDifferences lists every way a local peer's environment differs from
+// the deployed one; nothing else may differ.
+var LocalDifferences = localDifferences()
+
+func localDifferences() []LocalDifference {
+	d := []LocalDifference{
+		{KuboContainer, "PATH", "the binaries are in the local build cache, not /usr/local/bin",
+			func(c *Cluster, _ *Peer) string { return c.pathValue() }},
+		{ClusterContainer, "PATH", "the binaries are in the local build cache, not /usr/local/bin",
+			func(c *Cluster, _ *Peer) string { return c.pathValue() }},
+		{KuboContainer, "IPFS_PATH", whyPaths, func(_ *Cluster, p *Peer) string { return p.IPFSPath }},
+		{ClusterContainer, "IPFS_CLUSTER_PATH", whyPaths, func(_ *Cluster, p *Peer) string { return p.ClusterPath }},
+		{KuboContainer, "KUBO_BOOTSTRAP", "a local or CI run stays off the public network: no public bootstrap peers, autoconf or delegated routers; the peers find each other through the cluster",
+			func(*Cluster, *Peer) string { return "none" }},
+		{KuboContainer, "KUBO_ALLOWED_PRIVATE_RANGES", "the server profile filters loopback too: without it in the allowed ranges the local kubo daemons could not dial each other (the VPC ranges are the image's default)",
+			func(*Cluster, *Peer) string { return allowedPrivateRanges }},
+		{ClusterContainer, "CLUSTER_PEER_MULTIADDRS", "there is no Cloud Map namespace locally: the peers' loopback swarm addresses replace /dns4/node<i>.<namespace>",
+			func(c *Cluster, _ *Peer) string { return c.peerMultiaddrs() }},
+	}
+	kubo, cluster := nodespec.LocalAddresses("127.0.0.1")
+	for _, x := range []struct {
+		container string
+		vars      map[string]string
+	}{{KuboContainer, kubo}, {ClusterContainer, cluster}} {
+		for _, name := range slices.Sorted(maps.Keys(x.vars)) {
+			d = append(d, LocalDifference{x.container, name, whyAddr, func(_ *Cluster, p *Peer) string {
+				k, cl := nodespec.LocalAddresses(p.IP)
+				if x.container == KuboContainer {
+					return k[name]
+				}
+				return cl[name]
+			}})
+		}
+	}
+	return d
+}
 
 // allowedPrivateRanges is KUBO_ALLOWED_PRIVATE_RANGES for local runs: the
 // image's VPC ranges plus loopback.
@@ -35,14 +104,81 @@ func peerIP(i int) string {
 	return fmt.Sprintf("127.0.%d.%d", net, 11+i)
 }
 
-// peerMultiaddrs is CLUSTER_PEER_MULTIADDRS: every peer's cluster swarm
-// address in index order, without /p2p (the entrypoint derives the IDs).
+// loadConfig reads the configuration as `cdk synth` does: cdk.json's
+// context under repoRoot, then the -c style overrides, through package
+// config (its defaults and validation included).
+func loadConfig(repoRoot string, overrides map[string]string) (config.Config, error) {
+	raw, err := config.LoadCdkJSONContext(filepath.Join(repoRoot, "cdk.json"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return config.Config{}, err
+	}
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	for k, v := range overrides {
+		raw[k] = v
+	}
+	return config.Parse(raw)
+}
+
+// nodeEnvironment is the node construct's environment for cfg: what
+// cfg's task definitions set.
+func nodeEnvironment(cfg config.Config) DeployedEnvironment {
+	return func(i, peers int) (map[string]string, map[string]string) {
+		s := cfg.NodeSettings(i)
+		s.PeerCount = peers // the local peer count (-peers) may differ from nodeCount
+		return s.Environment()
+	}
+}
+
+// PeerEnvironment returns what plays peer i's task definition environment:
+// the deployed environment with the LocalDifferences applied and
+// Options.KuboEnv/ClusterEnv on top. The images' ENV lines and the secrets
+// come on top in both worlds and are not part of it.
+func (c *Cluster) PeerEnvironment(i int) (kubo, cluster map[string]string, err error) {
+	p, err := c.peer(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	kubo, cluster = c.deployed(i, len(c.Peers))
+	kubo, cluster = maps.Clone(kubo), maps.Clone(cluster)
+	for _, d := range LocalDifferences {
+		m := kubo
+		if d.Container == ClusterContainer {
+			m = cluster
+		}
+		if v := d.value(c, p); v != "" {
+			m[d.Name] = v
+		}
+	}
+	for _, x := range []struct {
+		extra []string
+		m     map[string]string
+	}{{c.opt.KuboEnv, kubo}, {c.opt.ClusterEnv, cluster}} {
+		for _, kv := range x.extra {
+			k, v, _ := strings.Cut(kv, "=")
+			x.m[k] = v
+		}
+	}
+	return kubo, cluster, nil
+}
+
+// peerMultiaddrs is the peers' loopback cluster swarm addresses in index
+// order, without /p2p (the entrypoint derives the IDs).
 func (c *Cluster) peerMultiaddrs() string {
 	var a []string
 	for _, p := range c.Peers {
 		a = append(a, p.clusterSwarmAddr())
 	}
 	return strings.Join(a, ",")
+}
+
+// pathValue puts the binaries first on PATH ("" when none are known).
+func (c *Cluster) pathValue() string {
+	if c.opt.Bin == nil {
+		return ""
+	}
+	return strings.Join(append(c.opt.Bin.dirs(), os.Getenv("PATH")), string(os.PathListSeparator))
 }
 
 // baseEnv is this program's environment without anything that could change
@@ -93,6 +229,15 @@ func lookupEnv(env []string, name string) string {
 	return v
 }
 
+// envList turns a map into NAME=value lines in name order.
+func envList(m map[string]string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
 // imageEnv turns Dockerfile ENV lines into NAME=value, leaving out those that
 // describe the container's file system rather than behaviour.
 func imageEnv(vars []dockerfile.EnvVar) []string {
@@ -107,102 +252,11 @@ func imageEnv(vars []dockerfile.EnvVar) []string {
 	return out
 }
 
-func (c *Cluster) pathEnv() string {
-	dirs := c.opt.Bin.dirs()
-	return "PATH=" + strings.Join(append(dirs, os.Getenv("PATH")), string(os.PathListSeparator))
-}
-
-// kuboEnv is the environment of peer p's kubo: the kubo Dockerfile's ENV
-// lines, then the contract's paths and addresses for this peer.
-func (c *Cluster) kuboEnv(p *Peer) []string {
-	return mergeEnv(baseEnv(), imageEnv(c.kuboImage), []string{
-		c.pathEnv(),
-		"IPFS_PATH=" + p.IPFSPath,
-		"KUBO_API_ADDRESS=" + p.rpcAddr(),
-		fmt.Sprintf("KUBO_GATEWAY_ADDRESS=/ip4/%s/tcp/%d", p.IP, nodespec.GatewayPort),
-		fmt.Sprintf("KUBO_SWARM_ADDRESSES=/ip4/%s/tcp/%d,/ip4/%s/udp/%d/quic-v1", p.IP, nodespec.SwarmPort, p.IP, nodespec.SwarmPort),
-		"KUBO_BOOTSTRAP=none",
-		// Loopback is private too: without it in the allowed ranges the
-		// server profile's filters stop the local kubo daemons from
-		// dialling each other (the VPC ranges are the image's default).
-		"KUBO_ALLOWED_PRIVATE_RANGES=" + allowedPrivateRanges,
-	}, c.opt.KuboEnv)
-}
-
-// clusterEnv is the environment of peer p's cluster container: the cluster
-// Dockerfile's ENV lines, the generated secrets, then the contract's paths
-// and addresses for this peer.
-func (c *Cluster) clusterEnv(p *Peer) []string {
-	return mergeEnv(baseEnv(), imageEnv(c.clusterImg), c.stackEnv, c.Secrets.env(), []string{
-		c.pathEnv(),
-		"IPFS_CLUSTER_PATH=" + p.ClusterPath,
-		"CLUSTER_PEER_INDEX=" + strconv.Itoa(p.Index),
-		"CLUSTER_PEER_MULTIADDRS=" + c.peerMultiaddrs(),
-		"CLUSTER_BIND_ADDRESS=" + p.IP,
-		"CLUSTER_IPFSHTTP_NODEMULTIADDRESS=" + p.rpcAddr(),
-	}, c.opt.ClusterEnv)
-}
-
-// stackClusterEnv returns the cluster settings the stack's task definition
-// takes from cdk.json's context (the replication factor), so that a local
-// cluster behaves like a default deployment. Missing keys are left out.
-func stackClusterEnv(repoRoot string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(repoRoot, "cdk.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var cdk struct {
-		Context map[string]json.RawMessage `json:"context"`
-	}
-	if err := json.Unmarshal(b, &cdk); err != nil {
-		return nil, fmt.Errorf("cdk.json: %w", err)
-	}
-	var out []string
-	for key, env := range map[string]string{
-		"replicationFactorMin": "CLUSTER_REPLICATIONFACTORMIN",
-		"replicationFactorMax": "CLUSTER_REPLICATIONFACTORMAX",
-	} {
-		raw, ok := cdk.Context[key]
-		if !ok {
-			continue
-		}
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			var str string // cdk -c values are strings
-			if json.Unmarshal(raw, &str) != nil {
-				return nil, fmt.Errorf("cdk.json: context %s is not a number", key)
-			}
-			n = json.Number(str)
-		}
-		if _, err := n.Int64(); err != nil {
-			return nil, fmt.Errorf("cdk.json: context %s is not an integer", key)
-		}
-		out = append(out, env+"="+n.String())
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// PeerEnvironment returns what peer i's kubo and cluster processes get on
-// top of this program's own environment: the images' ENV lines, the
-// deployed settings and the local ones.
-func (c *Cluster) PeerEnvironment(i int) (kubo, cluster map[string]string) {
-	p, err := c.peer(i)
-	if err != nil {
-		return nil, nil
-	}
-	base := len(baseEnv())
-	return envMap(c.kuboEnv(p)[base:]), envMap(c.clusterEnv(p)[base:])
-}
-
-func envMap(env []string) map[string]string {
-	m := map[string]string{}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
-	}
-	return m
+// processEnv is the whole environment of peer p's kubo and cluster
+// processes.
+func (c *Cluster) processEnv(p *Peer) (kubo, cluster []string) {
+	k, cl, _ := c.PeerEnvironment(p.Index)
+	kubo = mergeEnv(baseEnv(), imageEnv(c.kuboImage), envList(k))
+	cluster = mergeEnv(baseEnv(), imageEnv(c.clusterImg), c.Secrets.env(), envList(cl))
+	return kubo, cluster
 }

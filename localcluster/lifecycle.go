@@ -128,7 +128,7 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 		return err
 	}
 	defer logf.Close()
-	env := c.kuboEnv(p)
+	env, _ := c.processEnv(p)
 	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf); err != nil {
 		return fmt.Errorf("node%d kubo init (log %s): %w", p.Index, p.KuboLog(), err)
 	}
@@ -171,7 +171,7 @@ func (c *Cluster) startCluster(ctx context.Context, p *Peer) error {
 		cmd = exec.Command("/bin/sh", append([]string{script}, c.clusterCmd...)...)
 	}
 	cmd.Dir = p.Dir
-	cmd.Env = c.clusterEnv(p)
+	_, cmd.Env = c.processEnv(p)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	c.mu.Lock()
 	p.cluster, err = proc.Start(fmt.Sprintf("node%d cluster", p.Index), p.pidfile("cluster"), cmd, c.opt.Detached)

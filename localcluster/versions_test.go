@@ -99,15 +99,3 @@ func TestSecretsGeneratedOncePrivateAndUsable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s1, s2)
 }
-
-func TestStackClusterEnvFollowsCdkJSON(t *testing.T) {
-	dir := writeTree(t, map[string]string{"cdk.json": `{"app":"go run .","context":{"replicationFactorMin":2,"replicationFactorMax":"3","nodes":3}}`})
-	env, err := stackClusterEnv(dir)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"CLUSTER_REPLICATIONFACTORMAX=3", "CLUSTER_REPLICATIONFACTORMIN=2"}, env)
-
-	root, err := RepoRoot()
-	require.NoError(t, err)
-	_, err = stackClusterEnv(root)
-	assert.NoError(t, err, "the repository's cdk.json")
-}

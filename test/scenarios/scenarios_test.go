@@ -149,8 +149,8 @@ func TestKuboKilledRestartsFromSameRepo(t *testing.T) {
 	ctx := scenarioCtx(t, 5*time.Minute)
 	c := cluster(t, ctx)
 	const n = 2 // not node0: no peer is special
-	if kubo, _ := c.PeerEnvironment(n); kubo["IPFS_WAIT_REPO_LOCK"] == "" {
-		t.Errorf("IPFS_WAIT_REPO_LOCK is not set for kubo")
+	if kubo, _, err := c.PeerEnvironment(n); err != nil || kubo["IPFS_WAIT_REPO_LOCK"] == "" {
+		t.Errorf("IPFS_WAIT_REPO_LOCK is not set for kubo (%v)", err)
 	}
 	cid := addRandom(t, ctx, c, 0, 2<<20, rf, rf)
 	waitPinnedOn(t, ctx, c, cid, everyone)
