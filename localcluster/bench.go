@@ -143,7 +143,7 @@ func (c *Cluster) benchSingle(ctx context.Context, data *benchData, res *BenchRe
 		return err
 	}
 	defer logf.Close()
-	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, repo, env, logf); err != nil {
+	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, repo, env, logf, nil); err != nil {
 		return fmt.Errorf("preparing the single-node repo (log %s): %w", logf.Name(), err)
 	}
 	res.KuboProfile = lookupEnv(env, "IPFS_PROFILE")

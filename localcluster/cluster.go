@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,6 +49,14 @@ type Options struct {
 	KuboEnv, ClusterEnv []string
 	// Log receives progress lines (may be nil).
 	Log io.Writer
+
+	// wrap, if set, adjusts every process the peers' containers would run
+	// (start_ipfs's steps, the init scripts, the daemons, the entrypoint)
+	// before it starts: the no-root test runs them as another user on a
+	// read-only file system.
+	wrap func(*exec.Cmd)
+	// firstHost is the last octet of peer 0's address (default 11).
+	firstHost int
 }
 
 // Cluster is a set of local peers, each a kubo daemon plus an ipfs-cluster
@@ -141,6 +150,9 @@ func New(opt Options) (*Cluster, error) {
 	if opt.StopGrace == 0 {
 		opt.StopGrace = defaultStopGrace
 	}
+	if opt.firstHost == 0 {
+		opt.firstHost = 11
+	}
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
@@ -178,7 +190,7 @@ func New(opt Options) (*Cluster, error) {
 	for i := range opt.Peers {
 		dir := filepath.Join(root, fmt.Sprintf("node%d", i))
 		p := &Peer{
-			Index: i, IP: peerIP(i), Dir: dir, c: c,
+			Index: i, IP: peerIP(opt.firstHost + i), Dir: dir, c: c,
 			IPFSPath:    filepath.Join(dir, "ipfs"),
 			ClusterPath: filepath.Join(dir, "ipfs-cluster"),
 			LogDir:      filepath.Join(dir, "logs"),

@@ -95,13 +95,14 @@ const allowedPrivateRanges = "/ip4/127.0.0.0/ipcidr/8,/ip4/10.0.0.0/ipcidr/8,/ip
 // LOCALCLUSTER_NET=5 puts the peers on 127.0.5.11, 127.0.5.12, ...
 const netEnv = "LOCALCLUSTER_NET"
 
-// peerIP returns the loopback address of peer i: 127.0.0.11, .12, ...
-func peerIP(i int) string {
+// peerIP returns the loopback address with last octet host on the net
+// LOCALCLUSTER_NET selects: peer i is at host 11+i (127.0.0.11, .12, ...).
+func peerIP(host int) string {
 	net := 0
 	if v, err := strconv.Atoi(os.Getenv(netEnv)); err == nil && v > 0 && v < 255 {
 		net = v
 	}
-	return fmt.Sprintf("127.0.%d.%d", net, 11+i)
+	return fmt.Sprintf("127.0.%d.%d", net, host)
 }
 
 // loadConfig reads the configuration as `cdk synth` does: cdk.json's

@@ -129,13 +129,16 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 	}
 	defer logf.Close()
 	env, _ := c.processEnv(p)
-	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf); err != nil {
+	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf, c.opt.wrap); err != nil {
 		return fmt.Errorf("node%d kubo init (log %s): %w", p.Index, p.KuboLog(), err)
 	}
 	cmd := exec.Command(c.opt.Bin.IPFS, c.kuboCmd...)
 	cmd.Dir = p.Dir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if c.opt.wrap != nil {
+		c.opt.wrap(cmd)
+	}
 	c.mu.Lock()
 	p.kubo, err = proc.Start(fmt.Sprintf("node%d kubo", p.Index), p.pidfile("kubo"), cmd, c.opt.Detached)
 	c.mu.Unlock()
@@ -173,6 +176,9 @@ func (c *Cluster) startCluster(ctx context.Context, p *Peer) error {
 	cmd.Dir = p.Dir
 	_, cmd.Env = c.processEnv(p)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if c.opt.wrap != nil {
+		c.opt.wrap(cmd)
+	}
 	c.mu.Lock()
 	p.cluster, err = proc.Start(fmt.Sprintf("node%d cluster", p.Index), p.pidfile("cluster"), cmd, c.opt.Detached)
 	c.mu.Unlock()

@@ -26,13 +26,18 @@ var upstreamKuboCmd = []string{"daemon", "--migrate=true", "--agent-version-suff
 // start: `ipfs init --profile=$IPFS_PROFILE` and the API/Gateway 0.0.0.0
 // settings only on a new repo, then every docker/kubo/container-init.d/*.sh
 // in sorted order (executable ones run, others sourced). Output goes to log.
-func kuboInit(ctx context.Context, repoRoot, ipfs, ipfsPath string, env []string, log io.Writer) error {
+// Every step runs as a process of its own, through wrap if not nil (as the
+// container's processes: see Options.wrap).
+func kuboInit(ctx context.Context, repoRoot, ipfs, ipfsPath string, env []string, log io.Writer, wrap func(*exec.Cmd)) error {
 	env = mergeEnv(env, []string{"IPFS_PATH=" + ipfsPath})
 	run := func(name string, args ...string) error {
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Env = env
 		cmd.Dir = ipfsPath
 		cmd.Stdout, cmd.Stderr = log, log
+		if wrap != nil {
+			wrap(cmd)
+		}
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
 		}
@@ -57,19 +62,9 @@ func kuboInit(ctx context.Context, repoRoot, ipfs, ipfsPath string, env []string
 		if err := run(ipfs, "config", "Addresses.Gateway", "/ip4/0.0.0.0/tcp/8080"); err != nil {
 			return err
 		}
-		keyFile := filepath.Join(ipfsPath, "swarm.key")
-		if k := lookupEnv(env, "IPFS_SWARM_KEY"); k != "" {
-			if err := os.WriteFile(keyFile, []byte(k+"\n"), 0o400); err != nil {
-				return err
-			}
-		}
-		if kf := lookupEnv(env, "IPFS_SWARM_KEY_FILE"); kf != "" {
-			b, err := os.ReadFile(kf)
-			if err != nil {
-				return err
-			}
-			os.Remove(keyFile)
-			if err := os.WriteFile(keyFile, b, 0o400); err != nil {
+		// Upstream's swarm key steps, word for word.
+		if lookupEnv(env, "IPFS_SWARM_KEY") != "" || lookupEnv(env, "IPFS_SWARM_KEY_FILE") != "" {
+			if err := run("/bin/sh", "-c", swarmKeyScript); err != nil {
 				return err
 			}
 		}
@@ -96,6 +91,19 @@ func kuboInit(ctx context.Context, repoRoot, ipfs, ipfsPath string, env []string
 	}
 	return nil
 }
+
+const swarmKeyScript = `set -e
+SWARM_KEY_FILE="$IPFS_PATH/swarm.key"
+SWARM_KEY_PERM=0400
+if [ -n "$IPFS_SWARM_KEY" ] ; then
+  echo "Copying swarm key from variable..."
+  printf "%s\n" "$IPFS_SWARM_KEY" >"$SWARM_KEY_FILE" || exit 1
+  chmod $SWARM_KEY_PERM "$SWARM_KEY_FILE"
+fi
+if [ -n "$IPFS_SWARM_KEY_FILE" ] ; then
+  echo "Copying swarm key from file..."
+  install -m $SWARM_KEY_PERM "$IPFS_SWARM_KEY_FILE" "$SWARM_KEY_FILE" || exit 1
+fi`
 
 var shRE = regexp.MustCompile(`(?i)\.sh$`)
 
