@@ -98,7 +98,7 @@ main() {
 	storage_max=${KUBO_STORAGE_MAX:-100GB}
 	bloom=${KUBO_BLOOM_FILTER_SIZE:-16777216}
 	max_memory=${KUBO_RESOURCE_MAX_MEMORY:-}
-	nofetch=$(bool KUBO_GATEWAY_NOFETCH "${KUBO_GATEWAY_NOFETCH:-true}")
+	nofetch=$(bool KUBO_GATEWAY_NOFETCH "${KUBO_GATEWAY_NOFETCH:-false}")
 	hosts=${KUBO_PUBLIC_GATEWAY_HOSTS:-}
 	expose_routing=$(bool KUBO_GATEWAY_EXPOSE_ROUTING_API "${KUBO_GATEWAY_EXPOSE_ROUTING_API:-false}")
 	strategy=${KUBO_PROVIDE_STRATEGY:-pinned}
