@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,15 +23,11 @@ func smokeFronts(c *localcluster.Cluster) (gateway, api string) {
 func TestSmokeTestPassesLocally(t *testing.T) {
 	ctx := scenarioCtx(t, 5*time.Minute)
 	c := cluster(t, ctx)
-	rfMin, err := strconv.Atoi(lookup(c.ClusterEnv(c.Peers[0]), "CLUSTER_REPLICATIONFACTORMIN"))
-	if err != nil {
-		t.Fatalf("the peers' replication_factor_min: %v", err)
-	}
 	gateway, api := smokeFronts(c)
 	results, err := smoketest.Run(ctx, smoketest.Config{
 		GatewayURL: gateway, APIURL: api,
 		Username: c.Secrets.Username, Password: c.Secrets.Password,
-		ExpectedPeers: len(c.Peers), ReplicationFactorMin: rfMin,
+		ExpectedPeers: len(c.Peers), ReplicationFactorMin: replicationMin(t, c),
 		Wait: 2 * time.Minute, HTTP: &http.Client{Timeout: time.Minute},
 	})
 	if err != nil {
