@@ -7,8 +7,8 @@ require (
 	github.com/aws/constructs-go/constructs/v10 v10.4.2
 	github.com/aws/jsii-runtime-go v1.119.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.35.0
-	github.com/libp2p/go-libp2p v0.48.0
-	github.com/multiformats/go-multiaddr v0.16.0
+	github.com/ipfs-cluster-aws/ipfs-cluster-aws/docker/ipfs-cluster v0.0.0
+	github.com/moby/patternmatcher v0.6.1
 	github.com/stretchr/testify v1.11.1
 )
 
@@ -25,12 +25,14 @@ require (
 	github.com/klauspost/cpuid/v2 v2.2.10 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/libp2p/go-buffer-pool v0.1.0 // indirect
+	github.com/libp2p/go-libp2p v0.48.0 // indirect
 	github.com/mattn/go-colorable v0.1.13 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/minio/sha256-simd v1.0.1 // indirect
 	github.com/mr-tron/base58 v1.2.0 // indirect
 	github.com/multiformats/go-base32 v0.1.0 // indirect
 	github.com/multiformats/go-base36 v0.2.0 // indirect
+	github.com/multiformats/go-multiaddr v0.16.0 // indirect
 	github.com/multiformats/go-multibase v0.2.0 // indirect
 	github.com/multiformats/go-multicodec v0.9.1 // indirect
 	github.com/multiformats/go-multihash v0.2.3 // indirect
@@ -51,3 +53,8 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/blake3 v1.4.1 // indirect
 )
+
+// cluster-identity and its identity package are a nested module so that the
+// ipfs-cluster image's build context is docker/ipfs-cluster alone (a root
+// go.mod change must not rebuild the image); the scenario tests import it.
+replace github.com/ipfs-cluster-aws/ipfs-cluster-aws/docker/ipfs-cluster => ./docker/ipfs-cluster

@@ -100,12 +100,15 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	b.ClusterService = filepath.Join(clusterDir, "ipfs-cluster-service")
 	b.ClusterCtl = filepath.Join(clusterDir, "ipfs-cluster-ctl")
 
-	key, err := sourceKey(root, "go.mod", "go.sum", "docker/ipfs-cluster/identity", "docker/ipfs-cluster/cmd/cluster-identity")
+	// cluster-identity is a nested module: built with its own go.mod and
+	// go.sum, as the image builds it.
+	idModule := filepath.Join(root, "docker", "ipfs-cluster")
+	key, err := sourceKey(idModule, "go.mod", "go.sum", "identity", "cmd/cluster-identity")
 	if err != nil {
 		return nil, err
 	}
 	idDir, err := buildCached(ctx, cache, "cluster-identity-"+key, log, func(out string) error {
-		return goBuild(ctx, goBin, root, out, log, nil, "./docker/ipfs-cluster/cmd/cluster-identity")
+		return goBuild(ctx, goBin, idModule, out, log, nil, "./cmd/cluster-identity")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building cluster-identity: %w", err)

@@ -63,7 +63,7 @@ func TestConstructPropsAreValidated(t *testing.T) {
 		{"images source dir", func() error {
 			_, err := images.New(stack, "Img", &images.Props{SourceDir: "/nonexistent"})
 			return err
-		}, `SourceDir "/nonexistent"`},
+		}, `images.Props.SourceDir: "/nonexistent" has no file docker/kubo/Dockerfile`},
 		{"secrets name", func() error {
 			_, err := clustersecrets.New(stack, "Sec", &clustersecrets.Props{})
 			return err

@@ -2,24 +2,40 @@
 // image assets: kubo and the ipfs-cluster sidecar, each FROM a pinned
 // upstream release plus this project's scripts (see docker/README.md).
 // Synth only hashes the build contexts; `cdk deploy` or the pipeline builds.
+//
+// Each image's build context is its own folder, narrowed by the folder's
+// .dockerignore to what its Dockerfile copies, so an image's asset hash (and
+// with it every node's task definition) changes only when what the image
+// carries changes.
 package images
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"path/filepath"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+)
+
+// The build contexts, relative to Props.SourceDir.
+const (
+	KuboDir    = "docker/kubo"
+	ClusterDir = "docker/ipfs-cluster"
 )
 
 // Props configure the images.
 type Props struct {
-	// SourceDir is the repository root, which holds docker/. Required.
+	// SourceDir is the repository root, which holds KuboDir and ClusterDir.
+	// Required.
 	SourceDir string
-	// Platform of the images. Default linux/amd64 (the Fargate default).
+	// Platform of the images: linux/amd64 (the default, Fargate's X86_64)
+	// or linux/arm64 (Fargate's ARM64).
 	Platform awsecrassets.Platform
 }
 
@@ -28,39 +44,78 @@ type Images struct {
 	constructs.Construct
 	Kubo    awsecs.ContainerImage
 	Cluster awsecs.ContainerImage
+	// The assets behind Kubo and Cluster; their AssetHash is what a task
+	// definition's image tag is.
+	KuboAsset    awsecrassets.DockerImageAsset
+	ClusterAsset awsecrassets.DockerImageAsset
+}
+
+var allowedPlatforms = []string{"linux/amd64", "linux/arm64"}
+
+// Validate reports every problem at once, each naming its field and what is
+// allowed.
+func (p *Props) Validate() error {
+	if p == nil {
+		return errors.New("images.Props: required (nil)")
+	}
+	l := propcheck.New("images.Props")
+	const allowedDir = "the repository root, whose " + KuboDir + " and " + ClusterDir + " each hold a Dockerfile and a .dockerignore"
+	if p.SourceDir == "" {
+		l.Add("SourceDir", "required; allowed: %s", allowedDir)
+	} else {
+		for _, dir := range []string{KuboDir, ClusterDir} {
+			// Without its .dockerignore a context would hash (and ship)
+			// whatever lies in the folder.
+			for _, name := range []string{"Dockerfile", ".dockerignore"} {
+				rel := filepath.Join(dir, name)
+				if info, err := os.Stat(filepath.Join(p.SourceDir, rel)); err != nil || !info.Mode().IsRegular() {
+					l.Add("SourceDir", "%q has no file %s; allowed: %s", p.SourceDir, rel, allowedDir)
+				}
+			}
+		}
+	}
+	if p.Platform != nil {
+		got := ""
+		if s := p.Platform.Platform(); s != nil {
+			got = *s
+		}
+		ok := false
+		for _, a := range allowedPlatforms {
+			ok = ok || got == a
+		}
+		if !ok {
+			l.Add("Platform", "%q is not a Fargate platform; allowed: %v (nil for linux/amd64)", got, allowedPlatforms)
+		}
+	}
+	return l.Err()
 }
 
 // New declares both image assets.
 func New(scope constructs.Construct, id string, props *Props) (*Images, error) {
-	if props == nil || props.SourceDir == "" {
-		return nil, fmt.Errorf("images: SourceDir (the repository root) is required")
-	}
-	kuboDir := filepath.Join(props.SourceDir, "docker", "kubo")
-	clusterFile := filepath.Join("docker", "ipfs-cluster", "Dockerfile")
-	for _, required := range []string{filepath.Join(kuboDir, "Dockerfile"), filepath.Join(props.SourceDir, clusterFile)} {
-		if _, err := os.Stat(required); err != nil {
-			return nil, fmt.Errorf("images: SourceDir %q: %w", props.SourceDir, err)
-		}
+	if err := props.Validate(); err != nil {
+		return nil, err
 	}
 	platform := props.Platform
 	if platform == nil {
 		platform = awsecrassets.Platform_LINUX_AMD64()
 	}
 	this := constructs.NewConstruct(scope, jsii.String(id))
-	kubo := awsecrassets.NewDockerImageAsset(this, jsii.String("Kubo"), &awsecrassets.DockerImageAssetProps{
-		Directory: jsii.String(kuboDir),
-		Platform:  platform,
-	})
-	// The cluster image compiles cluster-identity from this Go module, so its
-	// context is the repository root, narrowed by the root .dockerignore.
-	cluster := awsecrassets.NewDockerImageAsset(this, jsii.String("Cluster"), &awsecrassets.DockerImageAssetProps{
-		Directory: jsii.String(props.SourceDir),
-		File:      jsii.String(clusterFile),
-		Platform:  platform,
-	})
+	asset := func(name, dir string) awsecrassets.DockerImageAsset {
+		return awsecrassets.NewDockerImageAsset(this, jsii.String(name), &awsecrassets.DockerImageAssetProps{
+			Directory: jsii.String(filepath.Join(props.SourceDir, dir)),
+			Platform:  platform,
+			// The default depends on a feature flag; the hash must honour
+			// the folder's .dockerignore whatever the app's flags say.
+			IgnoreMode: awscdk.IgnoreMode_DOCKER,
+		})
+	}
+	kubo := asset("Kubo", KuboDir)
+	cluster := asset("Cluster", ClusterDir)
 	return &Images{
-		Construct: this,
-		Kubo:      awsecs.ContainerImage_FromDockerImageAsset(kubo),
-		Cluster:   awsecs.ContainerImage_FromDockerImageAsset(cluster),
+		Construct:    this,
+		Kubo:         awsecs.ContainerImage_FromDockerImageAsset(kubo),
+		Cluster:      awsecs.ContainerImage_FromDockerImageAsset(cluster),
+		KuboAsset:    kubo,
+		ClusterAsset: cluster,
 	}, nil
 }

@@ -89,3 +89,16 @@ func TestImageLockWaitsAreTheTaskEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterImageHealthCheckOutlastsItsLockWait: plain Docker uses the
+// image's HEALTHCHECK; its start period must cover the lock wait like the
+// task definition's does.
+func TestClusterImageHealthCheckOutlastsItsLockWait(t *testing.T) {
+	m := regexp.MustCompile(`HEALTHCHECK .*--start-period=(\S+)`).FindStringSubmatch(read(t, "docker/ipfs-cluster/Dockerfile"))
+	if m == nil {
+		t.Fatal("docker/ipfs-cluster/Dockerfile has no HEALTHCHECK start period")
+	}
+	if got, err := time.ParseDuration(m[1]); err != nil || got != ClusterStartPeriod {
+		t.Errorf("HEALTHCHECK start period %s, the task definition's is %s", m[1], ClusterStartPeriod)
+	}
+}
