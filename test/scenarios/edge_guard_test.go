@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -112,10 +116,44 @@ func TestEdgeRefusesWhatTheClusterMishandles(t *testing.T) {
 	t.Logf("upstream behaviour confirmed: POST ...?replication-min=abc answered 400 and pinned within %s",
 		time.Since(start).Round(10*time.Millisecond))
 
-	if status, body := send(t, ctx, direct, http.MethodDelete, "/pins/"+cid); status != http.StatusOK {
-		t.Fatalf("cleaning up: %d %s", status, body)
+	// The official client's requests all pass the edge's checks.
+	ctl := func(args ...string) string {
+		t.Helper()
+		u, err := url.Parse(edge.APIURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, bins.ClusterCtl, append([]string{"--force-http", "--host", "/ip4/" + u.Hostname() + "/tcp/" + u.Port()}, args...)...)
+		cmd.Env = append(os.Environ(), "CLUSTER_CREDENTIALS="+c.Secrets.Username+":"+c.Secrets.Password)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ipfs-cluster-ctl %s through the edge: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
 	}
-	waitFor(t, ctx, "clean-up unpinned "+cid, func() error { return inPinset(ctx, c, cid, false) })
+	ctl("id")
+	ctl("peers", "ls")
+	ctl("pin", "add", "--name", "edge-ctl", "--replication-min", "2", "--replication-max", "3", "--metadata", "owner=scenario",
+		"--expire-in", "24h", "--mode", "recursive", cid)
+	ctl("pin", "ls", cid)
+	ctl("pin", "ls")
+	ctl("status", cid)
+	ctl("status", "--local", cid)
+	ctl("status", "--filter", "pinned,pin_queued")
+	ctl("recover", cid)
+	file := filepath.Join(t.TempDir(), "edge-ctl.bin")
+	if err := os.WriteFile(file, data[:4096], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	added := strings.TrimSpace(ctl("add", "--quieter", "--cid-version", "1", "--raw-leaves", "--name", "edge-ctl-add", "--rmin", "2", "--rmax", "3", "--metadata", "k=v", file))
+	ctl("pin", "rm", added)
+	ctl("pin", "rm", cid)
+	waitFor(t, ctx, "ipfs-cluster-ctl's unpins through the edge reached every peer", func() error {
+		if err := inPinset(ctx, c, added, false); err != nil {
+			return err
+		}
+		return inPinset(ctx, c, cid, false)
+	})
 	requireRetrievable(t, ctx, c, everyone)
 }
 
