@@ -337,7 +337,10 @@ function percentDecode(s, plusIsSpace, lenient = false) {
     } else if (c < 0x80) {
       out.push(c);
     } else {
-      out.push(...Buffer.from(s[i], 'utf8'));
+      // Raw non-ASCII (a client that did not escape it): its UTF-8 bytes.
+      const ch = String.fromCodePoint(s.codePointAt(i));
+      out.push(...Buffer.from(ch, 'utf8'));
+      i += ch.length - 1;
     }
   }
   return Buffer.from(out);

@@ -413,6 +413,8 @@ describe('the query string', () => {
     refusePin('replication%2Dmin=abc', 'replication-min');
     refusePin('name=a&%6Eame=b', 'name', 'duplicate_parameter');
     acceptPin('name=a+b%20c&&mode=direct&');
+    acceptPin('name=caf\u00e9-\u{1F680}'); // raw UTF-8, astral plane included
+    refusePin(`name=${'\u{1F680}'.repeat(64)}`, 'name'); // 256 bytes
   });
   test('malformed pieces Go would silently drop are refused', () => {
     refusePin('name=a;mode=direct', 'name');
