@@ -20,7 +20,6 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/localedge"
 )
 
@@ -30,10 +29,11 @@ const (
 	cid  = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
 )
 
-// loopback is 127.0.<LOCALCLUSTER_NET>.<host>: tests of several checkouts
-// run side by side without sharing addresses.
+// loopback is 127.0.<LOCALCLUSTER_NET>.<host>, the network localcluster
+// puts a cluster on: tests of several checkouts run side by side without
+// sharing addresses.
 func loopback(host int) string {
-	n, _ := strconv.Atoi(os.Getenv(localcluster.FirstIPEnv))
+	n, _ := strconv.Atoi(os.Getenv("LOCALCLUSTER_NET"))
 	if n <= 0 || n > 254 {
 		n = 0
 	}

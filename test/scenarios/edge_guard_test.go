@@ -41,8 +41,9 @@ func TestEdgeRefusesWhatTheClusterMishandles(t *testing.T) {
 		apis = append(apis, p.RESTURL())
 		gateways = append(gateways, p.GatewayURL())
 	}
-	// The address just before the first peer's, on this cluster's network.
-	listen := localcluster.PeerIP(-1) + ":0"
+	// Host .10 of the peers' loopback network (they are .11 and up).
+	first := c.Peers[0].IP
+	listen := first[:strings.LastIndexByte(first, '.')+1] + "10:0"
 	edge, err := localedge.Start(ctx, localedge.Options{
 		RepoRoot: repoRoot, GatewayListen: listen, APIListen: listen,
 		GatewayUpstreams: gateways, APIUpstreams: apis,
