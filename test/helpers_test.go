@@ -92,6 +92,24 @@ func loadAssembly(dir string) (map[string]*stackTemplate, error) {
 	return out, nil
 }
 
+// missingContext lists the context lookups a synth could not answer
+// offline: the CDK CLI would need AWS credentials to fill them in.
+func missingContext(dir string) ([]string, error) {
+	var manifest struct {
+		Missing []struct {
+			Key string `json:"key"`
+		} `json:"missing"`
+	}
+	if err := readJSONFile(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, m := range manifest.Missing {
+		keys = append(keys, m.Key)
+	}
+	return keys, nil
+}
+
 func readJSONFile(file string, v any) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
