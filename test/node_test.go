@@ -106,17 +106,17 @@ func TestServicesRollOneAfterAnother(t *testing.T) {
 	}
 }
 
-// taskDefinition returns node i's task definition and its container
-// definitions by name (exactly kubo and the cluster).
-func taskDefinition(t *testing.T, s *synthesized, i int) (resource, map[string]map[string]any) {
+// taskDefinition returns the task definition of the node construct with id
+// and its container definitions by name (exactly kubo and the cluster).
+func taskDefinition(t *testing.T, s *stackTemplate, id string) (resource, map[string]map[string]any) {
 	t.Helper()
-	_, task := s.withPrefix(t, "AWS::ECS::TaskDefinition", fmt.Sprintf("Node%dTask", i))
+	_, task := s.withPrefix(t, "AWS::ECS::TaskDefinition", id+"Task")
 	defs := map[string]map[string]any{}
 	for _, c := range list(task.Properties["ContainerDefinitions"]) {
 		def := c.(map[string]any)
 		defs[def["Name"].(string)] = def
 	}
-	require.Equal(t, []string{node.ClusterContainerName, node.KuboContainerName}, sortedKeys(defs), "node %d containers", i)
+	require.Equal(t, []string{node.ClusterContainerName, node.KuboContainerName}, sortedKeys(defs), "%s containers", id)
 	return task, defs
 }
 
@@ -138,7 +138,7 @@ func envOf(t *testing.T, c map[string]any) map[string]string {
 func TestContainersHealthChecksDependencyAndShutdown(t *testing.T) {
 	s := defaults
 	for i := 0; i < s.config.NodeCount; i++ {
-		_, defs := taskDefinition(t, s, i)
+		_, defs := taskDefinition(t, s.stackTemplate, fmt.Sprintf("Node%d", i))
 		kubo, cluster := defs[node.KuboContainerName], defs[node.ClusterContainerName]
 		for name, c := range defs {
 			check := fmt.Sprint(path(c, "HealthCheck", "Command"))
@@ -176,7 +176,7 @@ func TestStartPeriodsOutlastTheLockWaits(t *testing.T) {
 	const maxStartPeriod = 300 * time.Second
 	for _, s := range allApps() {
 		for i := 0; i < s.config.NodeCount; i++ {
-			_, defs := taskDefinition(t, s, i)
+			_, defs := taskDefinition(t, s.stackTemplate, fmt.Sprintf("Node%d", i))
 			var total time.Duration
 			for container, c := range map[string]struct {
 				waitVariable string
@@ -212,7 +212,7 @@ func TestContainersRunUnprivileged(t *testing.T) {
 	efsMount := map[string]string{node.KuboContainerName: nodespec.KuboRepoPath, node.ClusterContainerName: nodespec.ClusterStatePath}
 	for _, s := range allApps() {
 		for i := 0; i < s.config.NodeCount; i++ {
-			task, defs := taskDefinition(t, s, i)
+			task, defs := taskDefinition(t, s.stackTemplate, fmt.Sprintf("Node%d", i))
 			efsVolumes := map[string]bool{}
 			for _, v := range list(task.Properties["Volumes"]) {
 				efsVolumes[fmt.Sprint(path(v, "Name"))] = path(v, "EFSVolumeConfiguration") != nil
@@ -255,7 +255,7 @@ func TestTaskEnvironmentIsNodespecs(t *testing.T) {
 		seed, _ := s.withPrefix(t, "AWS::SecretsManager::Secret", "SecretsIdentitySeed")
 		credentials, _ := s.withPrefix(t, "AWS::SecretsManager::Secret", "SecretsRestApiCredentials")
 		for i := 0; i < s.config.NodeCount; i++ {
-			_, defs := taskDefinition(t, s, i)
+			_, defs := taskDefinition(t, s.stackTemplate, fmt.Sprintf("Node%d", i))
 			kubo, cluster := s.config.NodeSettings(i).Environment()
 			assert.Equal(t, kubo, envOf(t, defs[node.KuboContainerName]), "node %d kubo environment", i)
 			assert.Equal(t, cluster, envOf(t, defs[node.ClusterContainerName]), "node %d cluster environment", i)
