@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/stretchr/testify/require"
 )
 
@@ -264,6 +265,16 @@ func absRepoRoot(t *testing.T) string {
 	root, err := filepath.Abs(repoRoot)
 	require.NoError(t, err)
 	return root
+}
+
+// childIDs names the children of a construct: what a rejected one must not
+// have added.
+func childIDs(c constructs.IConstruct) []string {
+	var ids []string
+	for _, child := range *c.Node().Children() {
+		ids = append(ids, *child.Node().Id())
+	}
+	return ids
 }
 
 // catch runs f and turns a panic into an error: failed jsii calls (CDK

@@ -92,5 +92,5 @@ func TestNetworkPropsAreValidated(t *testing.T) {
 			}
 		})
 	}
-	assert.Empty(t, *stack.Node().Children(), "a rejected network must not leave constructs behind")
+	assert.Empty(t, childIDs(stack), "a rejected network must not leave constructs behind")
 }

@@ -79,7 +79,7 @@ func TestInvalidConfigurationCreatesNothing(t *testing.T) {
 	stack, err := app.Build(cdkApp, repoRoot)
 	require.Error(t, err)
 	assert.Nil(t, stack)
-	assert.Empty(t, *cdkApp.Node().Children(), "nothing may be created from an invalid configuration")
+	assert.Empty(t, childIDs(cdkApp), "nothing may be created from an invalid configuration")
 	for _, key := range keys {
 		assert.Contains(t, err.Error(), key+": ")
 	}
@@ -98,7 +98,7 @@ func TestStackValidatesTheWholeConfig(t *testing.T) {
 	for _, key := range []string{config.KeyRestAPICredentialsName, config.KeyVpcCidr, config.KeyCloudMapNamespace} {
 		assert.Contains(t, err.Error(), key+": ")
 	}
-	assert.Empty(t, *cdkApp.Node().Children())
+	assert.Empty(t, childIDs(cdkApp))
 	_, err = stacks.New(cdkApp, "Nil", nil)
 	assert.EqualError(t, err, "stacks.Props: required (nil)")
 }
