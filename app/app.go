@@ -6,9 +6,11 @@ package app
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/pipelines"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 )
 
@@ -24,20 +26,51 @@ func ReadContext(node constructs.Node) map[string]any {
 	return raw
 }
 
-// Build validates the configuration and adds the stacks to cdkApp, with the
-// cdk-nag AwsSolutions checks over all of them. sourceDir is the repository
-// root. Nothing is created when the configuration is invalid.
+// Built is what BuildAll added to the app: the standalone cluster stack, or,
+// when the configuration has pipeline settings, the two delivery pipelines
+// whose stages hold the cluster stacks.
+type Built struct {
+	Stack    *stacks.IpfsCluster
+	Delivery *pipelines.Delivery
+}
+
+// Build is BuildAll for callers that want the standalone stack; it is nil
+// when the configuration turns the pipelines on.
 func Build(cdkApp awscdk.App, sourceDir string) (*stacks.IpfsCluster, error) {
+	built, err := BuildAll(cdkApp, sourceDir)
+	if err != nil {
+		return nil, err
+	}
+	return built.Stack, nil
+}
+
+// BuildAll validates the configuration and adds the stacks to cdkApp, with
+// the cdk-nag AwsSolutions checks over all of them (the pipelines add the
+// checks to their stages themselves: the App's aspects do not reach into a
+// Stage). sourceDir is the repository root. Nothing is created when the
+// configuration is invalid.
+func BuildAll(cdkApp awscdk.App, sourceDir string) (*Built, error) {
 	cfg, err := config.Parse(ReadContext(cdkApp.Node()))
 	if err != nil {
 		return nil, err
 	}
-	stack, err := stacks.New(cdkApp, cfg.StackName, &stacks.Props{Config: cfg, SourceDir: sourceDir})
+	built := &Built{}
+	if cfg.Pipeline != nil {
+		built.Delivery, err = pipelines.New(cdkApp, &pipelines.Props{Config: cfg, SourceDir: sourceDir})
+	} else {
+		if cfg.Account != "" {
+			// As in the pipelines' stages: with a concrete account ec2.Vpc
+			// checks its zones against a lookup that needs credentials;
+			// answer it with the configured zones.
+			cdkApp.Node().SetContext(jsii.String(pipelines.AvailabilityZonesContextKey(cfg.Account, cfg.Region)), cfg.AvailabilityZones)
+		}
+		built.Stack, err = stacks.New(cdkApp, cfg.StackName, &stacks.Props{Config: cfg, SourceDir: sourceDir})
+	}
 	if err != nil {
 		return nil, err
 	}
 	awscdk.Aspects_Of(cdkApp).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsiiTrue()}), nil)
-	return stack, nil
+	return built, nil
 }
 
 func jsiiTrue() *bool { t := true; return &t }

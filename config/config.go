@@ -56,6 +56,9 @@ var Keys = []string{
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
 	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
+	// pipeline.go
+	KeyPipelineAccount, KeyPipelineRegion, KeySourceRepository, KeySourceConnectionArn,
+	KeyTestAccount, KeyTestRegion, KeyProdAccount, KeyProdRegion, KeyTestOverrides, KeyProdOverrides,
 }
 
 // ThroughputMode is the EFS throughput mode of every node's file system.
@@ -114,6 +117,8 @@ type Config struct {
 	// WebACLArn is an optional AWS WAF web ACL (CLOUDFRONT scope) for both
 	// distributions.
 	WebACLArn string
+	// Pipeline is nil unless pipeline settings are given (pipeline.go).
+	Pipeline *Pipeline
 }
 
 // Defaults are what an empty context gives; cdk.json repeats them so that
@@ -207,6 +212,7 @@ func Parse(raw map[string]any) (Config, error) {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}
 	problems := append(p.problems, c.validate()...)
+	c.Pipeline, problems = parsePipeline(raw, c, problems)
 	if len(problems) > 0 {
 		return Config{}, &ValidationError{Problems: problems}
 	}

@@ -14,20 +14,20 @@ import (
 )
 
 const (
-	// MiB is 2^20 bytes.
-	MiB = 1 << 20
-	// TargetRatio is the goal for cluster time / single-node time.
-	TargetRatio = 3.5
+	// mib is 2^20 bytes.
+	mib = 1 << 20
+	// targetRatio is the goal for cluster time / single-node time.
+	targetRatio = 3.5
 )
 
-// BenchData is the benchmark's payload: one 32 MiB file and 128 files of
+// benchData is the benchmark's payload: one 32 MiB file and 128 files of
 // 256 KiB, random bytes (64 MiB in all).
-type BenchData struct {
+type benchData struct {
 	Files []AddFile
 }
 
-// Bytes is the payload size.
-func (d *BenchData) Bytes() int64 {
+// size is the payload size.
+func (d *benchData) size() int64 {
 	var n int64
 	for _, f := range d.Files {
 		n += int64(len(f.Data))
@@ -35,9 +35,9 @@ func (d *BenchData) Bytes() int64 {
 	return n
 }
 
-// NewBenchData generates a fresh random payload (new bytes every call, so
+// newBenchData generates a fresh random payload (new bytes every call, so
 // that no block is already present anywhere).
-func NewBenchData() *BenchData {
+func newBenchData() *benchData {
 	var seed [32]byte
 	for i := range seed {
 		seed[i] = byte(rand.Uint32())
@@ -48,7 +48,7 @@ func NewBenchData() *BenchData {
 		r.Read(b)
 		return AddFile{Name: name, Data: b}
 	}
-	d := &BenchData{Files: []AddFile{mk("big-32MiB.bin", 32*MiB)}}
+	d := &benchData{Files: []AddFile{mk("big-32MiB.bin", 32*mib)}}
 	for i := range 128 {
 		d.Files = append(d.Files, mk(fmt.Sprintf("small-%03d.bin", i), 256<<10))
 	}
@@ -76,19 +76,19 @@ type BenchResult struct {
 	Stream, Local ClusterRun
 }
 
-// MiBps converts a duration for the payload into MiB/s.
-func (r *BenchResult) MiBps(d time.Duration) float64 {
-	return float64(r.Bytes) / MiB / d.Seconds()
+// mibps converts a duration for the payload into MiB/s.
+func (r *BenchResult) mibps(d time.Duration) float64 {
+	return float64(r.Bytes) / mib / d.Seconds()
 }
 
-// Ratio is cluster time / single-node time.
-func (r *BenchResult) Ratio(c ClusterRun) float64 { return c.Total.Seconds() / r.Single.Seconds() }
+// ratio is cluster time / single-node time.
+func (r *BenchResult) ratio(c ClusterRun) float64 { return c.Total.Seconds() / r.Single.Seconds() }
 
 // Print writes the figures.
 func (r *BenchResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "payload: %.1f MiB random (1 x 32 MiB + 128 x 256 KiB), fresh bytes for each measurement\n", float64(r.Bytes)/MiB)
+	fmt.Fprintf(w, "payload: %.1f MiB random (1 x 32 MiB + 128 x 256 KiB), fresh bytes for each measurement\n", float64(r.Bytes)/mib)
 	fmt.Fprintf(w, "  single node: `%s` into an empty repo (profile %s, image init script applied)\n", r.SingleCommand, r.KuboProfile)
-	fmt.Fprintf(w, "               %6.2f s  %6.1f MiB/s\n", r.Single.Seconds(), r.MiBps(r.Single))
+	fmt.Fprintf(w, "               %6.2f s  %6.1f MiB/s\n", r.Single.Seconds(), r.mibps(r.Single))
 	for _, x := range []struct {
 		name string
 		run  ClusterRun
@@ -100,20 +100,20 @@ func (r *BenchResult) Print(w io.Writer) {
 			continue
 		}
 		verdict := "meets"
-		if r.Ratio(x.run) > TargetRatio {
+		if r.ratio(x.run) > targetRatio {
 			verdict = "MISSES"
 		}
 		fmt.Fprintf(w, "  %s, via node0's REST API, replication %d, until PINNED on all %d peers:\n", x.name, r.Replication, r.Replication)
 		fmt.Fprintf(w, "               %6.2f s  %6.1f MiB/s  (add request %.2f s)  ratio %.2f (%s target <= %.1f)\n",
-			x.run.Total.Seconds(), r.MiBps(x.run.Total), x.run.Add.Seconds(), r.Ratio(x.run), verdict, TargetRatio)
+			x.run.Total.Seconds(), r.mibps(x.run.Total), x.run.Add.Seconds(), r.ratio(x.run), verdict, targetRatio)
 	}
 }
 
-// BenchSingle measures a plain `ipfs add` of data into an empty repository
+// benchSingle measures a plain `ipfs add` of data into an empty repository
 // prepared exactly like a peer's (upstream init with the image's profile,
 // then the image's container-init.d scripts), with the same DAG parameters
 // the cluster's add uses, so that both produce the same root CID.
-func (c *Cluster) BenchSingle(ctx context.Context, data *BenchData, res *BenchResult) error {
+func (c *Cluster) benchSingle(ctx context.Context, data *benchData, res *BenchResult) error {
 	dir, err := os.MkdirTemp(c.Root, "bench-single-")
 	if err != nil {
 		return err
@@ -136,13 +136,14 @@ func (c *Cluster) BenchSingle(ctx context.Context, data *BenchData, res *BenchRe
 	}
 	// Same environment as node0 but its own repo; the repo is never opened
 	// by a daemon, so the addresses do not matter.
-	env := mergeEnv(c.KuboEnv(c.Peers[0]), []string{"IPFS_PATH=" + repo})
+	kubo, _ := c.processEnv(c.Peers[0])
+	env := mergeEnv(kubo, []string{"IPFS_PATH=" + repo})
 	logf, err := os.Create(filepath.Join(c.Root, "bench-single.log"))
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	if err := KuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, repo, env, logf); err != nil {
+	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, repo, env, logf, nil); err != nil {
 		return fmt.Errorf("preparing the single-node repo (log %s): %w", logf.Name(), err)
 	}
 	res.KuboProfile = lookupEnv(env, "IPFS_PROFILE")
@@ -161,9 +162,9 @@ func (c *Cluster) BenchSingle(ctx context.Context, data *BenchData, res *BenchRe
 	return nil
 }
 
-// BenchCluster adds data through peer 0's REST API with replication factor
+// benchCluster adds data through peer 0's REST API with replication factor
 // min = max = every peer, and measures until the root is PINNED everywhere.
-func (c *Cluster) BenchCluster(ctx context.Context, data *BenchData, local bool) (ClusterRun, error) {
+func (c *Cluster) benchCluster(ctx context.Context, data *benchData, local bool) (ClusterRun, error) {
 	var run ClusterRun
 	n := len(c.Peers)
 	cl := c.Peers[0].Client()
@@ -199,10 +200,10 @@ func RunBench(ctx context.Context, opt Options) (*BenchResult, error) {
 		return nil, err
 	}
 	defer c.Stop()
-	data := NewBenchData()
-	res := &BenchResult{Bytes: data.Bytes()}
+	data := newBenchData()
+	res := &BenchResult{Bytes: data.size()}
 	// The floor first, on an idle machine.
-	if err := c.BenchSingle(ctx, data, res); err != nil {
+	if err := c.benchSingle(ctx, data, res); err != nil {
 		return nil, err
 	}
 	if err := c.Start(ctx); err != nil {
@@ -210,17 +211,17 @@ func RunBench(ctx context.Context, opt Options) (*BenchResult, error) {
 	}
 	// Measure a settled cluster: kubo daemons connected (bitswap works),
 	// as in a running deployment.
-	if err := c.WaitKuboMesh(ctx); err != nil {
+	if err := c.waitKuboMesh(ctx); err != nil {
 		return nil, err
 	}
 	res.Replication = len(c.Peers)
-	if res.Stream, err = c.BenchCluster(ctx, data, false); err != nil {
+	if res.Stream, err = c.benchCluster(ctx, data, false); err != nil {
 		return nil, err
 	}
 	if res.SingleCID != res.Stream.CID {
 		return res, errors.New("the single-node and cluster adds produced different root CIDs: the runs are not comparable")
 	}
-	if res.Local, err = c.BenchCluster(ctx, NewBenchData(), true); err != nil {
+	if res.Local, err = c.benchCluster(ctx, newBenchData(), true); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -26,8 +26,8 @@ type Binaries struct {
 	Versions        Versions
 }
 
-// Dirs returns the directories holding the binaries, for PATH.
-func (b *Binaries) Dirs() []string {
+// dirs returns the directories holding the binaries, for PATH.
+func (b *Binaries) dirs() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range []string{b.IPFS, b.ClusterService, b.ClusterCtl, b.ClusterIdentity} {
@@ -40,10 +40,10 @@ func (b *Binaries) Dirs() []string {
 	return out
 }
 
-// BinCacheDir is where built binaries are kept between runs:
+// binCacheDir is where built binaries are kept between runs:
 // $IPFS_CLUSTER_AWS_BIN_CACHE, else <user cache dir>/ipfs-cluster-aws/bin
 // ($XDG_CACHE_HOME or ~/.cache).
-func BinCacheDir() (string, error) {
+func binCacheDir() (string, error) {
 	if d := os.Getenv("IPFS_CLUSTER_AWS_BIN_CACHE"); d != "" {
 		return filepath.Abs(d)
 	}
@@ -54,7 +54,7 @@ func BinCacheDir() (string, error) {
 	return filepath.Join(d, "ipfs-cluster-aws", "bin"), nil
 }
 
-// EnsureBinaries builds (once, then reuses from BinCacheDir) kubo and
+// EnsureBinaries builds (once, then reuses from binCacheDir) kubo and
 // ipfs-cluster at the versions of the Dockerfiles' FROM lines, from the
 // nested modules under test/binaries with their committed go.sum, and
 // cluster-identity from this checkout. Progress goes to log (may be nil).
@@ -64,11 +64,11 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	if log == nil {
 		log = io.Discard
 	}
-	v, err := CheckVersions(root)
+	v, err := checkVersions(root)
 	if err != nil {
 		return nil, err
 	}
-	cache, err := BinCacheDir()
+	cache, err := binCacheDir()
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +79,8 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	b := &Binaries{Versions: v}
 
 	kuboDir, err := buildCached(ctx, cache, "kubo-"+v.Kubo, log, func(out string) error {
-		return goBuild(ctx, goBin, filepath.Join(root, KuboBinModule), out, log, nil,
-			KuboModule+"/cmd/ipfs")
+		return goBuild(ctx, goBin, filepath.Join(root, kuboBinModule), out, log, nil,
+			kuboModule+"/cmd/ipfs")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building kubo %s: %w", v.Kubo, err)
@@ -91,8 +91,8 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	// the committed go.sum verifies every module instead (-mod=readonly
 	// refuses any module it does not list).
 	clusterDir, err := buildCached(ctx, cache, "ipfs-cluster-"+v.Cluster, log, func(out string) error {
-		return goBuild(ctx, goBin, filepath.Join(root, ClusterBinModule), out, log, []string{"GOSUMDB=off"},
-			ClusterModule+"/cmd/ipfs-cluster-service", ClusterModule+"/cmd/ipfs-cluster-ctl")
+		return goBuild(ctx, goBin, filepath.Join(root, clusterBinModule), out, log, []string{"GOSUMDB=off"},
+			clusterModule+"/cmd/ipfs-cluster-service", clusterModule+"/cmd/ipfs-cluster-ctl")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building ipfs-cluster %s: %w", v.Cluster, err)

@@ -21,8 +21,8 @@ type Secrets struct {
 	Password string // RESTAPI_PASSWORD
 }
 
-// Env returns the secrets as the container environment carries them.
-func (s Secrets) Env() []string {
+// env returns the secrets as the container environment carries them.
+func (s Secrets) env() []string {
 	return []string{
 		"CLUSTER_IDENTITY_SEED=" + s.Seed,
 		"RESTAPI_USERNAME=" + s.Username,
@@ -49,9 +49,9 @@ func randomAlnum(n int) string {
 	return string(out)
 }
 
-// LoadOrCreateSecrets reads path, or generates fresh secrets and writes them
+// loadOrCreateSecrets reads path, or generates fresh secrets and writes them
 // there with mode 0600.
-func LoadOrCreateSecrets(path string) (Secrets, error) {
+func loadOrCreateSecrets(path string) (Secrets, error) {
 	s, err := readSecrets(path)
 	if err == nil {
 		return s, nil
@@ -62,7 +62,7 @@ func LoadOrCreateSecrets(path string) (Secrets, error) {
 	s = Secrets{Seed: randomAlnum(64), Username: "admin", Password: randomAlnum(32)}
 	content := "# Local stand-in for the secrets the stack generates in Secrets Manager.\n" +
 		"# Keep it: the peers' identities derive from CLUSTER_IDENTITY_SEED.\n" +
-		strings.Join(s.Env(), "\n") + "\n"
+		strings.Join(s.env(), "\n") + "\n"
 	// Write a private temporary file, then link it into place: readers see
 	// either no file or a complete one, and a concurrent creator wins once.
 	f, err := os.CreateTemp(filepath.Dir(path), ".secrets-*")

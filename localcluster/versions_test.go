@@ -3,7 +3,6 @@ package localcluster
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,11 +15,11 @@ import (
 func TestBinaryVersionsMatchDockerfiles(t *testing.T) {
 	root, err := RepoRoot()
 	require.NoError(t, err)
-	v, err := CheckVersions(root)
+	v, err := checkVersions(root)
 	require.NoError(t, err)
 	assert.Regexp(t, `^v\d+\.\d+\.\d+$`, v.Kubo)
 	assert.Regexp(t, `^v\d+\.\d+\.\d+$`, v.Cluster)
-	for _, mod := range []string{KuboBinModule, ClusterBinModule} {
+	for _, mod := range []string{kuboBinModule, clusterBinModule} {
 		_, err := os.Stat(filepath.Join(root, mod, "go.sum"))
 		assert.NoError(t, err, "%s must commit its go.sum", mod)
 	}
@@ -39,14 +38,14 @@ func writeTree(t *testing.T, files map[string]string) string {
 
 func TestCheckVersionsReportsEveryMismatch(t *testing.T) {
 	root := writeTree(t, map[string]string{
-		KuboDockerfile:               "# syntax=docker/dockerfile:1\nFROM ipfs/kubo:v0.43.0\n",
-		ClusterDockerfile:            "FROM golang:1.26 AS build\nRUN true\nFROM docker.io/ipfs/ipfs-cluster:v1.1.6@sha256:abc\n",
-		KuboBinModule + "/go.mod":    "module x\n\ngo 1.26\n\nrequire github.com/ipfs/kubo v0.42.0\n",
-		ClusterBinModule + "/go.mod": "module y\n\ngo 1.26\n\nrequire (\n\tgithub.com/ipfs-cluster/ipfs-cluster v1.1.5\n)\n",
-		KuboBinModule + "/go.sum":    "",
-		ClusterBinModule + "/go.sum": "",
+		kuboDockerfile:               "# syntax=docker/dockerfile:1\nFROM ipfs/kubo:v0.43.0\n",
+		clusterDockerfile:            "FROM golang:1.26 AS build\nRUN true\nFROM docker.io/ipfs/ipfs-cluster:v1.1.6@sha256:abc\n",
+		kuboBinModule + "/go.mod":    "module x\n\ngo 1.26\n\nrequire github.com/ipfs/kubo v0.42.0\n",
+		clusterBinModule + "/go.mod": "module y\n\ngo 1.26\n\nrequire (\n\tgithub.com/ipfs-cluster/ipfs-cluster v1.1.5\n)\n",
+		kuboBinModule + "/go.sum":    "",
+		clusterBinModule + "/go.sum": "",
 	})
-	v, err := CheckVersions(root)
+	v, err := checkVersions(root)
 	assert.Equal(t, Versions{Kubo: "v0.43.0", Cluster: "v1.1.6"}, v)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "requires github.com/ipfs/kubo v0.42.0 but docker/kubo/Dockerfile is FROM v0.43.0")
@@ -55,37 +54,12 @@ func TestCheckVersionsReportsEveryMismatch(t *testing.T) {
 
 func TestCheckVersionsNeedsATaggedFrom(t *testing.T) {
 	root := writeTree(t, map[string]string{
-		KuboDockerfile:    "FROM ipfs/kubo\n",
-		ClusterDockerfile: "FROM ipfs/ipfs-cluster:v1.1.6\n",
+		kuboDockerfile:    "FROM ipfs/kubo\n",
+		clusterDockerfile: "FROM ipfs/ipfs-cluster:v1.1.6\n",
 	})
-	_, err := CheckVersions(root)
+	_, err := checkVersions(root)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no FROM ipfs/kubo:<tag>")
-}
-
-func TestReadDockerfileFinalStage(t *testing.T) {
-	dir := writeTree(t, map[string]string{"Dockerfile": strings.Join([]string{
-		`FROM golang:1.26 AS build`,
-		`ENV CGO_ENABLED=0`,
-		`CMD ["build"]`,
-		`FROM ipfs/kubo:v0.43.0`,
-		`ENV IPFS_PROFILE=server \`,
-		`    # a comment inside a continuation`,
-		`    IPFS_WAIT_REPO_LOCK="30s" GREETING='a b'`,
-		`ENV LEGACY value with spaces`,
-		`ENV DERIVED=${IPFS_PROFILE}-x`,
-		`ENTRYPOINT ["/sbin/tini", "--", "/usr/local/bin/start_ipfs"]`,
-		`CMD daemon --migrate`,
-	}, "\n")})
-	d, err := ReadDockerfile(filepath.Join(dir, "Dockerfile"))
-	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"golang": "1.26", "ipfs/kubo": "v0.43.0"}, d.From)
-	assert.Equal(t, []EnvVar{
-		{"IPFS_PROFILE", "server"}, {"IPFS_WAIT_REPO_LOCK", "30s"}, {"GREETING", "a b"},
-		{"LEGACY", "value with spaces"}, {"DERIVED", "server-x"},
-	}, d.Env)
-	assert.Equal(t, []string{"/sbin/tini", "--", "/usr/local/bin/start_ipfs"}, d.Entrypoint)
-	assert.Equal(t, []string{"/bin/sh", "-c", "daemon --migrate"}, d.Cmd)
 }
 
 func TestMergeEnvLaterWins(t *testing.T) {
@@ -102,7 +76,7 @@ func TestInitScriptsSortedLikeSortZ(t *testing.T) {
 		kuboEntrypointDir + "/README.md": "",
 		kuboEntrypointDir + "/sub/x.sh":  "",
 	})
-	got, err := InitScripts(dir)
+	got, err := initScripts(dir)
 	require.NoError(t, err)
 	var names []string
 	for _, g := range got {
@@ -113,7 +87,7 @@ func TestInitScriptsSortedLikeSortZ(t *testing.T) {
 
 func TestSecretsGeneratedOncePrivateAndUsable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "secrets.env")
-	s1, err := LoadOrCreateSecrets(path)
+	s1, err := loadOrCreateSecrets(path)
 	require.NoError(t, err)
 	st, err := os.Stat(path)
 	require.NoError(t, err)
@@ -121,19 +95,7 @@ func TestSecretsGeneratedOncePrivateAndUsable(t *testing.T) {
 	assert.Len(t, s1.Seed, 64)
 	assert.NotContains(t, s1.Password, ",")
 	assert.NotContains(t, s1.Password, ":")
-	s2, err := LoadOrCreateSecrets(path)
+	s2, err := loadOrCreateSecrets(path)
 	require.NoError(t, err)
 	assert.Equal(t, s1, s2)
-}
-
-func TestStackClusterEnvFollowsCdkJSON(t *testing.T) {
-	dir := writeTree(t, map[string]string{"cdk.json": `{"app":"go run .","context":{"replicationFactorMin":2,"replicationFactorMax":"3","nodes":3}}`})
-	env, err := stackClusterEnv(dir)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"CLUSTER_REPLICATIONFACTORMAX=3", "CLUSTER_REPLICATIONFACTORMIN=2"}, env)
-
-	root, err := RepoRoot()
-	require.NoError(t, err)
-	_, err = stackClusterEnv(root)
-	assert.NoError(t, err, "the repository's cdk.json")
 }

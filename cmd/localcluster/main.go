@@ -12,7 +12,9 @@
 //	go run ./cmd/localcluster build         only build/cache the binaries
 //
 // Flags (before the subcommand): -root DIR (default ./.localcluster),
-// -peers N (default 3).
+// -peers N (default: cdk.json's nodeCount), -c key=value (a cdk.json context
+// override, as for `cdk synth`: every peer gets the environment the node
+// construct would give its task definition for that configuration).
 package main
 
 import (
@@ -29,10 +31,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 )
 
-const usage = `usage: localcluster [-root DIR] [-peers N] COMMAND
+const usage = `usage: localcluster [-root DIR] [-peers N] [-c key=value ...] COMMAND
 
 commands:
   up            build the binaries if needed, start every peer in the background, print addresses
@@ -48,9 +51,10 @@ func main() {
 	fs := flag.NewFlagSet("localcluster", flag.ExitOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
 	root := fs.String("root", localcluster.DefaultRoot, "data directory of the local cluster")
-	peers := fs.Int("peers", localcluster.DefaultPeers, "number of peers")
+	peers := fs.Int("peers", 0, "number of peers (default: nodeCount of the configuration)")
 	runs := fs.Int("runs", 1, "bench: number of runs")
-	var kuboEnv, clusterEnv multiFlag
+	var kuboEnv, clusterEnv, cdkContext multiFlag
+	fs.Var(&cdkContext, "c", "override a cdk.json context `key=value`, as cdk synth -c does (repeatable): the peers get the environment a deployment with it would get")
 	fs.Var(&kuboEnv, "kubo-env", "extra NAME=value for every kubo (repeatable; e.g. to try a setting before shipping it)")
 	fs.Var(&clusterEnv, "cluster-env", "extra NAME=value for every cluster peer (repeatable, e.g. CLUSTER_CRDT_BATCHING_MAXBATCHAGE=1s)")
 	fs.Parse(os.Args[1:])
@@ -60,7 +64,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	extra := env{kubo: kuboEnv, cluster: clusterEnv}
+	extra := env{kubo: kuboEnv, cluster: clusterEnv, context: map[string]string{}}
+	for _, kv := range cdkContext {
+		k, v, _ := strings.Cut(kv, "=")
+		extra.context[k] = v
+	}
 	if err := run(ctx, *root, *peers, *runs, extra, fs.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "localcluster:", err)
 		os.Exit(1)
@@ -85,7 +93,10 @@ func (m *multiFlag) Set(v string) error {
 	return nil
 }
 
-type env struct{ kubo, cluster []string }
+type env struct {
+	kubo, cluster []string
+	context       map[string]string
+}
 
 func run(ctx context.Context, root string, peers, runs int, extra env, args []string) error {
 	repo, err := localcluster.RepoRoot()
@@ -98,7 +109,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 	open := func(bin *localcluster.Binaries, detached bool) (*localcluster.Cluster, error) {
 		return localcluster.New(localcluster.Options{
 			Root: root, Peers: peers, RepoRoot: repo, Bin: bin, Detached: detached, Log: os.Stderr,
-			KuboEnv: extra.kubo, ClusterEnv: extra.cluster,
+			KuboEnv: extra.kubo, ClusterEnv: extra.cluster, Context: extra.context,
 		})
 	}
 	switch args[0] {
@@ -208,7 +219,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 			bctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 			res, err := localcluster.RunBench(bctx, localcluster.Options{
 				Root: filepath.Join(tmp, "cluster"), Peers: peers, RepoRoot: repo, Bin: b, Log: os.Stderr,
-				KuboEnv: extra.kubo, ClusterEnv: extra.cluster,
+				KuboEnv: extra.kubo, ClusterEnv: extra.cluster, Context: extra.context,
 			})
 			cancel()
 			if err != nil {
@@ -246,10 +257,10 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries) {
 	w.Flush()
 	fmt.Printf("credentials: %s (RESTAPI_USERNAME / RESTAPI_PASSWORD; CLUSTER_IDENTITY_SEED derives every peer's identity)\n", c.SecretFile)
 	fmt.Printf("try:\n  . %s\n  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" peers ls\n",
-		c.SecretFile, b.ClusterCtl, c.Peers[0].IP, localcluster.ClusterRESTPort)
+		c.SecretFile, b.ClusterCtl, c.Peers[0].IP, nodespec.RestAPIPort)
 	fmt.Printf("  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" add README.md\n",
-		b.ClusterCtl, c.Peers[0].IP, localcluster.ClusterRESTPort)
-	fmt.Printf("  curl http://%s:%d/ipfs/<cid>\n", c.Peers[1].IP, localcluster.KuboGatewayPort)
+		b.ClusterCtl, c.Peers[0].IP, nodespec.RestAPIPort)
+	fmt.Printf("  curl http://%s:%d/ipfs/<cid>\n", c.Peers[1].IP, nodespec.GatewayPort)
 	fmt.Println("stop with: go run ./cmd/localcluster down")
 }
 

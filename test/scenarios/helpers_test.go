@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -256,45 +252,6 @@ func requireGateway(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 	if !bytes.Equal(got, want) {
 		t.Fatalf("node%d's gateway serves %d bytes for %s that differ from the %d added", i, len(got), cid, len(want))
 	}
-}
-
-// kuboRPC calls kubo's RPC API (POST only) of peer i.
-func kuboRPC(ctx context.Context, c *localcluster.Cluster, i int, path string, out any) error {
-	u := fmt.Sprintf("http://%s:%d/api/v0/%s", c.Peers[i].IP, localcluster.KuboRPCPort, path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.Unmarshal(b, out)
-}
-
-func kuboID(ctx context.Context, c *localcluster.Cluster, i int) (string, error) {
-	var id struct{ ID string }
-	err := kuboRPC(ctx, c, i, "id", &id)
-	return id.ID, err
-}
-
-func kuboRecursivePins(ctx context.Context, c *localcluster.Cluster, i int) (map[string]bool, error) {
-	var ls struct {
-		Keys map[string]struct{ Type string }
-	}
-	if err := kuboRPC(ctx, c, i, "pin/ls?type=recursive", &ls); err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for k := range ls.Keys {
-		out[k] = true
-	}
-	return out, nil
 }
 
 func without(all []int, drop ...int) []int {

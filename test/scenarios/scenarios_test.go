@@ -149,17 +149,17 @@ func TestKuboKilledRestartsFromSameRepo(t *testing.T) {
 	ctx := scenarioCtx(t, 5*time.Minute)
 	c := cluster(t, ctx)
 	const n = 2 // not node0: no peer is special
-	if w := lookup(c.KuboEnv(c.Peers[n]), "IPFS_WAIT_REPO_LOCK"); w == "" {
-		t.Errorf("IPFS_WAIT_REPO_LOCK is not set from docker/kubo/Dockerfile")
+	if kubo, _, err := c.PeerEnvironment(n); err != nil || kubo["IPFS_WAIT_REPO_LOCK"] == "" {
+		t.Errorf("IPFS_WAIT_REPO_LOCK is not set for kubo (%v)", err)
 	}
 	cid := addRandom(t, ctx, c, 0, 2<<20, rf, rf)
 	waitPinnedOn(t, ctx, c, cid, everyone)
 
-	idBefore, err := kuboID(ctx, c, n)
+	idBefore, err := c.Peers[n].Kubo().ID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinsBefore, err := kuboRecursivePins(ctx, c, n)
+	pinsBefore, err := c.Peers[n].Kubo().RecursivePins(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +178,14 @@ func TestKuboKilledRestartsFromSameRepo(t *testing.T) {
 	if err := c.StartKubo(ctx, n); err != nil {
 		t.Fatalf("kubo did not come back from its repo: %v", err)
 	}
-	idAfter, err := kuboID(ctx, c, n)
+	idAfter, err := c.Peers[n].Kubo().ID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if idAfter != idBefore {
 		t.Errorf("kubo identity changed across the restart: %s -> %s", idBefore, idAfter)
 	}
-	pinsAfter, err := kuboRecursivePins(ctx, c, n)
+	pinsAfter, err := c.Peers[n].Kubo().RecursivePins(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,14 +358,4 @@ func TestAnyPeerCanRestart(t *testing.T) {
 	waitSees(t, ctx, c, everyone, everyone)
 	waitConverged(t, ctx, c, everyone)
 	requireRetrievable(t, ctx, c, everyone)
-}
-
-func lookup(env []string, name string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
 }

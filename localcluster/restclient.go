@@ -215,8 +215,8 @@ type AddParams struct {
 	Local bool
 }
 
-// Added is one line of the add answer.
-type Added struct {
+// addedEntry is one line of the add answer.
+type addedEntry struct {
 	Name  string `json:"name"`
 	Cid   string `json:"cid"`
 	Bytes uint64 `json:"bytes"`
@@ -275,10 +275,10 @@ func (c *Client) Add(ctx context.Context, p AddParams, files ...AddFile) (string
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return "", &HTTPError{resp.StatusCode, string(b)}
 	}
-	var last Added
+	var last addedEntry
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var a Added
+		var a addedEntry
 		err := dec.Decode(&a)
 		if errors.Is(err, io.EOF) {
 			break
@@ -320,8 +320,8 @@ func GatewayGet(ctx context.Context, gateway, cidPath string) ([]byte, error) {
 	return b, nil
 }
 
-// Metric is a peer monitor metric (the allocator's input).
-type Metric struct {
+// metric is a peer monitor metric (the allocator's input).
+type metric struct {
 	Name   string `json:"name"`
 	Peer   string `json:"peer"`
 	Value  string `json:"value"`
@@ -329,29 +329,29 @@ type Metric struct {
 	Valid  bool   `json:"valid"`
 }
 
-// MetricNames lists the metrics the peer's monitor knows.
-func (c *Client) MetricNames(ctx context.Context) ([]string, error) {
+// metricNames lists the metrics the peer's monitor knows.
+func (c *Client) metricNames(ctx context.Context) ([]string, error) {
 	var names []string
 	return names, c.getJSON(ctx, "/monitor/metrics", &names)
 }
 
-// Metrics returns the latest valid metric of each peer for name.
-func (c *Client) Metrics(ctx context.Context, name string) ([]Metric, error) {
-	var ms []Metric
+// metrics returns the latest valid metric of each peer for name.
+func (c *Client) metrics(ctx context.Context, name string) ([]metric, error) {
+	var ms []metric
 	return ms, c.getJSON(ctx, "/monitor/metrics/"+url.PathEscape(name), &ms)
 }
 
 // MetricPeers returns, for each metric name the peer knows, the peers
 // that have a valid, unexpired value: who the allocator can choose from.
 func (c *Client) MetricPeers(ctx context.Context) (map[string][]string, error) {
-	names, err := c.MetricNames(ctx)
+	names, err := c.metricNames(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]string{}
 	now := time.Now().UnixNano()
 	for _, n := range names {
-		ms, err := c.Metrics(ctx, n)
+		ms, err := c.metrics(ctx, n)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,8 @@
-package localcluster
+// Package proc starts and stops the local cluster's daemons: each a process
+// group leader, recorded in a pidfile so that another invocation of the CLI
+// can find, stop or kill it, and never mistaken for a later process that
+// reuses its pid.
+package proc
 
 import (
 	"context"
@@ -13,10 +17,10 @@ import (
 	"time"
 )
 
-// proc is one started process (kubo daemon or cluster entrypoint), leader of
+// Proc is one started process (kubo daemon or cluster entrypoint), leader of
 // its own process group, recorded in a pidfile so that another invocation of
-// the CLI can stop it.
-type proc struct {
+// the CLI can stop it. A nil *Proc is a process that is not running.
+type Proc struct {
 	name    string
 	pidfile string
 	pid     int
@@ -44,10 +48,10 @@ func init() {
 	}()
 }
 
-// startProc starts cmd in its own process group. Attached processes die
+// Start starts cmd in its own process group. Attached processes die
 // with this program (SIGKILL via Pdeathsig); detached ones get their own
 // session and outlive it.
-func startProc(name, pidfile string, cmd *exec.Cmd, detached bool) (*proc, error) {
+func Start(name, pidfile string, cmd *exec.Cmd, detached bool) (*Proc, error) {
 	if detached {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {
@@ -58,22 +62,22 @@ func startProc(name, pidfile string, cmd *exec.Cmd, detached bool) (*proc, error
 	if err := <-res; err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &proc{name: name, pidfile: pidfile, pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &Proc{name: name, pidfile: pidfile, pid: cmd.Process.Pid, done: make(chan struct{})}
 	p.start = procStartTime(p.pid)
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	if err := os.WriteFile(pidfile, []byte(fmt.Sprintf("%d %s\n", p.pid, p.start)), 0o644); err != nil {
-		p.signal(syscall.SIGKILL)
+		p.Signal(syscall.SIGKILL)
 		return nil, err
 	}
 	return p, nil
 }
 
-// loadProc reads a pidfile written by startProc (possibly by another
+// Load reads a pidfile written by Start (possibly by another
 // process). It returns nil if there is none or the process is gone.
-func loadProc(name, pidfile string) *proc {
+func Load(name, pidfile string) *Proc {
 	b, err := os.ReadFile(pidfile)
 	if err != nil {
 		return nil
@@ -86,11 +90,11 @@ func loadProc(name, pidfile string) *proc {
 	if err != nil || pid <= 1 {
 		return nil
 	}
-	p := &proc{name: name, pidfile: pidfile, pid: pid}
+	p := &Proc{name: name, pidfile: pidfile, pid: pid}
 	if len(f) > 1 {
 		p.start = f[1]
 	}
-	if !p.alive() {
+	if !p.Alive() {
 		os.Remove(pidfile)
 		return nil
 	}
@@ -120,8 +124,16 @@ func procStartTime(pid int) string { return procStatField(pid, 22) }
 
 func procState(pid int) string { return procStatField(pid, 3) }
 
-// alive reports whether the process still runs (and is the one we started).
-func (p *proc) alive() bool {
+// Pid is the process id (0 when p is nil).
+func (p *Proc) Pid() int {
+	if p == nil {
+		return 0
+	}
+	return p.pid
+}
+
+// Alive reports whether the process still runs (and is the one we started).
+func (p *Proc) Alive() bool {
 	if p == nil {
 		return false
 	}
@@ -142,10 +154,10 @@ func (p *proc) alive() bool {
 	return p.start == "" || procStartTime(p.pid) == p.start
 }
 
-// signal sends sig to the whole process group (the entrypoint's children
+// Signal sends sig to the whole process group (the entrypoint's children
 // included), falling back to the process itself.
-func (p *proc) signal(sig syscall.Signal) {
-	if !p.alive() {
+func (p *Proc) Signal(sig syscall.Signal) {
+	if !p.Alive() {
 		return
 	}
 	if err := syscall.Kill(-p.pid, sig); err != nil {
@@ -154,7 +166,7 @@ func (p *proc) signal(sig syscall.Signal) {
 }
 
 // wait blocks until the process is gone or ctx ends.
-func (p *proc) wait(ctx context.Context) error {
+func (p *Proc) wait(ctx context.Context) error {
 	if p.done != nil {
 		select {
 		case <-p.done:
@@ -165,7 +177,7 @@ func (p *proc) wait(ctx context.Context) error {
 	}
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	for p.alive() {
+	for p.Alive() {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -175,14 +187,14 @@ func (p *proc) wait(ctx context.Context) error {
 	return nil
 }
 
-// stop sends SIGTERM and, after grace, SIGKILL; it returns once the process
+// Stop sends SIGTERM and, after grace, SIGKILL; it returns once the process
 // is gone and its pidfile removed, reporting whether SIGKILL was needed.
-func (p *proc) stop(grace time.Duration) (killed bool, err error) {
+func (p *Proc) Stop(grace time.Duration) (killed bool, err error) {
 	if p == nil {
 		return false, nil
 	}
 	defer os.Remove(p.pidfile)
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	err = p.wait(ctx)
 	cancel()
@@ -190,7 +202,7 @@ func (p *proc) stop(grace time.Duration) (killed bool, err error) {
 		p.killGroupLeftovers()
 		return false, nil
 	}
-	p.signal(syscall.SIGKILL)
+	p.Signal(syscall.SIGKILL)
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := p.wait(ctx); err != nil {
@@ -200,13 +212,13 @@ func (p *proc) stop(grace time.Duration) (killed bool, err error) {
 	return true, nil
 }
 
-// kill sends SIGKILL to the group and waits until the process is gone.
-func (p *proc) kill() error {
+// Kill sends SIGKILL to the group and waits until the process is gone.
+func (p *Proc) Kill() error {
 	if p == nil {
 		return nil
 	}
 	defer os.Remove(p.pidfile)
-	p.signal(syscall.SIGKILL)
+	p.Signal(syscall.SIGKILL)
 	syscall.Kill(-p.pid, syscall.SIGKILL)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -215,6 +227,6 @@ func (p *proc) kill() error {
 
 // killGroupLeftovers kills what may remain of the process group after its
 // leader ended (a background child of a script).
-func (p *proc) killGroupLeftovers() {
+func (p *Proc) killGroupLeftovers() {
 	syscall.Kill(-p.pid, syscall.SIGKILL)
 }

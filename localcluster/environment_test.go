@@ -1,0 +1,108 @@
+package localcluster
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+)
+
+func isLocalDifference(container, name string) bool {
+	return slices.ContainsFunc(LocalDifferences, func(d LocalDifference) bool {
+		return d.Container == container && d.Name == name
+	})
+}
+
+// Each local peer gets the environment the node construct gives its task
+// definition for the repository's cdk.json, except for the documented
+// local differences.
+func TestPeerEnvironmentIsTheDeployedOneBarTheLocalDifferences(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	raw, err := config.LoadCdkJSONContext(root + "/cdk.json")
+	require.NoError(t, err)
+	cfg, err := config.Parse(raw)
+	require.NoError(t, err)
+
+	c, err := New(Options{Root: t.TempDir(), RepoRoot: root})
+	require.NoError(t, err)
+	require.Len(t, c.Peers, cfg.NodeCount, "the local peers default to the configuration's nodeCount")
+	for i, p := range c.Peers {
+		kubo, cluster, err := c.PeerEnvironment(i)
+		require.NoError(t, err)
+		wantKubo, wantCluster := cfg.NodeSettings(i).Environment()
+		for _, x := range []struct {
+			container string
+			got, want map[string]string
+		}{{KuboContainer, kubo, wantKubo}, {ClusterContainer, cluster, wantCluster}} {
+			for name, want := range x.want {
+				got, ok := x.got[name]
+				assert.True(t, ok, "node%d %s lacks %s", i, x.container, name)
+				if !isLocalDifference(x.container, name) {
+					assert.Equal(t, want, got, "node%d %s %s", i, x.container, name)
+				} else if name != "CLUSTER_PEER_MULTIADDRS" {
+					assert.NotContains(t, got, "0.0.0.0", "node%d %s %s must be local", i, x.container, name)
+				}
+			}
+			for name := range x.got {
+				_, deployed := x.want[name]
+				assert.True(t, deployed || isLocalDifference(x.container, name), "node%d %s: %s is neither deployed nor a documented local difference", i, x.container, name)
+			}
+		}
+		// What issue 7 found drifting: a default deployment serves content
+		// it does not hold, and so does a local peer now.
+		assert.Equal(t, "false", kubo["KUBO_GATEWAY_NOFETCH"])
+		assert.Equal(t, p.IPFSPath, kubo["IPFS_PATH"])
+		assert.Equal(t, "/ip4/"+p.IP+"/tcp/5001", cluster["CLUSTER_IPFSHTTP_NODEMULTIADDRESS"])
+		assert.Equal(t, c.peerMultiaddrs(), cluster["CLUSTER_PEER_MULTIADDRS"])
+	}
+}
+
+func TestEveryLocalDifferenceSaysWhy(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range LocalDifferences {
+		assert.Contains(t, []string{KuboContainer, ClusterContainer}, d.Container, d.Name)
+		assert.NotEmpty(t, d.Why, d.Name)
+		assert.False(t, seen[d.Container+" "+d.Name], "%s %s listed twice", d.Container, d.Name)
+		seen[d.Container+" "+d.Name] = true
+	}
+}
+
+// -c style overrides go through the configuration's parsing and
+// validation, like `cdk synth -c key=value`.
+func TestContextOverridesReachThePeers(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	c, err := New(Options{Root: t.TempDir(), RepoRoot: root, Context: map[string]string{
+		config.KeyGatewayNoFetch: "true", config.KeyReplicationFactorMin: "3", config.KeyReplicationFactorMax: "4", config.KeyNodeCount: "4",
+	}})
+	require.NoError(t, err)
+	assert.Len(t, c.Peers, 4)
+	kubo, cluster, err := c.PeerEnvironment(3)
+	require.NoError(t, err)
+	assert.Equal(t, "true", kubo["KUBO_GATEWAY_NOFETCH"])
+	assert.Equal(t, "3", cluster["CLUSTER_REPLICATIONFACTORMIN"])
+	assert.Equal(t, "node3", cluster["CLUSTER_PEERNAME"])
+
+	_, err = New(Options{Root: t.TempDir(), RepoRoot: root, Context: map[string]string{config.KeyReplicationFactorMin: "many"}})
+	assert.ErrorContains(t, err, config.KeyReplicationFactorMin)
+}
+
+// A caller may supply the deployed environment itself; the local
+// differences still apply on top.
+func TestSuppliedDeployedEnvironment(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	c, err := New(Options{Root: t.TempDir(), RepoRoot: root, Peers: 2, Deployed: func(i, peers int) (map[string]string, map[string]string) {
+		return map[string]string{"KUBO_API_ADDRESS": "/ip4/127.0.0.1/tcp/5001", "X": "k"}, map[string]string{"Y": "c"}
+	}})
+	require.NoError(t, err)
+	kubo, cluster, err := c.PeerEnvironment(1)
+	require.NoError(t, err)
+	assert.Equal(t, "k", kubo["X"])
+	assert.Equal(t, "c", cluster["Y"])
+	assert.Equal(t, "/ip4/"+c.Peers[1].IP+"/tcp/5001", kubo["KUBO_API_ADDRESS"])
+}

@@ -1,0 +1,264 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/proc"
+)
+
+// Starting, stopping and killing the peers' processes.
+
+const clusterEntrypoint = "docker/ipfs-cluster/cluster-entrypoint.sh"
+
+// Start starts every peer that is not running and waits until every peer
+// answers and sees all the others.
+func (c *Cluster) Start(ctx context.Context) error {
+	if err := c.checkBin(); err != nil {
+		return err
+	}
+	errs := make([]error, len(c.Peers))
+	var wg sync.WaitGroup
+	for i, p := range c.Peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.startPeer(ctx, p)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, p := range c.Peers {
+		if err := c.waitPeerCount(ctx, p.Index, len(c.Peers)); err != nil {
+			return err
+		}
+		if err := c.waitAllocatable(ctx, p.Index, len(c.Peers)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) checkBin() error {
+	if c.opt.Bin == nil {
+		return errors.New("localcluster: Options.Bin is required to start processes (EnsureBinaries)")
+	}
+	return nil
+}
+
+// StartPeer starts peer i's kubo (if not running) then its cluster peer, and
+// waits until both answer. It does not wait for the other peers to see it.
+func (c *Cluster) StartPeer(ctx context.Context, i int) error {
+	return c.withPeer(i, func(p *Peer) error { return c.startPeer(ctx, p) })
+}
+
+// withPeer runs start on peer i once the binaries are known.
+func (c *Cluster) withPeer(i int, start func(*Peer) error) error {
+	if err := c.checkBin(); err != nil {
+		return err
+	}
+	p, err := c.peer(i)
+	if err != nil {
+		return err
+	}
+	return start(p)
+}
+
+func (c *Cluster) startPeer(ctx context.Context, p *Peer) error {
+	if err := c.startKubo(ctx, p); err != nil {
+		return err
+	}
+	return c.startCluster(ctx, p)
+}
+
+// StartKubo starts peer i's kubo alone (after KillKubo) and waits for it.
+func (c *Cluster) StartKubo(ctx context.Context, i int) error {
+	return c.withPeer(i, func(p *Peer) error { return c.startKubo(ctx, p) })
+}
+
+// checkFree fails early, with a useful message, when another process holds
+// one of the peer's addresses.
+func checkFree(ip string, ports ...int) error {
+	for _, port := range ports {
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s is in use (another local cluster still running? `go run ./cmd/localcluster down`): %w", addr, err)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+func openLog(path, what string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(f, "\n===== localcluster: %s %s =====\n", what, time.Now().Format(time.RFC3339))
+	return f, nil
+}
+
+// startKubo runs the kubo image's start script (kuboInit) and then `ipfs`
+// with the image's CMD arguments.
+func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
+	c.mu.Lock()
+	running := p.kubo.Alive()
+	c.mu.Unlock()
+	if running {
+		return c.waitKubo(ctx, p)
+	}
+	if err := checkFree(p.IP, nodespec.SwarmPort, nodespec.KuboRPCPort, nodespec.GatewayPort); err != nil {
+		return fmt.Errorf("node%d kubo: %w", p.Index, err)
+	}
+	logf, err := openLog(p.KuboLog(), "start kubo")
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	env, _ := c.processEnv(p)
+	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf, c.opt.wrap); err != nil {
+		return fmt.Errorf("node%d kubo init (log %s): %w", p.Index, p.KuboLog(), err)
+	}
+	cmd := exec.Command(c.opt.Bin.IPFS, c.kuboCmd...)
+	cmd.Dir = p.Dir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if c.opt.wrap != nil {
+		c.opt.wrap(cmd)
+	}
+	c.mu.Lock()
+	p.kubo, err = proc.Start(fmt.Sprintf("node%d kubo", p.Index), p.pidfile("kubo"), cmd, c.opt.Detached)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.logf("node%d kubo started (pid %d)", p.Index, p.kubo.Pid())
+	return c.waitKubo(ctx, p)
+}
+
+// startCluster runs docker/ipfs-cluster/cluster-entrypoint.sh unchanged,
+// with the image's CMD arguments.
+func (c *Cluster) startCluster(ctx context.Context, p *Peer) error {
+	c.mu.Lock()
+	running := p.cluster.Alive()
+	c.mu.Unlock()
+	if running {
+		return c.waitCluster(ctx, p)
+	}
+	if err := checkFree(p.IP, nodespec.RestAPIPort, nodespec.ClusterSwarmPort); err != nil {
+		return fmt.Errorf("node%d cluster: %w", p.Index, err)
+	}
+	logf, err := openLog(p.ClusterLog(), "start cluster peer")
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	script := filepath.Join(c.opt.RepoRoot, clusterEntrypoint)
+	cmd := exec.Command(script, c.clusterCmd...)
+	if st, err := os.Stat(script); err != nil {
+		return err
+	} else if st.Mode()&0o111 == 0 {
+		cmd = exec.Command("/bin/sh", append([]string{script}, c.clusterCmd...)...)
+	}
+	cmd.Dir = p.Dir
+	_, cmd.Env = c.processEnv(p)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if c.opt.wrap != nil {
+		c.opt.wrap(cmd)
+	}
+	c.mu.Lock()
+	p.cluster, err = proc.Start(fmt.Sprintf("node%d cluster", p.Index), p.pidfile("cluster"), cmd, c.opt.Detached)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.logf("node%d cluster peer started (pid %d)", p.Index, p.cluster.Pid())
+	return c.waitCluster(ctx, p)
+}
+
+// procs returns peer i's cluster and kubo processes (nil when not running).
+func (c *Cluster) procs(i int) (cluster, kubo *proc.Proc, err error) {
+	p, err := c.peer(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return p.cluster, p.kubo, nil
+}
+
+// StopPeer stops peer i gracefully: the cluster peer first (ECS stops the
+// container that depends on the other first), then kubo; SIGTERM, then
+// SIGKILL after the grace period.
+func (c *Cluster) StopPeer(i int) error {
+	cl, kb, err := c.procs(i)
+	if err != nil {
+		return err
+	}
+	k1, e1 := cl.Stop(c.opt.StopGrace)
+	k2, e2 := kb.Stop(c.opt.StopGrace)
+	for _, x := range []struct {
+		what   string
+		killed bool
+	}{{"cluster peer", k1}, {"kubo", k2}} {
+		if x.killed {
+			c.logf("node%d %s did not stop within %s of SIGTERM: sent SIGKILL", i, x.what, c.opt.StopGrace)
+		}
+	}
+	if cl.Alive() || kb.Alive() {
+		return fmt.Errorf("node%d still running after stop", i)
+	}
+	return errors.Join(e1, e2)
+}
+
+// KillKubo sends SIGKILL to peer i's kubo only and waits until it is gone.
+func (c *Cluster) KillKubo(i int) error {
+	_, kb, err := c.procs(i)
+	if err != nil {
+		return err
+	}
+	if kb == nil {
+		return fmt.Errorf("node%d kubo is not running", i)
+	}
+	return kb.Kill()
+}
+
+// KillPeer sends SIGKILL to peer i's kubo and cluster peer at once (a task
+// that disappears) and waits until both are gone.
+func (c *Cluster) KillPeer(i int) error {
+	cl, kb, err := c.procs(i)
+	if err != nil {
+		return err
+	}
+	cl.Signal(syscall.SIGKILL)
+	kb.Signal(syscall.SIGKILL)
+	return errors.Join(cl.Kill(), kb.Kill())
+}
+
+// Stop stops every peer (in parallel) gracefully.
+func (c *Cluster) Stop() error {
+	errs := make([]error, len(c.Peers))
+	var wg sync.WaitGroup
+	for i := range c.Peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.StopPeer(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
