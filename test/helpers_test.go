@@ -20,7 +20,12 @@ import (
 // warning messages (cdk-nag findings) attached to it.
 type stackTemplate struct {
 	artifactID string
-	region     string
+	stackName  string
+	// environment is aws://<account>/<region>.
+	environment string
+	region      string
+	// template is the whole template as plain JSON.
+	template map[string]any
 	// text is the whole template as compact JSON, for scans.
 	text      string
 	resources map[string]resource
@@ -36,29 +41,29 @@ type resource struct {
 	DependsOn      []string       `json:"DependsOn"`
 }
 
-// loadAssembly reads every stack of the cloud assembly in dir, by artifact
-// ID. One synth serves every check: Template_FromStack and
-// Annotations_FromStack would synthesize the whole app again on each call.
+// loadAssembly reads every stack of the cloud assembly in dir and of its
+// nested (stage) assemblies, by artifact ID. One synth serves every check:
+// Template_FromStack and Annotations_FromStack would synthesize the whole
+// app again on each call.
 func loadAssembly(dir string) (map[string]*stackTemplate, error) {
-	var manifest struct {
-		Artifacts map[string]struct {
-			Type        string `json:"type"`
-			Environment string `json:"environment"`
-			Properties  struct {
-				TemplateFile string `json:"templateFile"`
-			} `json:"properties"`
-			Metadata map[string][]struct {
-				Type string `json:"type"`
-				Data any    `json:"data"`
-			} `json:"metadata"`
-		} `json:"artifacts"`
-	}
-	if err := readJSONFile(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
+	manifest, err := readManifest(dir)
+	if err != nil {
 		return nil, err
 	}
 	out := map[string]*stackTemplate{}
 	for id, a := range manifest.Artifacts {
-		if a.Type != "aws:cloudformation:stack" {
+		switch a.Type {
+		case "cdk:cloud-assembly":
+			nested, err := loadAssembly(filepath.Join(dir, a.Properties.DirectoryName))
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range nested {
+				out[k] = v
+			}
+			continue
+		case "aws:cloudformation:stack":
+		default:
 			continue
 		}
 		file := filepath.Join(dir, a.Properties.TemplateFile)
@@ -70,16 +75,22 @@ func loadAssembly(dir string) (map[string]*stackTemplate, error) {
 			Resources map[string]resource `json:"Resources"`
 			Outputs   map[string]any      `json:"Outputs"`
 		}
+		var template map[string]any
 		var text bytes.Buffer
 		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if err := json.Unmarshal(raw, &template); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		if err := json.Compact(&text, raw); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		s := &stackTemplate{artifactID: id, text: text.String(), resources: doc.Resources, outputs: doc.Outputs}
-		// aws://<account>/<region>
-		s.region = a.Environment[strings.LastIndex(a.Environment, "/")+1:]
+		s := &stackTemplate{
+			artifactID: id, stackName: a.Properties.StackName, environment: a.Environment,
+			region:   a.Environment[strings.LastIndex(a.Environment, "/")+1:],
+			template: template, text: text.String(), resources: doc.Resources, outputs: doc.Outputs,
+		}
 		for path, entries := range a.Metadata {
 			for _, e := range entries {
 				if e.Type == "aws:cdk:error" || e.Type == "aws:cdk:warning" {
@@ -93,20 +104,51 @@ func loadAssembly(dir string) (map[string]*stackTemplate, error) {
 	return out, nil
 }
 
+// manifest is what these tests read of a cloud assembly's manifest.json.
+type manifest struct {
+	Artifacts map[string]struct {
+		Type        string `json:"type"`
+		Environment string `json:"environment"`
+		Properties  struct {
+			TemplateFile  string `json:"templateFile"`
+			StackName     string `json:"stackName"`
+			DirectoryName string `json:"directoryName"`
+		} `json:"properties"`
+		Metadata map[string][]struct {
+			Type string `json:"type"`
+			Data any    `json:"data"`
+		} `json:"metadata"`
+	} `json:"artifacts"`
+	Missing []struct {
+		Key string `json:"key"`
+	} `json:"missing"`
+}
+
+func readManifest(dir string) (*manifest, error) {
+	var m manifest
+	return &m, readJSONFile(filepath.Join(dir, "manifest.json"), &m)
+}
+
 // missingContext lists the context lookups a synth could not answer
-// offline: the CDK CLI would need AWS credentials to fill them in.
+// offline, nested assemblies included: the CDK CLI would need AWS
+// credentials to fill them in.
 func missingContext(dir string) ([]string, error) {
-	var manifest struct {
-		Missing []struct {
-			Key string `json:"key"`
-		} `json:"missing"`
-	}
-	if err := readJSONFile(filepath.Join(dir, "manifest.json"), &manifest); err != nil {
+	m, err := readManifest(dir)
+	if err != nil {
 		return nil, err
 	}
 	var keys []string
-	for _, m := range manifest.Missing {
-		keys = append(keys, m.Key)
+	for _, miss := range m.Missing {
+		keys = append(keys, miss.Key)
+	}
+	for _, a := range m.Artifacts {
+		if a.Type == "cdk:cloud-assembly" {
+			nested, err := missingContext(filepath.Join(dir, a.Properties.DirectoryName))
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, nested...)
+		}
 	}
 	return keys, nil
 }
