@@ -68,12 +68,6 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		StackName:   jsii.String(cfg.StackName),
 		Description: jsii.String("IPFS Cluster on ECS Fargate and EFS One Zone across three availability zones"),
 	})
-	if cfg.Account != "" {
-		// With a concrete account, ec2.Vpc checks its zones against a
-		// lookup that needs AWS credentials; the stack answers it with the
-		// configured zones, so synth stays offline wherever the stack lives.
-		stack.Node().SetContext(jsii.String("availability-zones:account="+cfg.Account+":region="+cfg.Region), cfg.AvailabilityZones)
-	}
 	this := &IpfsCluster{Stack: stack}
 
 	dataRemoval := awscdk.RemovalPolicy_RETAIN
