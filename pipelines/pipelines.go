@@ -224,12 +224,13 @@ func SynthCommands(pipelineStackID string) []string {
 	}
 }
 
-// SmokeTestCommands run cmd/smoketest against the stage's stack with the
-// stage's smoke-test role (CodeBuild's own credentials are the source).
+// SmokeTestCommands run cmd/smoketest against the stage's stack; it
+// assumes the stage's smoke-test role itself (CodeBuild's own credentials
+// are the source), the only role that may read that stack, its secret and
+// its services.
 func SmokeTestCommands(stageCfg config.Config) []string {
 	return []string{
-		`printf '[profile stage]\nrole_arn = %s\ncredential_source = EcsContainer\n' "$SMOKE_TEST_ROLE_ARN" > "$CODEBUILD_SRC_DIR/.smoke-test-aws-config"`,
-		fmt.Sprintf(`AWS_CONFIG_FILE="$CODEBUILD_SRC_DIR/.smoke-test-aws-config" AWS_PROFILE=stage go run ./cmd/smoketest -stack %s -region %s`, stageCfg.StackName, stageCfg.Region),
+		fmt.Sprintf(`go run ./cmd/smoketest -stack %s -region %s -role-arn "$SMOKE_TEST_ROLE_ARN"`, stageCfg.StackName, stageCfg.Region),
 	}
 }
 

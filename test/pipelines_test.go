@@ -471,7 +471,7 @@ func TestSmokeTestReadsExactlyItsStackSecretAndServices(t *testing.T) {
 			assert.Regexp(t, `^#\{[A-Za-z0-9]+\.`+key+`\}$`, names[key], "output %s", key)
 		}
 		commands := buildCommands(codeBuildProjectByID(t, p, pl, "SmokeTest"))
-		assert.Contains(t, strings.Join(commands, "\n"), "go run ./cmd/smoketest -stack "+*cfgName+" -region "+*stage.Region())
+		assert.Contains(t, strings.Join(commands, "\n"), "go run ./cmd/smoketest -stack "+*cfgName+" -region "+*stage.Region()+` -role-arn "$SMOKE_TEST_ROLE_ARN"`)
 	}
 }
 
