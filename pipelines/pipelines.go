@@ -19,6 +19,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // CDKCLIVersion is the aws-cdk CLI (npm) this project is synthesized and
@@ -175,7 +176,7 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 
 	smoke := cdkpipelines.NewCodeBuildStep(jsii.String(SmokeTestStep), &cdkpipelines.CodeBuildStepProps{
 		Input:             source,
-		EnvFromCfnOutputs: &cluster.Outputs,
+		EnvFromCfnOutputs: outputVariables(cluster.Outputs),
 		Env: &map[string]*string{
 			"SMOKE_TEST_ROLE_ARN": smokeTestRoleArn(stack, stageCfg),
 		},
@@ -286,4 +287,14 @@ func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, pipel
 			}}),
 		},
 	})
+}
+
+// outputVariables names each stack output's variable as cmd/smoketest reads
+// it (outputs.EnvironmentVariable).
+func outputVariables(stackOutputs map[string]awscdk.CfnOutput) *map[string]awscdk.CfnOutput {
+	out := make(map[string]awscdk.CfnOutput, len(stackOutputs))
+	for key, output := range stackOutputs {
+		out[outputs.EnvironmentVariable(key)] = output
+	}
+	return &out
 }

@@ -95,13 +95,13 @@ const (
 
 // Environment variables that may carry the stack's outputs: the output key
 // in SCREAMING_SNAKE form.
-const (
-	envGatewayURL                   = "GATEWAY_URL"
-	envRestAPIURL                   = "REST_API_URL"
-	envRestAPICredentialsSecretName = "REST_API_CREDENTIALS_SECRET_NAME"
-	envEcsClusterName               = "ECS_CLUSTER_NAME"
-	envNodeServiceNames             = "NODE_SERVICE_NAMES"
-	envReplicationFactorMin         = "REPLICATION_FACTOR_MIN"
+var (
+	envGatewayURL                   = outputs.EnvironmentVariable(outputs.GatewayURL)
+	envRestAPIURL                   = outputs.EnvironmentVariable(outputs.RestAPIURL)
+	envRestAPICredentialsSecretName = outputs.EnvironmentVariable(outputs.RestAPICredentialsSecretName)
+	envEcsClusterName               = outputs.EnvironmentVariable(outputs.EcsClusterName)
+	envNodeServiceNames             = outputs.EnvironmentVariable(outputs.NodeServiceNames)
+	envReplicationFactorMin         = outputs.EnvironmentVariable(outputs.ReplicationFactorMin)
 )
 
 // needed are the outputs the smoke test reads, with their variables.
