@@ -17,9 +17,11 @@ import (
 // ReadContext collects the app's settings from the CDK context (cdk.json
 // merged with -c key=value). This is the only place that reads context.
 func ReadContext(node constructs.Node) map[string]any {
+	// One kernel round trip for the whole context instead of one per key.
+	all, _ := node.GetAllContext(nil).(map[string]any)
 	raw := map[string]any{}
 	for _, key := range config.Keys {
-		if v := node.TryGetContext(&key); v != nil {
+		if v, ok := all[key]; ok && v != nil {
 			raw[key] = v
 		}
 	}
