@@ -220,6 +220,25 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	})
 	fileSystem.GrantReadWrite(taskRole)
 
+	// Every value below is built once and every volume is passed with the
+	// props: each jsii call is a round trip to the kernel, per node.
+	fileSystemID := fileSystem.FileSystemId()
+	efsVolume := func(name string, ap awsefs.AccessPoint) *awsecs.Volume {
+		return &awsecs.Volume{
+			Name: jsii.String(name),
+			EfsVolumeConfiguration: &awsecs.EfsVolumeConfiguration{
+				FileSystemId:      fileSystemID,
+				TransitEncryption: jsii.String("ENABLED"),
+				AuthorizationConfig: &awsecs.AuthorizationConfig{
+					AccessPointId: ap.AccessPointId(),
+					Iam:           jsii.String("ENABLED"),
+				},
+			},
+		}
+	}
+	// Read-only root file systems: each container writes only to its EFS
+	// mount and to its own task-local scratch at /tmp (Fargate ephemeral
+	// storage, gone with the task).
 	taskDefinition := awsecs.NewFargateTaskDefinition(this, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(float64(p.CPU)),
 		MemoryLimitMiB: jsii.Number(float64(p.MemoryMiB)),
@@ -228,22 +247,19 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
+		Volumes: &[]*awsecs.Volume{
+			efsVolume("kubo-repo", kuboAccessPoint),
+			efsVolume("cluster-state", clusterAccessPoint),
+			{Name: jsii.String("kubo-scratch")},
+			{Name: jsii.String("cluster-scratch")},
+		},
 	})
-	volume := func(name string, ap awsefs.AccessPoint) {
-		taskDefinition.AddVolume(&awsecs.Volume{
-			Name: jsii.String(name),
-			EfsVolumeConfiguration: &awsecs.EfsVolumeConfiguration{
-				FileSystemId:      fileSystem.FileSystemId(),
-				TransitEncryption: jsii.String("ENABLED"),
-				AuthorizationConfig: &awsecs.AuthorizationConfig{
-					AccessPointId: ap.AccessPointId(),
-					Iam:           jsii.String("ENABLED"),
-				},
-			},
-		})
+	mounts := func(container awsecs.ContainerDefinition, dataPath, dataVolume, scratchVolume string) {
+		container.AddMountPoints(
+			&awsecs.MountPoint{ContainerPath: jsii.String(dataPath), SourceVolume: jsii.String(dataVolume), ReadOnly: jsii.Bool(false)},
+			&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ScratchPath), SourceVolume: jsii.String(scratchVolume), ReadOnly: jsii.Bool(false)},
+		)
 	}
-	volume("kubo-repo", kuboAccessPoint)
-	volume("cluster-state", clusterAccessPoint)
 
 	logGroup := func(id string) awslogs.LogGroup {
 		return awslogs.NewLogGroup(this, jsii.String(id), &awslogs.LogGroupProps{
@@ -251,19 +267,14 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
 	}
-	// Read-only root file systems: each container writes only to its EFS
-	// mount and to its own task-local scratch at /tmp (Fargate ephemeral
-	// storage, gone with the task).
-	scratch := func(container awsecs.ContainerDefinition, volumeName string) {
-		taskDefinition.AddVolume(&awsecs.Volume{Name: jsii.String(volumeName)})
-		container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ScratchPath), SourceVolume: jsii.String(volumeName), ReadOnly: jsii.Bool(false)})
-	}
+	healthInterval, healthTimeout := awscdk.Duration_Seconds(jsii.Number(30)), awscdk.Duration_Seconds(jsii.Number(5))
+	stopTimeout := seconds(nodespec.StopTimeout)
 	healthCheck := func(url string, startPeriod time.Duration) *awsecs.HealthCheck {
 		return &awsecs.HealthCheck{
 			// busybox wget, in both images; no credentials needed.
 			Command:     jsii.Strings("CMD-SHELL", "wget -q -O /dev/null "+url+" || exit 1"),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Interval:    healthInterval,
+			Timeout:     healthTimeout,
 			Retries:     jsii.Number(3),
 			StartPeriod: seconds(startPeriod),
 		}
@@ -287,14 +298,13 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		Ulimits: &[]*awsecs.Ulimit{
 			{Name: awsecs.UlimitName_NOFILE, SoftLimit: jsii.Number(65536), HardLimit: jsii.Number(65536)},
 		},
-		StopTimeout: seconds(nodespec.StopTimeout),
+		StopTimeout: stopTimeout,
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			StreamPrefix: jsii.String(name),
 			LogGroup:     logGroup("KuboLogs"),
 		}),
 	})
-	kubo.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.KuboRepoPath), SourceVolume: jsii.String("kubo-repo"), ReadOnly: jsii.Bool(false)})
-	scratch(kubo, "kubo-scratch")
+	mounts(kubo, nodespec.KuboRepoPath, "kubo-repo", "kubo-scratch")
 
 	cluster := taskDefinition.AddContainer(jsii.String(ClusterContainerName), &awsecs.ContainerDefinitionOptions{
 		Image:                  p.ClusterImage,
@@ -313,14 +323,13 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			{ContainerPort: jsii.Number(ClusterSwarmPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("cluster-swarm")},
 		},
 		HealthCheck: healthCheck(fmt.Sprintf("http://127.0.0.1:%d%s", RestAPIPort, nodespec.RestAPIHealthPath), nodespec.ClusterStartPeriod),
-		StopTimeout: seconds(nodespec.StopTimeout),
+		StopTimeout: stopTimeout,
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			StreamPrefix: jsii.String(name),
 			LogGroup:     logGroup("ClusterLogs"),
 		}),
 	})
-	cluster.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ClusterStatePath), SourceVolume: jsii.String("cluster-state"), ReadOnly: jsii.Bool(false)})
-	scratch(cluster, "cluster-scratch")
+	mounts(cluster, nodespec.ClusterStatePath, "cluster-state", "cluster-scratch")
 	// The sidecar pins through kubo's RPC: start it only once kubo is healthy.
 	cluster.AddContainerDependencies(&awsecs.ContainerDependency{Container: kubo, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
 
