@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
@@ -44,6 +45,9 @@ const (
 	KeyGatewayNoFetch         = "gatewayNoFetch"
 	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
 	KeyWebACLArn              = "webAclArn"
+	KeyAlarmEmail             = "alarmEmail"
+	KeyBackupRetentionDays    = "backupRetentionDays"
+	KeyBackupCopyRegion       = "backupCopyRegion"
 )
 
 // Keys lists every context key the app reads; anything else in the context
@@ -56,6 +60,7 @@ var Keys = []string{
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
 	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
+	KeyAlarmEmail, KeyBackupRetentionDays, KeyBackupCopyRegion,
 	// pipeline.go
 	KeyPipelineAccount, KeyPipelineRegion, KeySourceRepository, KeySourceConnectionArn,
 	KeyTestAccount, KeyTestRegion, KeyProdAccount, KeyProdRegion, KeyTestOverrides, KeyProdOverrides,
@@ -117,6 +122,14 @@ type Config struct {
 	// WebACLArn is an optional AWS WAF web ACL (CLOUDFRONT scope) for both
 	// distributions.
 	WebACLArn string
+	// AlarmEmail, when set, subscribes to both alarm topics (the cluster
+	// region's and us-east-1's).
+	AlarmEmail string
+	// BackupRetentionDays keeps each daily AWS Backup recovery point.
+	BackupRetentionDays int
+	// BackupCopyRegion, when set, receives a copy of every recovery point
+	// (in a vault a small stack there holds).
+	BackupCopyRegion string
 	// Pipeline is nil unless pipeline settings are given (pipeline.go).
 	Pipeline *Pipeline
 }
@@ -143,6 +156,7 @@ func Defaults() Config {
 		GatewayNoFetch:       false,
 		CloudFrontPriceClass: edgespec.PriceClasses[0],
 		RestAPIUsername:      "admin",
+		BackupRetentionDays:  backupspec.DefaultRetentionDays,
 	}
 }
 
@@ -208,6 +222,9 @@ func Parse(raw map[string]any) (Config, error) {
 	p.str(KeyRestAPIUsername, &c.RestAPIUsername)
 	p.str(KeyRestAPICredentialsName, &c.RestAPICredentialsSecretName)
 	p.str(KeyWebACLArn, &c.WebACLArn)
+	p.str(KeyAlarmEmail, &c.AlarmEmail)
+	p.integer(KeyBackupRetentionDays, &c.BackupRetentionDays)
+	p.str(KeyBackupCopyRegion, &c.BackupCopyRegion)
 	if c.RestAPICredentialsSecretName == "" {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}
@@ -331,5 +348,8 @@ func (c Config) NodeSettings(i int) nodespec.Settings {
 		ReplicationFactorMax: c.ReplicationFactorMax,
 		KuboStorageMax:       c.KuboStorageMax,
 		GatewayNoFetch:       c.GatewayNoFetch,
+		// Every deployment runs the metrics collector, and the local
+		// cluster gets the same environment.
+		ClusterMetrics: true,
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
@@ -138,6 +140,9 @@ func (c Config) validate() []string {
 	if c.WebACLArn != "" {
 		check(KeyWebACLArn, edgespec.ValidateWebACLArn(c.WebACLArn))
 	}
+	check(KeyAlarmEmail, monitoringspec.ValidateEmail(c.AlarmEmail))
+	check(KeyBackupRetentionDays, backupspec.ValidateRetentionDays(c.BackupRetentionDays))
+	check(KeyBackupCopyRegion, backupspec.ValidateCopyRegion(c.BackupCopyRegion, c.Region))
 	return problems
 }
 

@@ -49,7 +49,9 @@ func TestOneZoneFileSystemPerNodeWithOneMountTargetInItsZone(t *testing.T) {
 			zone := s.config.ZoneOf(i)
 			assert.Equal(t, zone, fs.Properties["AvailabilityZoneName"], "node %d file system zone", i)
 			assert.Equal(t, true, fs.Properties["Encrypted"])
-			assert.Equal(t, "ENABLED", path(fs.Properties, "BackupPolicy", "Status"))
+			// The stack's AWS Backup plan replaces EFS's automatic backups
+			// (test/backup_test.go).
+			assert.Equal(t, "DISABLED", path(fs.Properties, "BackupPolicy", "Status"))
 			assert.Equal(t, "Retain", fs.DeletionPolicy, "data is retained by default")
 			var mountTargets []resource
 			for _, mt := range s.ofType("AWS::EFS::MountTarget") {
@@ -120,7 +122,9 @@ func containers(t *testing.T, s *synthesized, i int) map[string]map[string]any {
 func TestContainersHealthChecksDependencyAndShutdown(t *testing.T) {
 	for i := 0; i < defaults.config.NodeCount; i++ {
 		defs := containers(t, defaults, i)
-		require.Len(t, defs, 2)
+		require.Len(t, defs, 3)
+		// The metrics collector has its own test (monitoring_test.go).
+		delete(defs, node.CollectorContainerName)
 		kubo, cluster := defs["kubo"], defs["ipfs-cluster"]
 		require.NotNil(t, kubo)
 		require.NotNil(t, cluster)
@@ -292,7 +296,8 @@ func TestNoCdkNagFindings(t *testing.T) {
 			}
 		}
 		sort.Strings(checked)
-		assert.Equal(t, []string{s.config.Region, "us-east-1"}, checked, "stacks checked by cdk-nag")
+		// The cluster, its Lambda@Edge stack, its edge monitoring stack.
+		assert.Equal(t, []string{s.config.Region, "us-east-1", "us-east-1"}, checked, "stacks checked by cdk-nag")
 	}
 }
 

@@ -70,6 +70,13 @@ func (e *Edge) GatewayURL() *string { return e.gatewayURL }
 // APIURL is https://<first custom name, or the cloudfront.net name>.
 func (e *Edge) APIURL() *string { return e.apiURL }
 
+// GatewayDistribution and APIDistribution are the two distributions (their
+// metrics are in us-east-1 only).
+func (e *Edge) GatewayDistribution() awscloudfront.IDistribution { return e.gateway }
+
+// APIDistribution is the REST API's distribution.
+func (e *Edge) APIDistribution() awscloudfront.IDistribution { return e.api }
+
 // AuthFunction is the Lambda@Edge Basic-auth function (its Lambda lives in
 // the us-east-1 stack the EdgeFunction construct creates).
 func (e *Edge) AuthFunction() experimental.EdgeFunction { return e.auth }

@@ -18,4 +18,11 @@ const (
 	// ReplicationFactorMin is the cluster's replication_factor_min: how
 	// many peers must hold a new pin.
 	ReplicationFactorMin = "ReplicationFactorMin"
+	// AlarmTopicArn is the cluster region's alarm topic (the edge's is in
+	// the us-east-1 monitoring stack).
+	AlarmTopicArn = "AlarmTopicArn"
+	// DashboardName is the cluster's CloudWatch dashboard.
+	DashboardName = "DashboardName"
+	// BackupVaultName holds the daily recovery points of every node.
+	BackupVaultName = "BackupVaultName"
 )

@@ -29,7 +29,12 @@ const (
 	IPFSProxyPort    = 9095 // cluster IPFS proxy, loopback only
 	ClusterSwarmPort = 9096 // cluster swarm (tcp), this cluster's peers only
 	PinSvcAPIPort    = 9097 // cluster Pinning Service API, loopback only
+	MetricsPort      = 8888 // cluster Prometheus metrics (and pprof!), loopback only
 )
+
+// MetricsPath is where the cluster's metrics endpoint serves Prometheus
+// text; the same listener serves /debug/pprof, so it never leaves the task.
+const MetricsPath = "/metrics"
 
 // Container paths of the two EFS access points (the images' defaults).
 const (
@@ -156,6 +161,10 @@ type Settings struct {
 	// GatewayNoFetch makes the gateway serve only content this peer holds.
 	// Default false.
 	GatewayNoFetch bool
+	// ClusterMetrics turns on the cluster's Prometheus metrics
+	// (CLUSTER_METRICS_ENABLESTATS) on the task's loopback, MetricsPort, for
+	// a collector in the same task. Default false.
+	ClusterMetrics bool
 	// PublicGatewayHosts are host names kubo treats as path gateways
 	// (Gateway.PublicGateways), for an origin that forwards Host. Default
 	// none: this project's CloudFront edge does not forward Host.
@@ -218,8 +227,8 @@ func (s Settings) Validate() error {
 	if s.ReplicationFactorMin < 1 || s.ReplicationFactorMax < s.ReplicationFactorMin || s.ReplicationFactorMax > s.PeerCount {
 		l.Add("ReplicationFactorMin", "min=%d max=%d; allowed: 1 <= min <= max <= the number of peers (%d)", s.ReplicationFactorMin, s.ReplicationFactorMax, s.PeerCount)
 	}
-	if !storageMaxPattern.MatchString(s.KuboStorageMax) {
-		l.Add("KuboStorageMax", "%q is not a size; allowed: a whole number (up to 6 digits) with a unit KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 100GB", s.KuboStorageMax)
+	if _, err := StorageMaxBytes(s.KuboStorageMax); err != nil {
+		l.Add("KuboStorageMax", "%v", err)
 	}
 	seen := map[string]bool{}
 	for _, h := range s.PublicGatewayHosts {
@@ -232,6 +241,27 @@ func (s Settings) Validate() error {
 		seen[h] = true
 	}
 	return l.Err()
+}
+
+// storageUnits are the units storageMaxPattern admits, as kubo reads them
+// (go-humanize ParseBytes: decimal KB/MB/GB/TB, binary KiB/MiB/GiB/TiB).
+var storageUnits = map[string]uint64{
+	"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+	"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+}
+
+// StorageMaxBytes is KuboStorageMax in bytes, as kubo computes it: the
+// storage alarm compares the file system's size with it.
+func StorageMaxBytes(size string) (uint64, error) {
+	if !storageMaxPattern.MatchString(size) {
+		return 0, fmt.Errorf("%q is not a size; allowed: a whole number (up to 6 digits) with a unit KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 100GB", size)
+	}
+	digits := strings.TrimRight(size, "KMGTBi")
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return n * storageUnits[size[len(digits):]], nil
 }
 
 var restAPIUsernamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -320,6 +350,9 @@ func clusterAddresses(public, local string) map[string]string {
 		"CLUSTER_IPFSPROXY_LISTENMULTIADDRESS":     tcp(local, IPFSProxyPort),
 		"CLUSTER_IPFSPROXY_NODEMULTIADDRESS":       tcp(local, KuboRPCPort),
 		"CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS": tcp(local, PinSvcAPIPort),
+		// Listens only with ClusterMetrics; named always so a stray
+		// enable_stats in service.json cannot open it elsewhere.
+		"CLUSTER_METRICS_PROMETHEUSENDPOINT": tcp(local, MetricsPort),
 	}
 }
 
@@ -350,6 +383,7 @@ func (s Settings) Environment() (kubo, cluster map[string]string) {
 	// task's.
 	cluster["CLUSTER_RESOURCEMANAGER_MEMORYLIMITBYTES"] = strconv.Itoa(memory.clusterResourceMgrMiB << 20)
 	cluster["IPFS_CLUSTER_WAIT_LOCK"] = ClusterStateLockWait.String()
+	cluster["CLUSTER_METRICS_ENABLESTATS"] = strconv.FormatBool(s.ClusterMetrics)
 	return kubo, cluster
 }
 
