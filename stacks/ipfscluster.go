@@ -29,6 +29,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
@@ -250,6 +251,9 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	return this, nil
 }
 
+// maxStackName is CloudFormation's limit.
+const maxStackName = 128
+
 // operations adds the backup plan, the alarms and the dashboard, and the
 // sibling stacks they need: the edge's alarms in us-east-1 (CloudFront's
 // metrics are there only and an alarm must sit in its metric's region) and,
@@ -260,7 +264,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	if cfg.BackupCopyRegion != "" {
 		this.BackupCopy = awscdk.NewStack(scope, jsii.String(id+"BackupCopy"), &awscdk.StackProps{
 			Env:         &awscdk.Environment{Account: env.Account, Region: jsii.String(cfg.BackupCopyRegion)},
-			StackName:   jsii.String(cfg.StackName + "-backup-copy"),
+			StackName:   jsii.String(names.Fit(cfg.StackName, "-backup-copy", maxStackName)),
 			Description: jsii.String("IPFS Cluster: the vault that receives copies of the cluster's backups in a second region"),
 		})
 		name := backupspec.CopyVaultName(cfg.StackName)
@@ -283,7 +287,6 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	}
 	var err error
 	this.Backup, err = backup.New(stack, "Backup", &backup.Props{
-		VaultName:     cfg.StackName,
 		FileSystems:   fileSystems,
 		RetentionDays: cfg.BackupRetentionDays,
 		CopyVaultArn:  copyVaultArn,
@@ -293,7 +296,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		return err
 	}
 
-	storageMax, err := nodespec.StorageMaxBytes(cfg.KuboStorageMax)
+	storageMax, err := nodespec.StorageMaxBytes(cfg.NodeSettings(0).WithDefaults().KuboStorageMax)
 	if err != nil {
 		return err
 	}
@@ -324,7 +327,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	// custom resource here, read there); they need explicit regions only.
 	this.EdgeMonitoring = awscdk.NewStack(scope, jsii.String(id+"EdgeMonitoring"), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: env.Account, Region: jsii.String(edgespec.Region)},
-		StackName:             jsii.String(cfg.StackName + "-edge-monitoring"),
+		StackName:             jsii.String(names.Fit(cfg.StackName, "-edge-monitoring", maxStackName)),
 		Description:           jsii.String("IPFS Cluster: alarms of the CloudFront edge and Lambda@Edge, in us-east-1 where their metrics are"),
 		CrossRegionReferences: jsii.Bool(true),
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // selectedFileSystems returns the logical IDs of the file systems a backup
@@ -46,7 +47,8 @@ func TestBackupPlanSelectsEveryNodesFileSystem(t *testing.T) {
 		require.Len(t, vaults, 1)
 		for id, v := range vaults {
 			assert.Equal(t, id, ref(path(rule, "TargetBackupVault")))
-			assert.Equal(t, s.config.StackName, v.Properties["BackupVaultName"])
+			assert.Contains(t, s.outputs, outputs.BackupVaultName)
+			assert.Equal(t, id, ref(path(s.outputs, outputs.BackupVaultName, "Value")), "the output names this vault")
 			want := map[string]string{"retain": "Retain", "destroy": "Delete"}[string(s.config.DataRemovalPolicy)]
 			assert.Equal(t, want, v.DeletionPolicy, "the vault follows the data's removal policy")
 		}
@@ -81,7 +83,7 @@ func TestBackupPlanSelectsEveryNodesFileSystem(t *testing.T) {
 
 		require.NotNil(t, s.stack.BackupCopy)
 		assert.Equal(t, s.config.BackupCopyRegion, *s.stack.BackupCopy.Region())
-		copyVaults := byType(resourcesOf(t, s.stack.BackupCopy), "AWS::Backup::BackupVault")
+		copyVaults := byType(resourcesOf(t, s, s.stack.BackupCopy), "AWS::Backup::BackupVault")
 		require.Len(t, copyVaults, 1)
 		for _, v := range copyVaults {
 			assert.Equal(t, backupspec.CopyVaultName(s.config.StackName), v.Properties["BackupVaultName"])

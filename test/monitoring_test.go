@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -41,16 +40,24 @@ func operations(t *testing.T) *synthesized {
 	return operationsSynth
 }
 
-// resourcesOf is a stack's template as plain JSON resources.
-func resourcesOf(t *testing.T, stack awscdk.Stack) map[string]resource {
+// resourcesOf is the template of one of s's stacks as plain JSON resources.
+func resourcesOf(t *testing.T, s *synthesized, stack awscdk.Stack) map[string]resource {
 	t.Helper()
-	raw, err := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
-	require.NoError(t, err)
-	var doc struct {
-		Resources map[string]resource `json:"Resources"`
+	st := s.stacks[*stack.ArtifactId()]
+	require.NotNil(t, st, "stack %s in the assembly", *stack.StackName())
+	return st.resources
+}
+
+// taskContainers returns node i's container definitions by name, all three.
+func taskContainers(t *testing.T, s *synthesized, i int) map[string]map[string]any {
+	t.Helper()
+	_, task := s.withPrefix(t, "AWS::ECS::TaskDefinition", fmt.Sprintf("Node%dTask", i))
+	out := map[string]map[string]any{}
+	for _, c := range list(task.Properties["ContainerDefinitions"]) {
+		def := c.(map[string]any)
+		out[def["Name"].(string)] = def
 	}
-	require.NoError(t, json.Unmarshal(raw, &doc))
-	return doc.Resources
+	return out
 }
 
 func byType(resources map[string]resource, resourceType string) map[string]resource {
@@ -134,7 +141,7 @@ func wantAlarms(s *synthesized) (cluster, edge []string) {
 	return cluster, edge
 }
 
-func names(m map[string]resource) []string {
+func alarmNames(m map[string]resource) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -150,12 +157,12 @@ func TestEveryAlarmIsInTheTableAndNotifiesItsTopic(t *testing.T) {
 			stack awscdk.Stack
 			want  []string
 		}{{s.stack.Stack, wantCluster}, {s.stack.EdgeMonitoring, wantEdge}} {
-			resources := resourcesOf(t, x.stack)
+			resources := resourcesOf(t, s, x.stack)
 			alarms := alarmsByName(t, resources)
-			assert.Equal(t, x.want, names(alarms), "%s: the alarm table", *x.stack.StackName())
+			assert.Equal(t, x.want, alarmNames(alarms), "%s: the alarm table", *x.stack.StackName())
 			topics := byType(resources, "AWS::SNS::Topic")
 			require.Len(t, topics, 1, "one alarm topic per region")
-			topic := names(topics)[0]
+			topic := alarmNames(topics)[0]
 			for name, a := range alarms {
 				assert.Equal(t, []any{map[string]any{"Ref": topic}}, a.Properties["AlarmActions"], "%s notifies on ALARM", name)
 				assert.Equal(t, []any{map[string]any{"Ref": topic}}, a.Properties["OKActions"], "%s notifies on OK", name)
@@ -313,7 +320,7 @@ func TestEdgeAlarmsLiveInUsEast1(t *testing.T) {
 	edgeStack := s.stack.EdgeMonitoring
 	assert.Equal(t, "us-east-1", *edgeStack.Region())
 	assert.True(t, *awscdk.Token_IsUnresolved(edgeStack.Account()), "environment-agnostic account, like the cluster stack")
-	resources := resourcesOf(t, edgeStack)
+	resources := resourcesOf(t, s, edgeStack)
 	alarms := alarmsByName(t, resources)
 	for _, d := range []string{"gateway", "api"} {
 		a := alarms[monitoringspec.AlarmName(s.config.StackName, "cloudfront-"+d, "5xx-rate")]
@@ -342,10 +349,10 @@ func TestEdgeAlarmsLiveInUsEast1(t *testing.T) {
 func TestAlarmTopicsAreEncryptedForCloudWatch(t *testing.T) {
 	for _, s := range []*synthesized{defaults, operations(t)} {
 		for _, stack := range []awscdk.Stack{s.stack.Stack, s.stack.EdgeMonitoring} {
-			resources := resourcesOf(t, stack)
+			resources := resourcesOf(t, s, stack)
 			topics := byType(resources, "AWS::SNS::Topic")
 			require.Len(t, topics, 1)
-			topicID := names(topics)[0]
+			topicID := alarmNames(topics)[0]
 			keyID := ref(topics[topicID].Properties["KmsMasterKeyId"])
 			require.NotEmpty(t, keyID, "SNS2: the topic is encrypted with its own key")
 			key := resources[keyID]
@@ -452,7 +459,7 @@ func TestMetricsCollectorSidecar(t *testing.T) {
 	for _, s := range []*synthesized{defaults, privateSwarm} {
 		metricsLog, _ := s.withPrefix(t, "AWS::Logs::LogGroup", "ClusterMetrics")
 		for i := 0; i < s.config.NodeCount; i++ {
-			defs := containers(t, s, i)
+			defs := taskContainers(t, s, i)
 			c := defs[node.CollectorContainerName]
 			require.NotNil(t, c, "node%d runs the collector", i)
 			image := fmt.Sprint(c["Image"])
@@ -524,9 +531,24 @@ func TestTaskRoleWritesOnlyTheMetricsLog(t *testing.T) {
 	}
 }
 
+// TestNoCdkNagFindingsWithEveryOperationsOption: the operations options
+// add stacks (the copy vault's region) and resources (burst alarms, the
+// e-mail subscriptions, the copy action); cdk-nag stays at zero.
+func TestNoCdkNagFindingsWithEveryOperationsOption(t *testing.T) {
+	s := operations(t)
+	var regions []string
+	for id, st := range s.stacks {
+		regions = append(regions, st.region)
+		assert.Empty(t, st.nagFindings(), id)
+	}
+	sort.Strings(regions)
+	assert.Equal(t, []string{s.config.BackupCopyRegion, s.config.Region, "us-east-1", "us-east-1"}, regions, "cluster, copy vault, Lambda@Edge and edge monitoring stacks")
+}
+
 func TestOperationsKeepTheDefaultSynthAccountFreeAndOffline(t *testing.T) {
-	assembly := defaults.cdkApp.Synth(nil)
-	assert.Empty(t, assembly.Manifest().Missing, "no context lookup: the synth needs no AWS account or network")
+	missing, err := missingContext(defaults.outDir)
+	require.NoError(t, err)
+	assert.Empty(t, missing, "no context lookup: the synth needs no AWS account or network")
 	for _, stack := range []awscdk.Stack{defaults.stack.Stack, defaults.stack.EdgeMonitoring} {
 		assert.True(t, *awscdk.Token_IsUnresolved(stack.Account()), "%s is environment-agnostic", *stack.StackName())
 	}

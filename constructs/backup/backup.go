@@ -23,8 +23,6 @@ import (
 
 // Props configure the backup plan.
 type Props struct {
-	// VaultName of the vault in this region. Required.
-	VaultName string
 	// FileSystems to back up, every node's. Required.
 	FileSystems []awsefs.IFileSystem
 	// RetentionDays of every recovery point, copies included. Default 35.
@@ -42,9 +40,6 @@ func (p *Props) Validate() error {
 		return errors.New("backup.Props: required (nil)")
 	}
 	l := propcheck.New("backup.Props")
-	if p.VaultName == "" {
-		l.Add("VaultName", "required")
-	}
 	if len(p.FileSystems) == 0 {
 		l.Add("FileSystems", "required: at least one")
 	}
@@ -84,9 +79,10 @@ func New(scope constructs.Construct, id string, props *Props) (*Backup, error) {
 	// Encrypted, like every backup vault: with AWS Backup's own key here,
 	// which needs no key policy for EFS's fully managed backups and costs
 	// nothing; a customer key would add a key per region to manage.
+	// Its name is generated (vault names are shorter than stack names);
+	// the stack outputs it.
 	vault := awsbackup.NewBackupVault(this, jsii.String("Vault"), &awsbackup.BackupVaultProps{
-		BackupVaultName: jsii.String(p.VaultName),
-		RemovalPolicy:   p.RemovalPolicy,
+		RemovalPolicy: p.RemovalPolicy,
 	})
 	retention := awscdk.Duration_Days(jsii.Number(float64(p.RetentionDays)))
 	rule := &awsbackup.BackupPlanRuleProps{

@@ -35,6 +35,11 @@ func newTopic(scope constructs.Construct, displayName, email string) awssns.Topi
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(scope).Account()}},
 	}), nil)
+	// SNS display names have at most 100 characters; the alarms' names
+	// carry the whole stack name anyway.
+	if len(displayName) > 100 {
+		displayName = displayName[:100]
+	}
 	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String(displayName),
 		MasterKey:   key,

@@ -5,6 +5,8 @@ package backupspec
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
 )
 
 // DefaultRetentionDays keeps a daily recovery point for five weeks: what
@@ -16,8 +18,10 @@ const MaxRetentionDays = 36500
 
 // CopyVaultName is the vault a copy region receives the recovery points in,
 // named by convention so the cluster stack can build its ARN without a
-// cross-region reference.
-func CopyVaultName(stackName string) string { return stackName + "-copy" }
+// cross-region reference. Vault names have 2 to 50 characters of
+// [A-Za-z0-9-_]; a stack name is longer or shorter, so a long one is cut
+// and made unique with a digest of the whole.
+func CopyVaultName(stackName string) string { return names.Fit(stackName, "-copy", 50) }
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 
