@@ -470,10 +470,10 @@ func TestSmokeTestReadsExactlyItsStackSecretAndServices(t *testing.T) {
 			names[e.Name] = e.Value
 		}
 		for _, key := range []string{outputs.GatewayURL, outputs.RestAPIURL, outputs.RestAPICredentialsSecretName, outputs.EcsClusterName, outputs.NodeServiceNames, outputs.ReplicationFactorMin} {
-			assert.Regexp(t, `^#\{[A-Za-z0-9]+\.`+key+`\}$`, names[key], "output %s", key)
+			assert.Regexp(t, `^#\{[A-Za-z0-9]+\.`+key+`\}$`, names[outputs.EnvironmentVariable(key)], "output %s as the smoke test reads it", key)
 		}
 		commands := buildCommands(codeBuildProjectByID(t, p, pl, "SmokeTest"))
-		assert.Contains(t, strings.Join(commands, "\n"), "go run ./cmd/smoketest -stack "+*cfgName+" -region "+*stage.Region())
+		assert.Contains(t, strings.Join(commands, "\n"), "go run ./cmd/smoketest -stack "+*cfgName+" -region "+*stage.Region()+` -role-arn "$SMOKE_TEST_ROLE_ARN"`)
 	}
 }
 
