@@ -44,6 +44,9 @@ const (
 	KeyGatewayNoFetch         = "gatewayNoFetch"
 	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
 	KeyWebACLArn              = "webAclArn"
+	KeyGatewaySubdomains      = "gatewaySubdomains"
+	KeyWebsiteDomains         = "websiteDomains"
+	KeyWebsiteCertificateArn  = "websiteCertificateArn"
 )
 
 // Keys lists every context key the app reads; anything else in the context
@@ -56,6 +59,7 @@ var Keys = []string{
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
 	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
+	KeyGatewaySubdomains, KeyWebsiteDomains, KeyWebsiteCertificateArn,
 	// pipeline.go
 	KeyPipelineAccount, KeyPipelineRegion, KeySourceRepository, KeySourceConnectionArn,
 	KeyTestAccount, KeyTestRegion, KeyProdAccount, KeyProdRegion, KeyTestOverrides, KeyProdOverrides,
@@ -117,6 +121,16 @@ type Config struct {
 	// WebACLArn is an optional AWS WAF web ACL (CLOUDFRONT scope) for both
 	// distributions.
 	WebACLArn string
+	// GatewaySubdomains makes the gateway a subdomain gateway on
+	// GatewayDomainName: <cid>.ipfs.<domain> and <name>.ipns.<domain>, one
+	// web origin per content root. GatewayCertificateArn must then cover
+	// <domain>, *.ipfs.<domain> and *.ipns.<domain>.
+	GatewaySubdomains bool
+	// WebsiteDomains are host names served as DNSLink websites (their
+	// _dnslink TXT record names the content) by a distribution of their own
+	// with WebsiteCertificateArn, one certificate covering all of them.
+	WebsiteDomains        []string
+	WebsiteCertificateArn string
 	// Pipeline is nil unless pipeline settings are given (pipeline.go).
 	Pipeline *Pipeline
 }
@@ -208,6 +222,9 @@ func Parse(raw map[string]any) (Config, error) {
 	p.str(KeyRestAPIUsername, &c.RestAPIUsername)
 	p.str(KeyRestAPICredentialsName, &c.RestAPICredentialsSecretName)
 	p.str(KeyWebACLArn, &c.WebACLArn)
+	p.boolean(KeyGatewaySubdomains, &c.GatewaySubdomains)
+	p.list(KeyWebsiteDomains, &c.WebsiteDomains)
+	p.str(KeyWebsiteCertificateArn, &c.WebsiteCertificateArn)
 	if c.RestAPICredentialsSecretName == "" {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}
@@ -322,14 +339,36 @@ func (p *parser) list(key string, dst *[]string) {
 // local peer get them.
 func (c Config) NodeSettings(i int) nodespec.Settings {
 	return nodespec.Settings{
-		Index:                i,
-		PeerCount:            c.NodeCount,
-		Namespace:            c.CloudMapNamespace,
-		CPU:                  c.TaskCPU,
-		MemoryMiB:            c.TaskMemoryMiB,
-		ReplicationFactorMin: c.ReplicationFactorMin,
-		ReplicationFactorMax: c.ReplicationFactorMax,
-		KuboStorageMax:       c.KuboStorageMax,
-		GatewayNoFetch:       c.GatewayNoFetch,
+		Index:                 i,
+		PeerCount:             c.NodeCount,
+		Namespace:             c.CloudMapNamespace,
+		CPU:                   c.TaskCPU,
+		MemoryMiB:             c.TaskMemoryMiB,
+		ReplicationFactorMin:  c.ReplicationFactorMin,
+		ReplicationFactorMax:  c.ReplicationFactorMax,
+		KuboStorageMax:        c.KuboStorageMax,
+		GatewayNoFetch:        c.GatewayNoFetch,
+		SubdomainGatewayHosts: c.subdomainGatewayHosts(),
+		DNSLinkHosts:          c.WebsiteDomains,
+		DNSResolvers:          c.dnsResolvers(),
 	}
+}
+
+func (c Config) subdomainGatewayHosts() []string {
+	if !c.GatewaySubdomains {
+		return nil
+	}
+	return []string{c.GatewayDomainName}
+}
+
+// dnsResolvers: with publicSwarm=false the tasks have no route to the
+// Internet, so the DNS-over-HTTPS resolvers kubo's autoconf may name are out
+// of reach; the system resolver (the VPC's Route 53 Resolver, which answers
+// public names from isolated subnets too) resolves DNSLink instead. With a
+// public swarm kubo keeps its defaults.
+func (c Config) dnsResolvers() map[string]string {
+	if c.PublicSwarm {
+		return nil
+	}
+	return map[string]string{".": ""}
 }
