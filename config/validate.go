@@ -36,8 +36,6 @@ var nodeSettingKeys = map[string]string{
 	"MemoryMiB":             KeyTaskMemoryMiB,
 	"ReplicationFactorMin":  KeyReplicationFactorMin + "/" + KeyReplicationFactorMax,
 	"KuboStorageMax":        KeyKuboStorageMax,
-	"SubdomainGatewayHosts": KeyGatewayDomainName,
-	"DNSLinkHosts":          KeyWebsiteDomains,
 }
 
 // Validate reports every problem of c, each naming its key and what is
@@ -92,7 +90,12 @@ func (c Config) validate() []string {
 	// Every node gets the same settings but its index: the first one speaks
 	// for all. The node count has its own, stricter rule above.
 	for _, p := range propcheck.Problems(c.NodeSettings(0).Validate()) {
-		if p.Field == "PeerCount" || p.Field == "Index" {
+		switch p.Field {
+		case "PeerCount", "Index":
+			continue
+		case "SubdomainGatewayHosts", "DNSLinkHosts":
+			// The edge's rules for these names (validateWebsites) are
+			// stricter and name the right key; one report is enough.
 			continue
 		}
 		key, ok := nodeSettingKeys[p.Field]
