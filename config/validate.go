@@ -30,12 +30,12 @@ const ZoneCount = 3
 
 // nodeSettingKeys maps nodespec.Settings fields to configuration keys.
 var nodeSettingKeys = map[string]string{
-	"PeerCount":             KeyNodeCount,
-	"Namespace":             KeyCloudMapNamespace,
-	"CPU":                   KeyTaskCPU,
-	"MemoryMiB":             KeyTaskMemoryMiB,
-	"ReplicationFactorMin":  KeyReplicationFactorMin + "/" + KeyReplicationFactorMax,
-	"KuboStorageMax":        KeyKuboStorageMax,
+	"PeerCount":            KeyNodeCount,
+	"Namespace":            KeyCloudMapNamespace,
+	"CPU":                  KeyTaskCPU,
+	"MemoryMiB":            KeyTaskMemoryMiB,
+	"ReplicationFactorMin": KeyReplicationFactorMin + "/" + KeyReplicationFactorMax,
+	"KuboStorageMax":       KeyKuboStorageMax,
 }
 
 // Validate reports every problem of c, each naming its key and what is
