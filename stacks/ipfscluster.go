@@ -190,6 +190,8 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		APIDomain:             domain(cfg.APIDomainName, cfg.APICertificateArn),
 		PriceClass:            edge.PriceClass[cfg.CloudFrontPriceClass],
 		WebACLArn:             cfg.WebACLArn,
+		GatewaySubdomains:     cfg.GatewaySubdomains,
+		Websites:              websites(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -212,7 +214,22 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	output(outputs.EcsClusterName, *cluster.ClusterName(), "ECS cluster running one service per peer")
 	output(outputs.NodeServiceNames, strings.Join(serviceNames, ","), "ECS service names of the peers, in index order")
 	output(outputs.ReplicationFactorMin, strconv.Itoa(cfg.ReplicationFactorMin), "Peers that must hold every new pin (replication_factor_min)")
+	// Only with the features that need DNS records, so that the default
+	// template keeps its outputs.
+	if cfg.GatewaySubdomains {
+		output(outputs.GatewayDistributionDomainName, *this.Edge.GatewayDomainName(), "CNAME/alias target of "+strings.Join(edgespec.SubdomainGatewayAliases(cfg.GatewayDomainName), ", "))
+	}
+	if len(cfg.WebsiteDomains) > 0 {
+		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website: "+strings.Join(cfg.WebsiteDomains, ", "))
+	}
 	return this, nil
+}
+
+func websites(cfg config.Config) *edge.Domain {
+	if len(cfg.WebsiteDomains) == 0 {
+		return nil
+	}
+	return &edge.Domain{Names: cfg.WebsiteDomains, CertificateArn: cfg.WebsiteCertificateArn}
 }
 
 // RetentionDays maps config.LogRetentionDaysAllowed to CDK's names (a test

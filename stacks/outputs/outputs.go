@@ -19,3 +19,14 @@ const (
 	// many peers must hold a new pin.
 	ReplicationFactorMin = "ReplicationFactorMin"
 )
+
+// Outputs only present with a subdomain gateway or websites.
+const (
+	// GatewayDistributionDomainName is the gateway distribution's
+	// *.cloudfront.net name: the target of the gateway domain's and its
+	// *.ipfs/*.ipns wildcards' DNS records.
+	GatewayDistributionDomainName = "GatewayDistributionDomainName"
+	// WebsitesDistributionDomainName is the websites distribution's
+	// *.cloudfront.net name: the target of every website's DNS record.
+	WebsitesDistributionDomainName = "WebsitesDistributionDomainName"
+)
