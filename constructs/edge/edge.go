@@ -311,19 +311,9 @@ func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction
 		awscdk.Duration_Seconds(jsii.Number(60)), year)
 
 	headers := &awscloudfront.ResponseHeadersPolicyProps{
-		Comment: jsii.String("IPFS gateway: security headers"),
-		SecurityHeadersBehavior: &awscloudfront.ResponseSecurityHeadersBehavior{
-			StrictTransportSecurity: hsts(),
-			ContentTypeOptions:      &awscloudfront.ResponseHeadersContentTypeOptions{Override: jsii.Bool(true)},
-			// Content may be embedded by sites on the same gateway origin,
-			// never framed by other origins.
-			FrameOptions: &awscloudfront.ResponseHeadersFrameOptions{
-				FrameOption: awscloudfront.HeadersFrameOption_SAMEORIGIN, Override: jsii.Bool(true),
-			},
-			ReferrerPolicy: &awscloudfront.ResponseHeadersReferrerPolicy{
-				ReferrerPolicy: awscloudfront.HeadersReferrerPolicy_STRICT_ORIGIN_WHEN_CROSS_ORIGIN, Override: jsii.Bool(true),
-			},
-		},
+		Comment:                 jsii.String("IPFS gateway: security headers"),
+		SecurityHeadersBehavior: securityHeaders(edgespec.GatewayHeaders),
+		CustomHeadersBehavior:   customHeaders(edgespec.GatewayHeaders),
 	}
 	if !p.PrivateGateway {
 		// A public gateway is meant to be fetched from any web page
@@ -398,25 +388,9 @@ func newAPI(c constructs.Construct, p *Props, auth experimental.EdgeFunction, lo
 		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
 	})
 	policy := awscloudfront.NewResponseHeadersPolicy(c, jsii.String("ApiResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
-		Comment: jsii.String("IPFS Cluster REST API: security headers"),
-		SecurityHeadersBehavior: &awscloudfront.ResponseSecurityHeadersBehavior{
-			StrictTransportSecurity: hsts(),
-			ContentTypeOptions:      &awscloudfront.ResponseHeadersContentTypeOptions{Override: jsii.Bool(true)},
-			FrameOptions: &awscloudfront.ResponseHeadersFrameOptions{
-				FrameOption: awscloudfront.HeadersFrameOption_DENY, Override: jsii.Bool(true),
-			},
-			ReferrerPolicy: &awscloudfront.ResponseHeadersReferrerPolicy{
-				ReferrerPolicy: awscloudfront.HeadersReferrerPolicy_NO_REFERRER, Override: jsii.Bool(true),
-			},
-			ContentSecurityPolicy: &awscloudfront.ResponseHeadersContentSecurityPolicy{
-				ContentSecurityPolicy: jsii.String("default-src 'none'; frame-ancestors 'none'"), Override: jsii.Bool(true),
-			},
-		},
-		CustomHeadersBehavior: &awscloudfront.ResponseCustomHeadersBehavior{
-			CustomHeaders: &[]*awscloudfront.ResponseCustomHeader{{
-				Header: jsii.String("Cache-Control"), Value: jsii.String("no-store"), Override: jsii.Bool(false),
-			}},
-		},
+		Comment:                 jsii.String("IPFS Cluster REST API: security headers"),
+		SecurityHeadersBehavior: securityHeaders(edgespec.APIHeaders),
+		CustomHeadersBehavior:   customHeaders(edgespec.APIHeaders),
 	})
 	dp := &awscloudfront.DistributionProps{
 		Comment: jsii.String("IPFS Cluster REST API"),
@@ -442,13 +416,4 @@ func newAPI(c constructs.Construct, p *Props, auth experimental.EdgeFunction, lo
 	d := awscloudfront.NewDistribution(c, jsii.String("Api"), dp)
 	suppressDistribution(d, p, p.APIDomain, "IPFS Cluster REST API")
 	return d
-}
-
-func hsts() *awscloudfront.ResponseHeadersStrictTransportSecurity {
-	return &awscloudfront.ResponseHeadersStrictTransportSecurity{
-		AccessControlMaxAge: awscdk.Duration_Days(jsii.Number(730)),
-		IncludeSubdomains:   jsii.Bool(false),
-		Preload:             jsii.Bool(false),
-		Override:            jsii.Bool(true),
-	}
 }

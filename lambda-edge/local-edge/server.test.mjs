@@ -1,0 +1,251 @@
+// Tests for the local edge (server.mjs): in-process, against small HTTP
+// upstreams on loopback (port 0). node:test, no npm dependencies.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+import { startEdge, toCloudFrontHeaders } from './server.mjs';
+
+const HOST = '127.0.0.1';
+const CID = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi';
+const USER = 'admin';
+const PASS = 's3cret-for-tests';
+const AUTH = 'Basic ' + Buffer.from(`${USER}:${PASS}`).toString('base64');
+const POLICY = [
+  { name: 'X-Frame-Options', value: 'DENY', override: true },
+  { name: 'Cache-Control', value: 'no-store', override: false },
+];
+
+const closers = [];
+after(() => Promise.all(closers.map((c) => c())));
+
+// An upstream that records what reached it and answers with its index.
+async function upstream(index, { health = 204, handler } = {}) {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(upstream.health[index] ?? health).end();
+      return;
+    }
+    seen.push({ method: req.method, url: req.url, headers: req.headers });
+    if (handler) {
+      handler(req, res);
+      return;
+    }
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain', 'x-frame-options': 'ALLOWALL', 'cache-control': 'max-age=5' }).end(String(index)));
+  });
+  await new Promise((r) => server.listen(0, HOST, r));
+  closers.push(() => new Promise((r) => { server.close(r); server.closeAllConnections(); }));
+  return { url: `http://${HOST}:${server.address().port}`, seen, server };
+}
+upstream.health = {};
+
+async function edge(apiUpstreams, options = {}, extra = {}) {
+  const e = await startEdge({
+    gateway: { listen: `${HOST}:0`, upstreams: extra.gatewayUpstreams || apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY },
+    api: { listen: `${HOST}:0`, upstreams: apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY },
+    credentials: { username: USER, password: PASS },
+    privateGateway: extra.privateGateway ?? false,
+    healthIntervalMs: extra.healthIntervalMs ?? 60000,
+  }, { log: () => {}, ...options });
+  closers.push(() => e.close());
+  return e;
+}
+
+function request(base, method, path, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const r = http.request(`${base}${path}`, { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, trailers: res.trailers, body: Buffer.concat(chunks).toString() }));
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
+}
+
+describe('CloudFront events', () => {
+  test('headers become lower-case keys with {key, value} arrays, repeats kept', () => {
+    assert.deepEqual(toCloudFrontHeaders(['Host', 'a', 'X-Thing', '1', 'x-thing', '2']), {
+      host: [{ key: 'Host', value: 'a' }],
+      'x-thing': [{ key: 'X-Thing', value: '1' }, { key: 'x-thing', value: '2' }],
+    });
+  });
+  test('the function sees method, raw uri, raw querystring and headers', async () => {
+    const up = await upstream(0);
+    let seen;
+    const e = await edge([up.url], { viewerRequest: async (event) => { seen = event.Records[0].cf; return seen.request; } });
+    await request(e.urls.api, 'POST', '/pins/%70ath?name=a+b&x=%zz', { headers: { 'X-Test': 'v' } });
+    assert.equal(seen.config.eventType, 'viewer-request');
+    assert.equal(seen.request.method, 'POST');
+    assert.equal(seen.request.uri, '/pins/%70ath');
+    assert.equal(seen.request.querystring, 'name=a+b&x=%zz');
+    assert.deepEqual(seen.request.headers['x-test'], [{ key: 'X-Test', value: 'v' }]);
+  });
+  test('a returned request is proxied with its modified uri, querystring and headers', async () => {
+    const up = await upstream(0);
+    const e = await edge([up.url], {
+      viewerRequest: async (event) => {
+        const r = event.Records[0].cf.request;
+        r.uri = '/rewritten';
+        r.querystring = 'a=1';
+        r.headers['x-added'] = [{ key: 'X-Added', value: 'yes' }];
+        return r;
+      },
+    });
+    await request(e.urls.api, 'GET', '/original?b=2');
+    assert.equal(up.seen[0].url, '/rewritten?a=1');
+    assert.equal(up.seen[0].headers['x-added'], 'yes');
+  });
+  test('a returned response is sent as is (base64 bodies decoded) and never proxied', async () => {
+    const up = await upstream(0);
+    const e = await edge([up.url], {
+      viewerRequest: async () => ({ status: '418', statusDescription: 'Teapot', headers: { 'x-r': [{ key: 'X-R', value: '1' }] }, body: Buffer.from('hi').toString('base64'), bodyEncoding: 'base64' }),
+    });
+    const res = await request(e.urls.api, 'GET', '/id');
+    assert.equal(res.status, 418);
+    assert.equal(res.body, 'hi');
+    assert.equal(res.headers['x-r'], '1');
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(up.seen.length, 0);
+  });
+  test('a failing function gets 503, as from CloudFront', async () => {
+    const up = await upstream(0);
+    const e = await edge([up.url], { viewerRequest: async () => { throw new Error('boom'); } });
+    assert.equal((await request(e.urls.api, 'GET', '/id')).status, 503);
+    assert.equal(up.seen.length, 0);
+  });
+});
+
+describe('the real viewer-request handler', () => {
+  test('the API needs credentials; a bad pin request gets the edge 400; a good one passes', async () => {
+    const up = await upstream(0);
+    const e = await edge([up.url]);
+    assert.equal((await request(e.urls.api, 'GET', '/id')).status, 401);
+    const bad = await request(e.urls.api, 'DELETE', `/pins/${CID}?replication-min=abc`, { headers: { Authorization: AUTH } });
+    assert.equal(bad.status, 400);
+    assert.equal(JSON.parse(bad.body).parameter, 'replication-min');
+    assert.equal(up.seen.length, 0);
+    const good = await request(e.urls.api, 'DELETE', `/pins/${CID}`, { headers: { Authorization: AUTH } });
+    assert.equal(good.status, 200);
+    assert.equal(up.seen[0].headers.authorization, AUTH, 'the cluster checks the credentials again');
+  });
+  test('the gateway is open unless private', async () => {
+    const up = await upstream(0);
+    const open = await edge([up.url]);
+    assert.equal((await request(open.urls.gateway, 'GET', `/ipfs/${CID}`)).status, 200);
+    const closed = await edge([up.url], {}, { privateGateway: true });
+    assert.equal((await request(closed.urls.gateway, 'GET', `/ipfs/${CID}`)).status, 401);
+    assert.equal((await request(closed.urls.gateway, 'GET', `/ipfs/${CID}`, { headers: { Authorization: AUTH } })).status, 200);
+  });
+});
+
+describe('load balancing', () => {
+  test('round-robin over the healthy upstreams', async () => {
+    const ups = await Promise.all([0, 1, 2].map((i) => upstream(i)));
+    const e = await edge(ups.map((u) => u.url));
+    const bodies = [];
+    for (let i = 0; i < 9; i++) {
+      bodies.push((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).body);
+    }
+    assert.deepEqual(bodies, ['0', '1', '2', '0', '1', '2', '0', '1', '2']);
+  });
+  test('an upstream failing its health check is skipped, and used again once it passes', async () => {
+    const ups = await Promise.all([10, 11].map((i) => upstream(i)));
+    upstream.health[11] = 500;
+    const e = await edge(ups.map((u) => u.url), {}, { healthIntervalMs: 100 });
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).body, '10');
+    }
+    upstream.health[11] = 204;
+    await new Promise((r) => setTimeout(r, 400));
+    const bodies = new Set();
+    for (let i = 0; i < 4; i++) {
+      bodies.add((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).body);
+    }
+    assert.deepEqual([...bodies].sort(), ['10', '11']);
+  });
+  test('a refused connection is retried on another upstream and marks it down', async () => {
+    const live = await upstream(20);
+    const dead = await upstream(21);
+    const e = await edge([dead.url, live.url]);
+    await new Promise((r) => { dead.server.close(r); dead.server.closeAllConnections(); });
+    for (let i = 0; i < 4; i++) {
+      const res = await request(e.urls.api, 'POST', `/pins/${CID}`, { headers: { Authorization: AUTH }, body: 'x' });
+      assert.equal(res.status, 200);
+      assert.equal(res.body, '20');
+    }
+    assert.equal(e.sites.api.upstreams[0].healthy, false);
+  });
+  test('with no healthy upstream it fails open, and 502 when none answers', async () => {
+    const up = await upstream(30, { health: 500 });
+    const e = await edge([up.url]);
+    assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).body, '30');
+    await new Promise((r) => { up.server.close(r); up.server.closeAllConnections(); });
+    assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).status, 502);
+  });
+});
+
+describe('responses and bodies', () => {
+  test('policy headers: override replaces the origin value, the others fill in only', async () => {
+    const up = await upstream(0);
+    const e = await edge([up.url]);
+    const res = await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } });
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(res.headers['cache-control'], 'max-age=5');
+    const refused = await request(e.urls.api, 'GET', '/id');
+    assert.equal(refused.headers['cache-control'], 'no-store');
+    assert.equal(refused.headers['x-frame-options'], 'DENY');
+  });
+  test('request and response bodies stream through, trailers included', async () => {
+    const up = await upstream(0, {
+      handler: (req, res) => {
+        const h = createHash('sha256');
+        let n = 0;
+        req.on('data', (c) => { h.update(c); n += c.length; });
+        req.on('end', () => {
+          res.writeHead(200, { Trailer: 'X-Stream-Error', 'content-type': 'application/json' });
+          res.write(JSON.stringify({ bytes: n, sha256: h.digest('hex') }));
+          res.addTrailers({ 'X-Stream-Error': 'none really' });
+          res.end();
+        });
+      },
+    });
+    const e = await edge([up.url]);
+    const data = Buffer.alloc(8 * 1024 * 1024, 7);
+    const res = await new Promise((resolve, reject) => {
+      const r = http.request(`${e.urls.api}/add?stream-channels=true`, { method: 'POST', agent: false, headers: { Authorization: AUTH, 'Transfer-Encoding': 'chunked' } }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ body, trailers: res.trailers }));
+      });
+      r.on('error', reject);
+      for (let i = 0; i < data.length; i += 65536) r.write(data.subarray(i, i + 65536));
+      r.end();
+    });
+    assert.deepEqual(JSON.parse(res.body), { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    assert.equal(res.trailers['x-stream-error'], 'none really');
+  });
+});
+
+describe('as a program', () => {
+  test('reads its config from stdin, prints its URLs, exits when stdin closes', async () => {
+    const up = await upstream(40);
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./server.mjs', import.meta.url))], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const site = { listen: `${HOST}:0`, upstreams: [up.url], healthPath: '/health', healthyStatus: 204, headers: POLICY };
+    child.stdin.write(JSON.stringify({ gateway: site, api: site, credentials: { username: USER, password: PASS }, exitOnStdinEnd: true }) + '\n');
+    let stderr = '';
+    child.stderr.on('data', (c) => { stderr += c; });
+    const line = await new Promise((resolve) => child.stdout.once('data', (c) => resolve(String(c))));
+    const urls = JSON.parse(line);
+    assert.equal((await request(urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).body, '40');
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.stdin.end();
+    assert.equal(await exited, 0);
+    assert.ok(!stderr.includes(PASS) && !line.includes(PASS), 'the password is never printed');
+  });
+});

@@ -1,0 +1,309 @@
+// Package localedge runs, in front of a local cluster, the small Node.js
+// front of lambda-edge/local-edge/server.mjs that plays CloudFront and the
+// internal ALB: the real Lambda@Edge viewer-request handler on the REST API
+// (and on the gateway when it is private), round-robin over the healthy
+// peers with the ALB's health checks, and the response headers of the
+// distributions (constructs/edge/edgespec). So the HTTP checks of a
+// deployment run against local daemons too.
+package localedge
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+)
+
+// ServerScript is the Node.js program, relative to the repository root.
+const ServerScript = "lambda-edge/local-edge/server.mjs"
+
+// Health checks of the ALB's target groups (constructs/loadbalancer).
+const (
+	gatewayHealthyStatus = 200
+	apiHealthyStatus     = 204
+	// DefaultHealthInterval is shorter than the ALB's 15 s: local tests
+	// restart peers and should not wait for the next round.
+	DefaultHealthInterval = 2 * time.Second
+	// DefaultListen binds a free port on loopback.
+	DefaultListen = "127.0.0.1:0"
+	startTimeout  = 30 * time.Second
+	stopGrace     = 5 * time.Second
+)
+
+// Options configure a local edge. Only plain values: the caller decides
+// where the peers and the credentials come from.
+type Options struct {
+	// RepoRoot is the checkout holding lambda-edge/ (default: the nearest
+	// directory above the working directory that has ServerScript).
+	RepoRoot string
+	// Node is the node binary (default: "node" from PATH).
+	Node string
+	// GatewayListen and APIListen are host:port to listen on; port 0 picks
+	// a free one (default DefaultListen).
+	GatewayListen, APIListen string
+	// GatewayUpstreams and APIUpstreams are the peers' base URLs
+	// (http://host:port), at least one each.
+	GatewayUpstreams, APIUpstreams []string
+	// Username and Password are the REST API credentials the viewer-request
+	// handler checks (the local stand-in for the Secrets Manager secret).
+	// They reach the Node process on its stdin only.
+	Username, Password string
+	// PrivateGateway runs the handler on the gateway too, as the gateway
+	// distribution does with privateGateway=true.
+	PrivateGateway bool
+	// HealthInterval between active health checks (default
+	// DefaultHealthInterval).
+	HealthInterval time.Duration
+	// Detached leaves the edge running after this program exits (its own
+	// session; stop it by its Pid). Otherwise it stops when this program
+	// does: it exits when its stdin, held open by this process, closes.
+	Detached bool
+	// Log receives the edge's own lines: health changes, failures (never
+	// the credentials). Nil discards them.
+	Log io.Writer
+}
+
+// Edge is a running local edge.
+type Edge struct {
+	cmd        *exec.Cmd
+	stdin      io.WriteCloser
+	gatewayURL string
+	apiURL     string
+	done       chan struct{}
+	waitErr    error
+}
+
+type site struct {
+	Listen        string            `json:"listen"`
+	Upstreams     []string          `json:"upstreams"`
+	HealthPath    string            `json:"healthPath"`
+	HealthyStatus int               `json:"healthyStatus"`
+	Headers       []edgespec.Header `json:"headers"`
+}
+
+type config struct {
+	Gateway          site              `json:"gateway"`
+	API              site              `json:"api"`
+	PrivateGateway   bool              `json:"privateGateway"`
+	Credentials      map[string]string `json:"credentials"`
+	HealthIntervalMs int64             `json:"healthIntervalMs"`
+	ExitOnStdinEnd   bool              `json:"exitOnStdinEnd"`
+}
+
+func (o *Options) validate() error {
+	var problems []string
+	check := func(field string, urls []string) {
+		if len(urls) == 0 {
+			problems = append(problems, field+": at least one upstream URL is required")
+		}
+		for _, u := range urls {
+			p, err := url.Parse(u)
+			if err != nil || p.Scheme != "http" || p.Host == "" || (p.Path != "" && p.Path != "/") {
+				problems = append(problems, fmt.Sprintf("%s: %q is not http://host:port", field, u))
+			}
+		}
+	}
+	check("GatewayUpstreams", o.GatewayUpstreams)
+	check("APIUpstreams", o.APIUpstreams)
+	for field, addr := range map[string]string{"GatewayListen": o.GatewayListen, "APIListen": o.APIListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not host:port", field, addr))
+		}
+	}
+	if o.Username == "" || o.Password == "" {
+		problems = append(problems, "Username and Password: required (the viewer-request handler fails closed without them)")
+	}
+	if len(problems) > 0 {
+		return errors.New("localedge.Options: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func findRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, ServerScript)); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("localedge: no %s above the working directory; set Options.RepoRoot", ServerScript)
+		}
+		dir = parent
+	}
+}
+
+// Start starts the edge and returns once both listeners accept requests
+// (after a first round of health checks), or ctx ends.
+func Start(ctx context.Context, opt Options) (*Edge, error) {
+	if opt.GatewayListen == "" {
+		opt.GatewayListen = DefaultListen
+	}
+	if opt.APIListen == "" {
+		opt.APIListen = DefaultListen
+	}
+	if opt.HealthInterval <= 0 {
+		opt.HealthInterval = DefaultHealthInterval
+	}
+	if opt.Node == "" {
+		opt.Node = "node"
+	}
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	if opt.RepoRoot == "" {
+		root, err := findRepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		opt.RepoRoot = root
+	}
+	node, err := exec.LookPath(opt.Node)
+	if err != nil {
+		return nil, fmt.Errorf("localedge: Node.js (a prerequisite of the project): %w", err)
+	}
+	cfg, err := json.Marshal(config{
+		Gateway: site{
+			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams,
+			HealthPath: nodespec.EmptyDirectoryPath, HealthyStatus: gatewayHealthyStatus,
+			Headers: edgespec.GatewayHeaders.Headers(),
+		},
+		API: site{
+			Listen: opt.APIListen, Upstreams: opt.APIUpstreams,
+			HealthPath: nodespec.RestAPIHealthPath, HealthyStatus: apiHealthyStatus,
+			Headers: edgespec.APIHeaders.Headers(),
+		},
+		PrivateGateway:   opt.PrivateGateway,
+		Credentials:      map[string]string{"username": opt.Username, "password": opt.Password},
+		HealthIntervalMs: opt.HealthInterval.Milliseconds(),
+		ExitOnStdinEnd:   !opt.Detached,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	cmd := exec.Command(node, filepath.Join(opt.RepoRoot, ServerScript))
+	cmd.Dir = opt.RepoRoot
+	cmd.Stderr = opt.Log
+	// Its own process group (a terminal's Ctrl-C reaches only us; Stop
+	// decides), or its own session when it is to outlive us.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !opt.Detached, Setsid: opt.Detached}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("localedge: starting %s: %w", node, err)
+	}
+	e := &Edge{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		first := true
+		for sc.Scan() {
+			if first {
+				lines <- sc.Text()
+				first = false
+				continue
+			}
+			fmt.Fprintln(opt.Log, sc.Text())
+		}
+		if first {
+			close(lines)
+		}
+	}()
+	go func() {
+		e.waitErr = cmd.Wait()
+		close(e.done)
+	}()
+
+	// The config (with the credentials) goes over stdin, never argv or env.
+	if _, err := stdin.Write(append(cfg, '\n')); err != nil {
+		e.kill()
+		return nil, fmt.Errorf("localedge: sending the config: %w", err)
+	}
+	if opt.Detached {
+		stdin.Close()
+	}
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case line, ok := <-lines:
+		var urls struct{ Gateway, API string }
+		if !ok || json.Unmarshal([]byte(line), &urls) != nil || urls.Gateway == "" || urls.API == "" {
+			e.kill()
+			<-e.done
+			return nil, fmt.Errorf("localedge: the server did not start (%v); its log went to Options.Log", e.waitErr)
+		}
+		e.gatewayURL, e.apiURL = urls.Gateway, urls.API
+		return e, nil
+	case <-ctx.Done():
+		e.kill()
+		return nil, ctx.Err()
+	case <-timer.C:
+		e.kill()
+		return nil, fmt.Errorf("localedge: not listening after %s", startTimeout)
+	}
+}
+
+// GatewayURL is the gateway's base URL (the gateway distribution's part).
+func (e *Edge) GatewayURL() string { return e.gatewayURL }
+
+// APIURL is the REST API's base URL (the API distribution's part).
+func (e *Edge) APIURL() string { return e.apiURL }
+
+// Pid is the Node process (for a detached edge's pidfile).
+func (e *Edge) Pid() int { return e.cmd.Process.Pid }
+
+func (e *Edge) kill() {
+	e.stdin.Close()
+	syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+	e.cmd.Process.Kill()
+}
+
+// Stop ends the edge: stdin closed (it closes its listeners and exits),
+// then SIGTERM, then SIGKILL if it lingers.
+func (e *Edge) Stop() error {
+	e.stdin.Close()
+	for _, sig := range []syscall.Signal{0, syscall.SIGTERM, syscall.SIGKILL} {
+		if sig != 0 {
+			e.cmd.Process.Signal(sig)
+		}
+		select {
+		case <-e.done:
+			if sig == syscall.SIGKILL {
+				return errors.New("localedge: the server had to be killed")
+			}
+			var exit *exec.ExitError
+			if errors.As(e.waitErr, &exit) {
+				return fmt.Errorf("localedge: the server exited with %v", e.waitErr)
+			}
+			return nil
+		case <-time.After(stopGrace):
+		}
+	}
+	return errors.New("localedge: the server survived SIGKILL")
+}
