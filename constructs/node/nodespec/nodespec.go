@@ -201,6 +201,8 @@ var (
 	// A top-level domain alone ("localhost.", "test.") may have a resolver.
 	dnsLabelPattern    = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	resolverURLPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?&=+-]*)?$`)
+	// kubo's DoH client refuses plain HTTP but to these.
+	localResolverPattern = regexp.MustCompile(`^http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?(/|$)`)
 )
 
 // MaxProvisionedMiBps is EFS's limit for provisioned throughput.
@@ -262,8 +264,8 @@ func (s Settings) Validate() error {
 		if domain != "." && (!strings.HasSuffix(domain, ".") || !hostnamePattern.MatchString(strings.TrimSuffix(domain, ".")) && !dnsLabelPattern.MatchString(strings.TrimSuffix(domain, "."))) {
 			l.Add("DNSResolvers", "domain %q; allowed: \".\" or a lower-case DNS name ending in \".\" (kubo wants fully qualified names)", domain)
 		}
-		if url != "" && !resolverURLPattern.MatchString(url) {
-			l.Add("DNSResolvers", "%q for %q; allowed: \"\" (the system resolver) or a DNS-over-HTTPS URL http(s)://host[:port]/path without commas or quotes (kubo takes DoH only)", url, domain)
+		if url != "" && (!resolverURLPattern.MatchString(url) || !strings.HasPrefix(url, "https://") && !localResolverPattern.MatchString(url)) {
+			l.Add("DNSResolvers", "%q for %q; allowed: \"\" (the system resolver) or a DNS-over-HTTPS URL https://host[:port]/path without commas or quotes, http:// only on 127.0.0.1 or localhost (kubo takes DoH only)", url, domain)
 		}
 	}
 	return l.Err()

@@ -12,7 +12,7 @@ func TestGatewayHostsAndResolversReachKubo(t *testing.T) {
 		PeerCount: 3, Namespace: "ipfs-cluster.internal",
 		SubdomainGatewayHosts: []string{"gw.example.org"},
 		DNSLinkHosts:          []string{"www.example.org", "docs.example.net"},
-		DNSResolvers:          map[string]string{".": "", "localhost.": "http://127.0.8.53:8053/dns-query"},
+		DNSResolvers:          map[string]string{".": "", "localhost.": "http://127.0.0.1:8053/dns-query"},
 	}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestGatewayHostsAndResolversReachKubo(t *testing.T) {
 		"KUBO_DNSLINK_HOSTS":           "www.example.org,docs.example.net",
 		// Sorted by domain, so that the task definition does not change
 		// with Go's map order.
-		"KUBO_DNS_RESOLVERS": ".=,localhost.=http://127.0.8.53:8053/dns-query",
+		"KUBO_DNS_RESOLVERS": ".=,localhost.=http://127.0.0.1:8053/dns-query",
 	} {
 		if kubo[name] != want {
 			t.Errorf("%s = %q, want %q", name, kubo[name], want)
@@ -37,7 +37,7 @@ func TestGatewayHostProblems(t *testing.T) {
 		PublicGatewayHosts:    []string{"a.example.org"},
 		SubdomainGatewayHosts: []string{"a.example.org", "*.example.org"},
 		DNSLinkHosts:          []string{"b.example.org", "b.example.org"},
-		DNSResolvers:          map[string]string{"example.org": "", ".": "udp://10.0.0.2", "test.": "https://x/dns-query?a=b,c"},
+		DNSResolvers:          map[string]string{"example.org": "", ".": "udp://10.0.0.2", "test.": "https://x/dns-query?a=b,c", "example.": "http://10.0.0.2/dns-query"},
 	}.Validate()
 	want := []string{
 		`SubdomainGatewayHosts: "a.example.org" is also in PublicGatewayHosts; allowed: one role per host name`,
@@ -46,6 +46,7 @@ func TestGatewayHostProblems(t *testing.T) {
 		`DNSResolvers: domain "example.org"; allowed: "." or a lower-case DNS name ending in "."`,
 		`DNSResolvers: "udp://10.0.0.2" for "."; allowed: "" (the system resolver) or a DNS-over-HTTPS URL`,
 		`DNSResolvers: "https://x/dns-query?a=b,c" for "test."`,
+		`DNSResolvers: "http://10.0.0.2/dns-query" for "example."; allowed: "" (the system resolver) or a DNS-over-HTTPS URL https://host[:port]/path without commas or quotes, http:// only on 127.0.0.1 or localhost`,
 	}
 	got := propcheck.Problems(err)
 	if len(got) != len(want) {
