@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
@@ -234,4 +235,32 @@ func kuboEnvironments(t *testing.T, s *synthesized) map[string]map[string]string
 		}
 	}
 	return out
+}
+
+func TestEdgePropsRefuseWebsiteMistakes(t *testing.T) {
+	err := (&edge.Props{
+		CredentialsSecretName: "IpfsCluster/rest-api-credentials",
+		PrivateGateway:        true,
+		GatewaySubdomains:     true,
+		GatewayDomain:         &edge.Domain{Names: []string{"gw.example.org", "x.example.org"}, CertificateArn: websitesGatewayCert},
+		Websites:              &edge.Domain{Names: []string{"a.ipfs.gw.example.org", "*.example.net"}},
+	}).Validate()
+	require.Error(t, err)
+	for _, want := range []string{
+		"edge.Props.GatewaySubdomains: needs GatewayDomain with exactly one name",
+		"edge.Props.PrivateGateway: a private gateway (Basic auth) cannot serve subdomains or websites",
+		`edge.Props.Websites.Names: "*.example.net" is a wildcard`,
+		"edge.Props.Websites.CertificateArn: required",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	err = (&edge.Props{
+		CredentialsSecretName: "IpfsCluster/rest-api-credentials",
+		GatewaySubdomains:     true,
+		GatewayDomain:         &edge.Domain{Names: []string{"gw.example.org"}, CertificateArn: websitesGatewayCert},
+		Websites:              &edge.Domain{Names: []string{"a.ipfs.gw.example.org"}, CertificateArn: websitesSiteCert},
+	}).Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `edge.Props.Websites.Names: "a.ipfs.gw.example.org" is already served by the gateway or the API as "*.ipfs.gw.example.org"`)
+	assert.NotContains(t, err.Error(), "Websites.CertificateArn")
 }
