@@ -100,7 +100,8 @@ func NewEdge(scope constructs.Construct, id string, props *Props) (*Edge, error)
 		logBucket = newLogBucket(c, p.LogExpirationDays)
 	}
 
-	gatewayOrigin, gatewayHeaders := awscloudfront.IOrigin(nil), awscloudfront.ResponseHeadersPolicy(nil)
+	var gatewayOrigin awscloudfront.IOrigin
+	var gatewayHeaders awscloudfront.ResponseHeadersPolicy
 	e.gateway, gatewayOrigin, gatewayHeaders = newGateway(c, &p, e.auth, logBucket)
 	e.api = newAPI(c, &p, e.auth, logBucket)
 	if p.Websites != nil {
