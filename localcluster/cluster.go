@@ -70,9 +70,12 @@ type Cluster struct {
 	kuboImage  []dockerfile.EnvVar
 	clusterImg []dockerfile.EnvVar
 	deployed   DeployedEnvironment
-	kuboCmd    []string
-	clusterCmd []string
-	mu         sync.Mutex // guards the Peers' kubo and cluster processes
+	// privateGateway is the configuration's: the local edge then asks for
+	// credentials on the gateway too, as the distribution does.
+	privateGateway bool
+	kuboCmd        []string
+	clusterCmd     []string
+	mu             sync.Mutex // guards the Peers' kubo and cluster processes
 }
 
 // Peer is one node: kubo and its cluster sidecar on one loopback address.
@@ -129,17 +132,15 @@ func New(opt Options) (*Cluster, error) {
 		}
 		opt.RepoRoot = r
 	}
-	if opt.Deployed == nil || opt.Peers == 0 {
-		cfg, err := loadConfig(opt.RepoRoot, opt.Context)
-		if err != nil {
-			return nil, err
-		}
-		if opt.Peers == 0 {
-			opt.Peers = cfg.NodeCount
-		}
-		if opt.Deployed == nil {
-			opt.Deployed = nodeEnvironment(cfg)
-		}
+	cfg, err := loadConfig(opt.RepoRoot, opt.Context)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Peers == 0 {
+		opt.Peers = cfg.NodeCount
+	}
+	if opt.Deployed == nil {
+		opt.Deployed = nodeEnvironment(cfg)
 	}
 	if opt.Peers < 1 || opt.Peers > 200 {
 		return nil, fmt.Errorf("peers must be between 1 and 200, got %d", opt.Peers)
@@ -163,7 +164,7 @@ func New(opt Options) (*Cluster, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env"), deployed: opt.Deployed}
+	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env"), deployed: opt.Deployed, privateGateway: cfg.PrivateGateway}
 	if c.Secrets, err = loadOrCreateSecrets(c.SecretFile); err != nil {
 		return nil, err
 	}

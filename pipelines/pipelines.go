@@ -19,6 +19,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // CDKCLIVersion is the aws-cdk CLI (npm) this project is synthesized and
@@ -175,7 +176,7 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 
 	smoke := cdkpipelines.NewCodeBuildStep(jsii.String(SmokeTestStep), &cdkpipelines.CodeBuildStepProps{
 		Input:             source,
-		EnvFromCfnOutputs: &cluster.Outputs,
+		EnvFromCfnOutputs: outputVariables(cluster.Outputs),
 		Env: &map[string]*string{
 			"SMOKE_TEST_ROLE_ARN": smokeTestRoleArn(stack, stageCfg),
 		},
@@ -224,12 +225,13 @@ func SynthCommands(pipelineStackID string) []string {
 	}
 }
 
-// SmokeTestCommands run cmd/smoketest against the stage's stack with the
-// stage's smoke-test role (CodeBuild's own credentials are the source).
+// SmokeTestCommands run cmd/smoketest against the stage's stack; it
+// assumes the stage's smoke-test role itself (CodeBuild's own credentials
+// are the source), the only role that may read that stack, its secret and
+// its services.
 func SmokeTestCommands(stageCfg config.Config) []string {
 	return []string{
-		`printf '[profile stage]\nrole_arn = %s\ncredential_source = EcsContainer\n' "$SMOKE_TEST_ROLE_ARN" > "$CODEBUILD_SRC_DIR/.smoke-test-aws-config"`,
-		fmt.Sprintf(`AWS_CONFIG_FILE="$CODEBUILD_SRC_DIR/.smoke-test-aws-config" AWS_PROFILE=stage go run ./cmd/smoketest -stack %s -region %s`, stageCfg.StackName, stageCfg.Region),
+		fmt.Sprintf(`go run ./cmd/smoketest -stack %s -region %s -role-arn "$SMOKE_TEST_ROLE_ARN"`, stageCfg.StackName, stageCfg.Region),
 	}
 }
 
@@ -285,4 +287,14 @@ func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, pipel
 			}}),
 		},
 	})
+}
+
+// outputVariables names each stack output's variable as cmd/smoketest reads
+// it (outputs.EnvironmentVariable).
+func outputVariables(stackOutputs map[string]awscdk.CfnOutput) *map[string]awscdk.CfnOutput {
+	out := make(map[string]awscdk.CfnOutput, len(stackOutputs))
+	for key, output := range stackOutputs {
+		out[outputs.EnvironmentVariable(key)] = output
+	}
+	return &out
 }

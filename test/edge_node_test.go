@@ -16,7 +16,7 @@ func TestEdgeNodeTests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node not found on PATH (Node.js is a prerequisite): %v", err)
 	}
-	root := edgeRepoRoot(t)
+	root := absRepoRoot(t)
 	var files []string
 	err = filepath.WalkDir(filepath.Join(root, "lambda-edge"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

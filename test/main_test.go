@@ -1,21 +1,29 @@
-// Package test holds the CDK assertion tests of the whole app. One jsii kernel
-// serves the test binary: TestMain synthesizes each configuration once and
-// every test reads the shared templates. Never use t.Parallel() here: the
-// kernel is not goroutine-safe.
+// Package test holds the CDK assertion tests of the whole app, one file per
+// construct (network, node, loadbalancer, edge, clustersecrets, images), the
+// composition (stack_test.go) and cross-cutting checks (security_test.go).
+//
+// One jsii kernel serves the test binary: TestMain builds and synthesizes
+// each fixture below once and every test reads the shared templates. Never
+// use t.Parallel() here: the kernel is not goroutine-safe.
 package test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/app"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 )
@@ -23,43 +31,75 @@ import (
 // repoRoot is where go test runs this package from: test/.
 const repoRoot = ".."
 
-// synthesized is one configuration built and synthesized once.
-type synthesized struct {
-	config   config.Config
-	stack    *stacks.IpfsCluster
-	template assertions.Template
-	// resources is the template as plain JSON, for graph checks that the
-	// assertions package cannot express (which subnet is in which zone).
-	resources map[string]resource
-	outputs   map[string]any
-	cdkApp    awscdk.App
-}
-
-type resource struct {
-	Type           string         `json:"Type"`
-	Properties     map[string]any `json:"Properties"`
-	DeletionPolicy string         `json:"DeletionPolicy"`
-}
-
 var (
 	// defaults is cdk.json exactly as shipped.
 	defaults *synthesized
 	// privateSwarm is cdk.json with publicSwarm=false and six nodes.
 	privateSwarm *synthesized
+	// destroyData is cdk.json with dataRemovalPolicy=destroy, as test
+	// deployments use it.
+	destroyData *synthesized
+	// edgeApp holds the edge construct alone, in stacks of its own.
+	edgeApp *edgeFixture
+	// scratch holds every cloud assembly of the run and whatever the CDK
+	// and jsii put in the temporary directory; TestMain removes it.
+	scratch string
 )
 
+// synthesized is one configuration of the app built and synthesized once.
+type synthesized struct {
+	// stackTemplate is the cluster stack.
+	*stackTemplate
+	config config.Config
+	stack  *stacks.IpfsCluster
+	// template is the cluster stack for the assertions package.
+	template assertions.Template
+	cdkApp   awscdk.App
+	// stacks are every stack of the app (the cluster stack and the us-east-1
+	// stack of the Lambda@Edge function) by artifact ID.
+	stacks map[string]*stackTemplate
+	outDir string
+}
+
 func TestMain(m *testing.M) {
-	var err error
-	if defaults, err = synth(nil); err == nil {
-		privateSwarm, err = synth(map[string]any{config.KeyPublicSwarm: "false", config.KeyNodeCount: "6"})
-	}
+	code, err := run(m)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "synth failed:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "test fixtures:", err)
+		code = 1
 	}
-	code := m.Run()
-	jsii.Close()
 	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	var err error
+	if scratch, err = os.MkdirTemp("", "ipfs-cluster-aws-test-"); err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(scratch)
+	// The edge construct stages its Lambda bundle in the temporary
+	// directory, and the kernel (started on the first CDK call, below)
+	// inherits this environment: nothing of the run outlives it.
+	if err := os.Setenv("TMPDIR", scratch); err != nil {
+		return 1, err
+	}
+	defer jsii.Close()
+
+	for _, f := range []struct {
+		dst       **synthesized
+		overrides map[string]any
+	}{
+		{&defaults, nil},
+		{&privateSwarm, map[string]any{config.KeyPublicSwarm: "false", config.KeyNodeCount: "6"}},
+		{&destroyData, map[string]any{config.KeyDataRemovalPolicy: "destroy"}},
+	} {
+		if *f.dst, err = synth(f.overrides); err != nil {
+			return 1, fmt.Errorf("synth %v: %w", f.overrides, err)
+		}
+	}
+	if edgeApp, err = buildEdgeFixture(); err != nil {
+		return 1, fmt.Errorf("edge app: %w", err)
+	}
+	return m.Run(), nil
 }
 
 // cdkJSONContext returns cdk.json's context with overrides applied the way
@@ -75,81 +115,175 @@ func cdkJSONContext(overrides map[string]any) map[string]any {
 	return ctx
 }
 
+// newApp returns an App with context whose cloud assembly goes to a new
+// directory under scratch.
+func newApp(context map[string]any) (awscdk.App, string, error) {
+	outDir, err := os.MkdirTemp(scratch, "cdk.out-")
+	if err != nil {
+		return nil, "", err
+	}
+	props := &awscdk.AppProps{Outdir: jsii.String(outDir)}
+	if context != nil {
+		props.Context = &context
+	}
+	return awscdk.NewApp(props), outDir, nil
+}
+
+// testApp is newApp for a test.
+func testApp(t *testing.T, context map[string]any) awscdk.App {
+	t.Helper()
+	cdkApp, _, err := newApp(context)
+	require.NoError(t, err)
+	return cdkApp
+}
+
+// synth builds the app as `cdk synth` does, with cdk.json's context and
+// overrides, and synthesizes it once.
 func synth(overrides map[string]any) (*synthesized, error) {
-	ctx := cdkJSONContext(overrides)
-	cdkApp := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
-	stack, err := app.Build(cdkApp, repoRoot)
+	cdkApp, outDir, err := newApp(cdkJSONContext(overrides))
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse(app.ReadContext(cdkApp.Node()))
-	if err != nil {
-		return nil, err
-	}
-	template := assertions.Template_FromStack(stack.Stack, nil)
-	raw, err := json.Marshal(template.ToJSON())
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Resources map[string]resource `json:"Resources"`
-		Outputs   map[string]any      `json:"Outputs"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	return &synthesized{config: cfg, stack: stack, template: template, resources: doc.Resources, outputs: doc.Outputs, cdkApp: cdkApp}, nil
-}
-
-// ofType returns the logical IDs and resources of one type.
-func (s *synthesized) ofType(resourceType string) map[string]resource {
-	out := map[string]resource{}
-	for id, r := range s.resources {
-		if r.Type == resourceType {
-			out[id] = r
+	s := &synthesized{cdkApp: cdkApp, outDir: outDir}
+	err = catch(func() error {
+		if s.stack, err = app.Build(cdkApp, repoRoot); err != nil {
+			return err
 		}
+		cdkApp.Synth(nil)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out
+	if s.config, err = config.Parse(app.ReadContext(cdkApp.Node())); err != nil {
+		return nil, err
+	}
+	if s.stacks, err = loadAssembly(outDir); err != nil {
+		return nil, err
+	}
+	s.stackTemplate = s.stacks[*s.stack.ArtifactId()]
+	if s.stackTemplate == nil {
+		return nil, fmt.Errorf("no stack %s in %s", *s.stack.ArtifactId(), outDir)
+	}
+	raw := map[string]any{"Resources": s.resources, "Outputs": s.outputs}
+	s.template = assertions.Template_FromJSON(&raw, nil)
+	return s, nil
 }
 
-// ref resolves {"Ref": id} or {"Fn::GetAtt": [id, attr]} to the logical ID.
-func ref(v any) string {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return ""
-	}
-	if id, ok := m["Ref"].(string); ok {
-		return id
-	}
-	if att, ok := m["Fn::GetAtt"].([]any); ok && len(att) > 0 {
-		id, _ := att[0].(string)
-		return id
-	}
-	return ""
+// The edge fixture: the edge construct in an app of its own, without this
+// repository's stack. Two consuming stacks in eu-west-1 without an account,
+// one with a public gateway and default settings, one with a private
+// gateway, custom domains, a web ACL and logging off; each gets its
+// us-east-1 edge stack.
+const (
+	edgeTestSecretName  = "ipfs-cluster/rest-api-credentials"
+	edgeTestGatewayCert = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+	edgeTestAPICert     = "arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000"
+	edgeTestWebACL      = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/ipfs/abcdef01-2345-6789-abcd-ef0123456789"
+)
+
+type edgeFixture struct {
+	outDir string
+	// Templates of the consuming stacks and of their us-east-1 edge stacks.
+	public, private         *stackTemplate
+	publicEdge, privateEdge *stackTemplate
+	// all four stacks: public, its edge stack, private, its edge stack
+	all []*stackTemplate
 }
 
-// path walks nested maps and lists: path(v, "A", "B", 0).
-func path(v any, keys ...any) any {
-	for _, k := range keys {
-		switch key := k.(type) {
-		case string:
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil
+// edgeTestALB is the consuming side: a VPC and an internal ALB with one
+// HTTP listener per service, as the load balancer construct builds it.
+func edgeTestALB(stack awscdk.Stack) awselasticloadbalancingv2.IApplicationLoadBalancer {
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		AvailabilityZones: jsii.Strings("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+		NatGateways:       jsii.Number(0),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("isolated"), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(24)},
+		},
+	})
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("AlbSg"), &awsec2.SecurityGroupProps{Vpc: vpc, AllowAllOutbound: jsii.Bool(false)})
+	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("Alb"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		Vpc:            vpc,
+		InternetFacing: jsii.Bool(false),
+		SecurityGroup:  sg,
+		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
+	})
+	for name, port := range map[string]float64{"Gateway": 8080, "Api": 9094} {
+		alb.AddListener(jsii.String(name+"Listener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+			Port:          jsii.Number(port),
+			Protocol:      awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+			Open:          jsii.Bool(false),
+			DefaultAction: awselasticloadbalancingv2.ListenerAction_FixedResponse(jsii.Number(404), nil),
+		})
+		sg.AddIngressRule(awsec2.Peer_Ipv4(vpc.VpcCidrBlock()), awsec2.Port_Tcp(jsii.Number(port)), jsii.String("from the VPC origin"), nil)
+	}
+	// The fixture's own VPC and ALB are not under test: the load balancer
+	// and network constructs are checked in the app fixtures.
+	fixture := &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-VPC7"), Reason: jsii.String("test fixture, not the edge under test")},
+		{Id: jsii.String("AwsSolutions-ELB2"), Reason: jsii.String("test fixture, not the edge under test")},
+		{Id: jsii.String("AwsSolutions-EC23"), Reason: jsii.String("test fixture, not the edge under test")},
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(vpc, fixture, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(alb, fixture, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(sg, fixture, jsii.Bool(true))
+	return alb
+}
+
+func buildEdgeFixture() (*edgeFixture, error) {
+	cdkApp, outDir, err := newApp(nil)
+	if err != nil {
+		return nil, err
+	}
+	f := &edgeFixture{outDir: outDir}
+	var stacks []awscdk.Stack
+	err = catch(func() error {
+		awscdk.Aspects_Of(cdkApp).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		env := &awscdk.Environment{Region: jsii.String("eu-west-1")}
+		build := func(id string, props *edge.Props) error {
+			stack := awscdk.NewStack(cdkApp, jsii.String(id), &awscdk.StackProps{Env: env})
+			props.LoadBalancer = edgeTestALB(stack)
+			e, err := edge.NewEdge(stack, "Edge", props)
+			if err != nil {
+				return err
 			}
-			v = m[key]
-		case int:
-			l, ok := v.([]any)
-			if !ok || key >= len(l) {
-				return nil
-			}
-			v = l[key]
+			awscdk.NewCfnOutput(stack, jsii.String("GatewayUrl"), &awscdk.CfnOutputProps{Value: e.GatewayURL()})
+			awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{Value: e.APIURL()})
+			stacks = append(stacks, stack, awscdk.Stack_Of(e.AuthFunction().Lambda()))
+			return nil
 		}
+		if err := build("EdgePublic", &edge.Props{CredentialsSecretName: edgeTestSecretName}); err != nil {
+			return err
+		}
+		if err := build("EdgePrivate", &edge.Props{
+			CredentialsSecretName: edgeTestSecretName,
+			PrivateGateway:        true,
+			GatewayDomain:         &edge.Domain{Names: []string{"gateway.example.org"}, CertificateArn: edgeTestGatewayCert},
+			APIDomain:             &edge.Domain{Names: []string{"cluster.example.org"}, CertificateArn: edgeTestAPICert},
+			PriceClass:            awscloudfront.PriceClass_PRICE_CLASS_100,
+			WebACLArn:             edgeTestWebACL,
+			DisableLogging:        true,
+		}); err != nil {
+			return err
+		}
+		cdkApp.Synth(nil)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return v
-}
-
-func list(v any) []any {
-	l, _ := v.([]any)
-	return l
+	assembly, err := loadAssembly(outDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range stacks {
+		st := assembly[*s.ArtifactId()]
+		if st == nil {
+			return nil, fmt.Errorf("no stack %s in %s", *s.ArtifactId(), outDir)
+		}
+		f.all = append(f.all, st)
+	}
+	f.public, f.publicEdge, f.private, f.privateEdge = f.all[0], f.all[1], f.all[2], f.all[3]
+	return f, nil
 }

@@ -73,57 +73,13 @@ func (s *assemblyStack) resources(resourceType string) map[string]map[string]any
 // readAssembly reads every stack of an assembly directory and its nested
 // (stage) assemblies, keyed by artifact ID.
 func readAssembly(dir string) (map[string]*assemblyStack, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	stacks, err := loadAssembly(dir)
 	if err != nil {
 		return nil, err
 	}
-	var manifest struct {
-		Artifacts map[string]struct {
-			Type        string `json:"type"`
-			Environment string `json:"environment"`
-			Properties  struct {
-				TemplateFile  string `json:"templateFile"`
-				StackName     string `json:"stackName"`
-				DirectoryName string `json:"directoryName"`
-			} `json:"properties"`
-			Metadata map[string][]struct {
-				Type string `json:"type"`
-				Data any    `json:"data"`
-			} `json:"metadata"`
-		} `json:"artifacts"`
-	}
-	if err := json.Unmarshal(raw, &manifest); err != nil {
-		return nil, err
-	}
 	out := map[string]*assemblyStack{}
-	for id, a := range manifest.Artifacts {
-		switch a.Type {
-		case "cdk:cloud-assembly":
-			nested, err := readAssembly(filepath.Join(dir, a.Properties.DirectoryName))
-			if err != nil {
-				return nil, err
-			}
-			for k, v := range nested {
-				out[k] = v
-			}
-		case "aws:cloudformation:stack":
-			s := &assemblyStack{artifactID: id, stackName: a.Properties.StackName, environment: a.Environment}
-			tpl, err := os.ReadFile(filepath.Join(dir, a.Properties.TemplateFile))
-			if err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(tpl, &s.template); err != nil {
-				return nil, err
-			}
-			for path, entries := range a.Metadata {
-				for _, e := range entries {
-					if e.Type == "aws:cdk:error" || e.Type == "aws:cdk:warning" {
-						s.messages = append(s.messages, fmt.Sprintf("%s %s: %v", e.Type, path, e.Data))
-					}
-				}
-			}
-			out[id] = s
-		}
+	for id, s := range stacks {
+		out[id] = &assemblyStack{artifactID: id, stackName: s.stackName, environment: s.environment, template: s.template, messages: s.messages}
 	}
 	return out, nil
 }
@@ -143,12 +99,10 @@ var sharedPipelineApp *pipelineApp
 // cdk.json's context (as `cdk synth -c ...` does) with build (app.BuildAll
 // unless given) and synthesizes it.
 func synthPipelineApp(settings map[string]any, build func(awscdk.App) (*app.Built, error)) (*pipelineApp, error) {
-	ctx := cdkJSONContext(settings)
-	outdir, err := os.MkdirTemp("", "pipelines-test-")
+	cdkApp, outdir, err := newApp(cdkJSONContext(settings))
 	if err != nil {
 		return nil, err
 	}
-	cdkApp := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(outdir)})
 	if build == nil {
 		build = func(a awscdk.App) (*app.Built, error) { return app.BuildAll(a, repoRoot) }
 	}
@@ -161,29 +115,8 @@ func synthPipelineApp(settings map[string]any, build func(awscdk.App) (*app.Buil
 	if p.stacks, err = readAssembly(outdir); err != nil {
 		return nil, err
 	}
-	var manifests []string
-	_ = filepath.Walk(outdir, func(path string, info os.FileInfo, err error) error {
-		if err == nil && info.Name() == "manifest.json" {
-			manifests = append(manifests, path)
-		}
-		return nil
-	})
-	for _, m := range manifests {
-		raw, err := os.ReadFile(m)
-		if err != nil {
-			return nil, err
-		}
-		var doc struct {
-			Missing []struct {
-				Key string `json:"key"`
-			} `json:"missing"`
-		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			return nil, err
-		}
-		for _, miss := range doc.Missing {
-			p.missing = append(p.missing, miss.Key)
-		}
+	if p.missing, err = missingContext(outdir); err != nil {
+		return nil, err
 	}
 	return p, os.RemoveAll(outdir)
 }
@@ -535,10 +468,10 @@ func TestSmokeTestReadsExactlyItsStackSecretAndServices(t *testing.T) {
 			names[e.Name] = e.Value
 		}
 		for _, key := range []string{outputs.GatewayURL, outputs.RestAPIURL, outputs.RestAPICredentialsSecretName, outputs.EcsClusterName, outputs.NodeServiceNames, outputs.ReplicationFactorMin} {
-			assert.Regexp(t, `^#\{[A-Za-z0-9]+\.`+key+`\}$`, names[key], "output %s", key)
+			assert.Regexp(t, `^#\{[A-Za-z0-9]+\.`+key+`\}$`, names[outputs.EnvironmentVariable(key)], "output %s as the smoke test reads it", key)
 		}
 		commands := buildCommands(codeBuildProjectByID(t, p, pl, "SmokeTest"))
-		assert.Contains(t, strings.Join(commands, "\n"), "go run ./cmd/smoketest -stack "+*cfgName+" -region "+*stage.Region())
+		assert.Contains(t, strings.Join(commands, "\n"), "go run ./cmd/smoketest -stack "+*cfgName+" -region "+*stage.Region()+` -role-arn "$SMOKE_TEST_ROLE_ARN"`)
 	}
 }
 

@@ -8,20 +8,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/app"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
+
+// Cross-cutting checks over every stack of every app fixture.
 
 // groupName names a security group by its role, from its logical ID.
 func groupName(logicalID string) string {
 	for _, role := range []*regexp.Regexp{
 		regexp.MustCompile(`^(PeerSecurityGroup)`),
 		regexp.MustCompile(`^(LoadBalancerSecurityGroup)`),
+		regexp.MustCompile(`^(NetworkEndpointSecurityGroup)`),
 		regexp.MustCompile(`^(Node\d+TaskSecurityGroup)`),
 		regexp.MustCompile(`^(Node\d+FileSystemSecurityGroup)`),
 	} {
@@ -62,43 +64,72 @@ func ingressRules(s *synthesized) []string {
 	return rules
 }
 
-func TestSecurityGroupRulesAreExactlyTheDesign(t *testing.T) {
-	want := []string{
-		"LoadBalancerSecurityGroup <- 10.42.0.0/16 tcp/8080-8080",
-		"LoadBalancerSecurityGroup <- 10.42.0.0/16 tcp/9094-9094",
-		"PeerSecurityGroup <- 0.0.0.0/0 tcp/4001-4001",
-		"PeerSecurityGroup <- 0.0.0.0/0 udp/4001-4001",
-		"PeerSecurityGroup <- LoadBalancerSecurityGroup tcp/8080-8080",
-		"PeerSecurityGroup <- LoadBalancerSecurityGroup tcp/9094-9094",
-		"PeerSecurityGroup <- PeerSecurityGroup tcp/9096-9096",
+// designedIngress is README's security group table for a configuration.
+func designedIngress(c config.Config) []string {
+	tcp := func(group, source string, port int) string {
+		return fmt.Sprintf("%s <- %s tcp/%d-%d", group, source, port, port)
 	}
-	for i := 0; i < defaults.config.NodeCount; i++ {
+	want := []string{
+		tcp("LoadBalancerSecurityGroup", c.VpcCidr, nodespec.GatewayPort),
+		tcp("LoadBalancerSecurityGroup", c.VpcCidr, nodespec.RestAPIPort),
+		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.GatewayPort),
+		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.RestAPIPort),
+		tcp("PeerSecurityGroup", "PeerSecurityGroup", nodespec.ClusterSwarmPort),
+	}
+	if c.PublicSwarm {
+		want = append(want,
+			tcp("PeerSecurityGroup", "0.0.0.0/0", nodespec.SwarmPort),
+			fmt.Sprintf("PeerSecurityGroup <- 0.0.0.0/0 udp/%d-%d", nodespec.SwarmPort, nodespec.SwarmPort))
+	} else {
+		want = append(want, tcp("NetworkEndpointSecurityGroup", c.VpcCidr, 443))
+	}
+	for i := 0; i < c.NodeCount; i++ {
 		want = append(want,
 			fmt.Sprintf("Node%dFileSystemSecurityGroup <- Node%dTaskSecurityGroup tcp/2049-2049", i, i),
-			fmt.Sprintf("Node%dTaskSecurityGroup <- LoadBalancerSecurityGroup tcp/8080-8080", i),
-			fmt.Sprintf("Node%dTaskSecurityGroup <- LoadBalancerSecurityGroup tcp/9094-9094", i),
+			tcp(fmt.Sprintf("Node%dTaskSecurityGroup", i), "LoadBalancerSecurityGroup", nodespec.GatewayPort),
+			tcp(fmt.Sprintf("Node%dTaskSecurityGroup", i), "LoadBalancerSecurityGroup", nodespec.RestAPIPort),
 		)
 	}
 	sort.Strings(want)
-	assert.Equal(t, want, ingressRules(defaults))
+	return want
+}
+
+func TestSecurityGroupRulesAreExactlyTheDesign(t *testing.T) {
+	for _, s := range allApps() {
+		assert.Equal(t, designedIngress(s.config), ingressRules(s), "publicSwarm=%v, %d nodes", s.config.PublicSwarm, s.config.NodeCount)
+	}
+	// The literal table, so that a change to the design shows here too.
+	assert.Subset(t, ingressRules(defaults), []string{
+		"PeerSecurityGroup <- 0.0.0.0/0 tcp/4001-4001",
+		"PeerSecurityGroup <- 0.0.0.0/0 udp/4001-4001",
+		"PeerSecurityGroup <- PeerSecurityGroup tcp/9096-9096",
+		"LoadBalancerSecurityGroup <- 10.42.0.0/16 tcp/9094-9094",
+	})
 }
 
 func TestOnlyTheSwarmIsOpenToTheInternet(t *testing.T) {
-	for _, s := range []*synthesized{defaults, privateSwarm} {
+	for _, s := range allApps() {
 		for _, rule := range ingressRules(s) {
 			if strings.Contains(rule, "0.0.0.0/0") || strings.Contains(rule, "::/0") {
 				assert.True(t, s.config.PublicSwarm, "private swarm has an Internet rule: %s", rule)
 				assert.Regexp(t, `^PeerSecurityGroup <- 0\.0\.0\.0/0 (tcp|udp)/4001-4001$`, rule)
 			}
-			assert.NotContains(t, rule, "5001", "kubo RPC must never be in a security group")
+			assert.NotContains(t, rule, fmt.Sprint(nodespec.KuboRPCPort), "kubo RPC must never be in a security group")
 		}
 	}
-	// The load balancer may only talk to the nodes' service ports.
+	// The load balancer may only talk to the nodes' service ports: the
+	// shared peer group and each node's own group, gateway and REST API.
+	var ports []string
 	for _, egress := range defaults.ofType("AWS::EC2::SecurityGroupEgress") {
 		if groupName(ref(egress.Properties["GroupId"])) == "LoadBalancerSecurityGroup" {
-			assert.Contains(t, []any{float64(8080), float64(9094)}, egress.Properties["FromPort"])
+			ports = append(ports, fmt.Sprintf("%v-%v", egress.Properties["FromPort"], egress.Properties["ToPort"]))
 		}
 	}
+	var want []string
+	for i := 0; i < defaults.config.NodeCount+1; i++ {
+		want = append(want, "8080-8080", "9094-9094")
+	}
+	assert.ElementsMatch(t, want, ports)
 }
 
 // secretShapes are what leaked key material looks like: a libp2p Ed25519
@@ -114,77 +145,52 @@ var secretShapes = map[string]*regexp.Regexp{
 var assetDigests = regexp.MustCompile(`(asset\.|container-assets-\$\{AWS::AccountId\}-[a-z0-9-]+:|"S3Key":")[0-9a-f]{64}(\.zip"|")`)
 
 func TestTemplatesCarryNoSecretMaterial(t *testing.T) {
-	for _, s := range []*synthesized{defaults, privateSwarm} {
+	for _, s := range allApps() {
 		// Every stack of the app, the us-east-1 edge stack included.
-		for _, child := range *s.cdkApp.Node().Children() {
-			if !*awscdk.Stack_IsStack(child) {
-				continue
-			}
-			raw, err := json.Marshal(assertions.Template_FromStack(child.(awscdk.Stack), nil).ToJSON())
-			require.NoError(t, err)
+		require.Len(t, s.stacks, 2)
+		for id, st := range s.stacks {
 			// Asset keys and image tags are SHA-256 digests of the build
 			// contexts: the only 64-hex strings allowed, and only there.
-			text := assetDigests.ReplaceAllString(string(raw), "$1<digest>$2")
+			require.Regexp(t, assetDigests, st.text, "%s refers to an asset", id)
+			text := assetDigests.ReplaceAllString(st.text, "$1<digest>$2")
 			for what, shape := range secretShapes {
-				assert.False(t, shape.MatchString(text), "%s contains a %s", *child.Node().Id(), what)
+				assert.False(t, shape.MatchString(text), "%s contains a %s", id, what)
 			}
-			assert.NotContains(t, text, "p@ssw0rd")
 		}
 		// Task definitions: secrets are ARN references in Secrets, never
 		// environment values.
-		for id, task := range s.ofType("AWS::ECS::TaskDefinition") {
-			for _, c := range list(task.Properties["ContainerDefinitions"]) {
+		for id, task := range s.exactly(t, s.config.NodeCount, "AWS::ECS::TaskDefinition") {
+			containers := list(task.Properties["ContainerDefinitions"])
+			require.Len(t, containers, 2, id)
+			secrets := 0
+			for _, c := range containers {
 				for _, env := range list(path(c, "Environment")) {
 					name := fmt.Sprint(path(env, "Name"))
 					assert.NotRegexp(t, `(?i)secret|password|seed|privatekey|credential`, name, "%s: %s in the environment", id, name)
 				}
 				for _, secret := range list(path(c, "Secrets")) {
+					secrets++
 					valueFrom, err := json.Marshal(path(secret, "ValueFrom"))
 					require.NoError(t, err)
-					assert.Contains(t, string(valueFrom), "Ref", "%s: secret %v must reference Secrets Manager", id, path(secret, "Name"))
+					assert.Contains(t, string(valueFrom), `{"Ref":"Secrets`, "%s: secret %v must reference Secrets Manager", id, path(secret, "Name"))
 				}
 				assert.Nil(t, path(c, "Command"), "%s: no command line (it would show in the console)", id)
 			}
-		}
-		// Generated secrets carry only a template; the values are made by
-		// Secrets Manager at deploy time.
-		for id, secret := range s.ofType("AWS::SecretsManager::Secret") {
-			assert.Nil(t, secret.Properties["SecretString"], "%s has a literal value", id)
-			require.NotNil(t, secret.Properties["GenerateSecretString"], id)
-			assert.Equal(t, true, path(secret.Properties, "GenerateSecretString", "ExcludePunctuation"), "%s: ',' and ':' would break user:pass lists", id)
+			assert.Equal(t, 3, secrets, "%s: the seed, the username and the password", id)
 		}
 	}
 }
 
-func TestRestCredentialsAreReplicatedForTheEdge(t *testing.T) {
-	var names []any
-	for _, secret := range defaults.ofType("AWS::SecretsManager::Secret") {
-		if secret.Properties["Name"] != nil {
-			names = append(names, secret.Properties["Name"])
-			assert.Equal(t, []any{map[string]any{"Region": "us-east-1"}}, secret.Properties["ReplicaRegions"])
+func TestNoCdkNagFindings(t *testing.T) {
+	for _, s := range allApps() {
+		// Every stack of the app: the main one and the us-east-1 stack that
+		// holds the Lambda@Edge function.
+		var regions []string
+		for id, st := range s.stacks {
+			regions = append(regions, st.region)
+			assert.Empty(t, st.nagFindings(), "%s (publicSwarm=%v, dataRemovalPolicy=%s)", id, s.config.PublicSwarm, s.config.DataRemovalPolicy)
 		}
-	}
-	assert.Equal(t, []any{defaults.config.RestAPICredentialsSecretName}, names)
-}
-
-// TestInvalidConfigurationCreatesNothing: app.Build rejects bad context
-// with every problem named, before a single construct exists.
-func TestInvalidConfigurationCreatesNothing(t *testing.T) {
-	ctx := cdkJSONContext(map[string]any{
-		config.KeyNodeCount:             "2",
-		config.KeyTaskMemoryMiB:         "1000",
-		config.KeyEfsThroughputMode:     "fast",
-		config.KeyReplicationFactorMax:  "9",
-		config.KeyAvailabilityZones:     "eu-west-1a,eu-west-1a",
-		config.KeyLogRetentionDays:      "42",
-		config.KeyGatewayCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/x",
-	})
-	cdkApp := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
-	stack, err := app.Build(cdkApp, repoRoot)
-	require.Error(t, err)
-	assert.Nil(t, stack)
-	assert.Empty(t, *cdkApp.Node().Children(), "nothing may be created from an invalid configuration")
-	for _, key := range []string{config.KeyNodeCount, config.KeyTaskMemoryMiB, config.KeyEfsThroughputMode, config.KeyReplicationFactorMax, config.KeyAvailabilityZones, config.KeyLogRetentionDays, config.KeyGatewayCertificateArn} {
-		assert.Contains(t, err.Error(), key)
+		sort.Strings(regions)
+		assert.Equal(t, []string{s.config.Region, edgespec.Region}, regions, "stacks checked by cdk-nag")
 	}
 }

@@ -38,8 +38,9 @@ import (
 const usage = `usage: localcluster [-root DIR] [-peers N] [-c key=value ...] COMMAND
 
 commands:
-  up            build the binaries if needed, start every peer in the background, print addresses
-  down          stop every peer (SIGTERM, then SIGKILL); data and secrets stay in DIR
+  up            build the binaries if needed, start every peer and the local edge in front of them
+                in the background, print addresses
+  down          stop the edge and every peer (SIGTERM, then SIGKILL); data and secrets stay in DIR
   status        show each peer's processes, health, peers and pins
   stop-peer N   stop peer N (0-based) gracefully; kill-peer N sends SIGKILL instead
   start-peer N  start peer N again from its data directory
@@ -136,6 +137,9 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err := c.Start(sctx); err != nil {
 			return fmt.Errorf("%w\n(logs in %s/node*/logs; `localcluster down` stops what started)", err, c.Root)
 		}
+		if _, err := c.StartEdge(sctx); err != nil {
+			return fmt.Errorf("starting the local edge: %w", err)
+		}
 		printInfo(c, b)
 		return nil
 
@@ -147,7 +151,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		if err := c.Stop(); err != nil {
+		if err := errors.Join(c.StopEdge(), c.Stop()); err != nil {
 			return err
 		}
 		fmt.Printf("stopped; data and secrets kept in %s (delete it for a new cluster)\n", c.Root)
@@ -254,13 +258,16 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries) {
 	for _, p := range c.Peers {
 		fmt.Fprintf(w, "  node%d\t%s\t%s\t%s\n", p.Index, p.RESTURL(), p.GatewayURL(), p.LogDir)
 	}
+	gateway, api := c.EdgeURLs()
+	fmt.Fprintf(w, "  edge\t%s\t%s\t(CloudFront + ALB stand-in: Lambda@Edge auth and checks, every peer behind it)\n", api, gateway)
 	w.Flush()
 	fmt.Printf("credentials: %s (RESTAPI_USERNAME / RESTAPI_PASSWORD; CLUSTER_IDENTITY_SEED derives every peer's identity)\n", c.SecretFile)
-	fmt.Printf("try:\n  . %s\n  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" peers ls\n",
-		c.SecretFile, b.ClusterCtl, c.Peers[0].IP, nodespec.RestAPIPort)
+	host := c.EdgeAddress()
+	fmt.Printf("try, through the edge as a deployment is reached:\n  . %s\n  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" peers ls\n",
+		c.SecretFile, b.ClusterCtl, host, nodespec.RestAPIPort)
 	fmt.Printf("  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" add README.md\n",
-		b.ClusterCtl, c.Peers[0].IP, nodespec.RestAPIPort)
-	fmt.Printf("  curl http://%s:%d/ipfs/<cid>\n", c.Peers[1].IP, nodespec.GatewayPort)
+		b.ClusterCtl, host, nodespec.RestAPIPort)
+	fmt.Printf("  curl %s/ipfs/<cid>\n", gateway)
 	fmt.Println("stop with: go run ./cmd/localcluster down")
 }
 

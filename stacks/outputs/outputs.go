@@ -3,6 +3,11 @@
 // test, the pipeline's post steps) share the names without loading the CDK.
 package outputs
 
+import (
+	"strings"
+	"unicode"
+)
+
 // Output keys of the cluster stack.
 const (
 	GatewayURL                   = "GatewayUrl"
@@ -30,3 +35,18 @@ const (
 	// *.cloudfront.net name: the target of every website's DNS record.
 	WebsitesDistributionDomainName = "WebsitesDistributionDomainName"
 )
+
+// EnvironmentVariable is the environment variable that carries output key
+// to a process (a pipeline step's EnvFromCfnOutputs, the smoke test): the
+// key in SCREAMING_SNAKE form, GatewayUrl -> GATEWAY_URL.
+func EnvironmentVariable(key string) string {
+	var b strings.Builder
+	runes := []rune(key)
+	for i, r := range runes {
+		if i > 0 && unicode.IsUpper(r) && (unicode.IsLower(runes[i-1]) || (i+1 < len(runes) && unicode.IsLower(runes[i+1]))) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/localedge"
 )
 
 // How long a refused request must leave the pinset untouched: the
@@ -36,28 +35,7 @@ func TestEdgeRefusesWhatTheClusterMishandles(t *testing.T) {
 	ctx := scenarioCtx(t, 10*time.Minute)
 	c := cluster(t, ctx)
 
-	var apis, gateways []string
-	for _, p := range c.Peers {
-		apis = append(apis, p.RESTURL())
-		gateways = append(gateways, p.GatewayURL())
-	}
-	// Host .10 of the peers' loopback network (they are .11 and up).
-	first := c.Peers[0].IP
-	listen := first[:strings.LastIndexByte(first, '.')+1] + "10:0"
-	edge, err := localedge.Start(ctx, localedge.Options{
-		RepoRoot: repoRoot, GatewayListen: listen, APIListen: listen,
-		GatewayUpstreams: gateways, APIUpstreams: apis,
-		Username: c.Secrets.Username, Password: c.Secrets.Password,
-		Log: testLog{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := edge.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	edge := startLocalEdge(t, ctx, c, false)
 	direct := c.Peers[0].Client()
 	viaEdge := localcluster.NewClient(edge.APIURL(), c.Secrets.Username, c.Secrets.Password)
 
