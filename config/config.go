@@ -314,6 +314,10 @@ func (p *parser) list(key string, dst *[]string) {
 	var out []string
 	switch l := v.(type) {
 	case string:
+		// -c key= clears a list (cdk.json's []), it is not one empty item.
+		if strings.TrimSpace(l) == "" {
+			break
+		}
 		for _, s := range strings.Split(l, ",") {
 			out = append(out, strings.TrimSpace(s))
 		}
