@@ -219,6 +219,8 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		APIDomain:             domain(cfg.APIDomainName, cfg.APICertificateArn),
 		PriceClass:            edge.PriceClass[cfg.CloudFrontPriceClass],
 		WebACLArn:             cfg.WebACLArn,
+		GatewaySubdomains:     cfg.GatewaySubdomains,
+		Websites:              websites(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -248,6 +250,14 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	output(outputs.AlarmTopicArn, *this.Monitoring.Topic.TopicArn(), "SNS topic every alarm of this region notifies (the edge's alarms: the us-east-1 monitoring stack's topic)")
 	output(outputs.DashboardName, *this.Monitoring.Dashboard.DashboardName(), "CloudWatch dashboard of the cluster")
 	output(outputs.BackupVaultName, *this.Backup.Vault.BackupVaultName(), "AWS Backup vault with every node's daily recovery points")
+	// Only with the features that need DNS records, so that the default
+	// template keeps its outputs.
+	if cfg.GatewaySubdomains {
+		output(outputs.GatewayDistributionDomainName, *this.Edge.GatewayDomainName(), "CNAME/alias target of "+strings.Join(edgespec.SubdomainGatewayAliases(cfg.GatewayDomainName), ", "))
+	}
+	if len(cfg.WebsiteDomains) > 0 {
+		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website: "+strings.Join(cfg.WebsiteDomains, ", "))
+	}
 	return this, nil
 }
 
@@ -304,6 +314,9 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		{Name: "gateway", Distribution: this.Edge.GatewayDistribution()},
 		{Name: "api", Distribution: this.Edge.APIDistribution()},
 	}
+	if websites := this.Edge.WebsitesDistribution(); websites != nil {
+		distributions = append(distributions, monitoring.Distribution{Name: "websites", Distribution: websites})
+	}
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
@@ -338,6 +351,13 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		AuthFunction:  this.Edge.AuthFunction().Lambda(),
 	})
 	return err
+}
+
+func websites(cfg config.Config) *edge.Domain {
+	if len(cfg.WebsiteDomains) == 0 {
+		return nil
+	}
+	return &edge.Domain{Names: cfg.WebsiteDomains, CertificateArn: cfg.WebsiteCertificateArn}
 }
 
 // RetentionDays maps config.LogRetentionDaysAllowed to CDK's names (a test

@@ -28,7 +28,7 @@ var nonStringKeys = []string{
 	config.KeyNodeCount, config.KeyTaskCPU, config.KeyTaskMemoryMiB,
 	config.KeyReplicationFactorMin, config.KeyReplicationFactorMax,
 	config.KeyEfsProvisionedMiBps, config.KeyPublicSwarm, config.KeyLogRetentionDays,
-	config.KeyPrivateGateway, config.KeyGatewayNoFetch, config.KeyBackupRetentionDays,
+	config.KeyPrivateGateway, config.KeyGatewayNoFetch, config.KeyGatewaySubdomains, config.KeyBackupRetentionDays,
 }
 
 const (
@@ -105,6 +105,14 @@ func trickyValues() []trickyValue {
 			"arn:aws:acm:us-east-1:123456789012:certificate/"+uuid+"/extra",
 			uuid)
 	}
+	website := map[string]any{config.KeyWebsiteCertificateArn: validCert}
+	add(config.KeyWebsiteDomains, website, "www.example.org", " www.example.org , docs.example.net", "xn--bcher-kva.example",
+		"*.example.org", "WWW.example.org", "www.example.org.", "localhost", "www.example.org:443", "https://www.example.org",
+		"a.example.org,a.example.org", "192.0.2.1", long(64)+".example.org", "www.exämple.org")
+	// No websites but a certificate: the certificate is what is wrong.
+	rows = append(rows, trickyValue{key: config.KeyWebsiteDomains, value: "", with: website, names: config.KeyWebsiteCertificateArn})
+	add(config.KeyWebsiteCertificateArn, map[string]any{config.KeyWebsiteDomains: "www.example.org"}, validCert,
+		"", "arn:aws:acm:eu-west-1:123456789012:certificate/"+uuid, "arn:aws:acm:us-east-1:123456789012:certificate/"+strings.ToUpper(uuid), uuid)
 	add(config.KeyCloudFrontPriceClass, nil, "PriceClass_All",
 		"", "PRICE_CLASS_ALL", "priceclass_100", "PriceClass_300", "PriceClass_１００")
 	add(config.KeyRestAPIUsername, nil, long(64), "Admin.User_1-x",

@@ -136,6 +136,9 @@ func wantAlarms(s *synthesized) (cluster, edge []string) {
 		monitoringspec.AlarmName(stack, "edge-auth", "errors"),
 		monitoringspec.AlarmName(stack, "edge-auth", "throttles"),
 	}
+	if len(s.config.WebsiteDomains) > 0 {
+		edge = append(edge, monitoringspec.AlarmName(stack, "cloudfront-websites", "5xx-rate"))
+	}
 	sort.Strings(cluster)
 	sort.Strings(edge)
 	return cluster, edge

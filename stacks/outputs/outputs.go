@@ -32,6 +32,17 @@ const (
 	BackupVaultName = "BackupVaultName"
 )
 
+// Outputs only present with a subdomain gateway or websites.
+const (
+	// GatewayDistributionDomainName is the gateway distribution's
+	// *.cloudfront.net name: the target of the gateway domain's and its
+	// *.ipfs/*.ipns wildcards' DNS records.
+	GatewayDistributionDomainName = "GatewayDistributionDomainName"
+	// WebsitesDistributionDomainName is the websites distribution's
+	// *.cloudfront.net name: the target of every website's DNS record.
+	WebsitesDistributionDomainName = "WebsitesDistributionDomainName"
+)
+
 // EnvironmentVariable is the environment variable that carries output key
 // to a process (a pipeline step's EnvFromCfnOutputs, the smoke test): the
 // key in SCREAMING_SNAKE form, GatewayUrl -> GATEWAY_URL.
