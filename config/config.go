@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
@@ -44,6 +45,12 @@ const (
 	KeyGatewayNoFetch         = "gatewayNoFetch"
 	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
 	KeyWebACLArn              = "webAclArn"
+	KeyAlarmEmail             = "alarmEmail"
+	KeyBackupRetentionDays    = "backupRetentionDays"
+	KeyBackupCopyRegion       = "backupCopyRegion"
+	KeyGatewaySubdomains      = "gatewaySubdomains"
+	KeyWebsiteDomains         = "websiteDomains"
+	KeyWebsiteCertificateArn  = "websiteCertificateArn"
 )
 
 // Keys lists every context key the app reads; anything else in the context
@@ -56,6 +63,8 @@ var Keys = []string{
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
 	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
+	KeyAlarmEmail, KeyBackupRetentionDays, KeyBackupCopyRegion,
+	KeyGatewaySubdomains, KeyWebsiteDomains, KeyWebsiteCertificateArn,
 	// pipeline.go
 	KeyPipelineAccount, KeyPipelineRegion, KeySourceRepository, KeySourceConnectionArn,
 	KeyTestAccount, KeyTestRegion, KeyProdAccount, KeyProdRegion, KeyTestOverrides, KeyProdOverrides,
@@ -117,6 +126,24 @@ type Config struct {
 	// WebACLArn is an optional AWS WAF web ACL (CLOUDFRONT scope) for both
 	// distributions.
 	WebACLArn string
+	// AlarmEmail, when set, subscribes to both alarm topics (the cluster
+	// region's and us-east-1's).
+	AlarmEmail string
+	// BackupRetentionDays keeps each daily AWS Backup recovery point.
+	BackupRetentionDays int
+	// BackupCopyRegion, when set, receives a copy of every recovery point
+	// (in a vault a small stack there holds).
+	BackupCopyRegion string
+	// GatewaySubdomains makes the gateway a subdomain gateway on
+	// GatewayDomainName: <cid>.ipfs.<domain> and <name>.ipns.<domain>, one
+	// web origin per content root. GatewayCertificateArn must then cover
+	// <domain>, *.ipfs.<domain> and *.ipns.<domain>.
+	GatewaySubdomains bool
+	// WebsiteDomains are host names served as DNSLink websites (their
+	// _dnslink TXT record names the content) by a distribution of their own
+	// with WebsiteCertificateArn, one certificate covering all of them.
+	WebsiteDomains        []string
+	WebsiteCertificateArn string
 	// Pipeline is nil unless pipeline settings are given (pipeline.go).
 	Pipeline *Pipeline
 }
@@ -143,6 +170,7 @@ func Defaults() Config {
 		GatewayNoFetch:       false,
 		CloudFrontPriceClass: edgespec.PriceClasses[0],
 		RestAPIUsername:      "admin",
+		BackupRetentionDays:  backupspec.DefaultRetentionDays,
 	}
 }
 
@@ -208,6 +236,12 @@ func Parse(raw map[string]any) (Config, error) {
 	p.str(KeyRestAPIUsername, &c.RestAPIUsername)
 	p.str(KeyRestAPICredentialsName, &c.RestAPICredentialsSecretName)
 	p.str(KeyWebACLArn, &c.WebACLArn)
+	p.str(KeyAlarmEmail, &c.AlarmEmail)
+	p.integer(KeyBackupRetentionDays, &c.BackupRetentionDays)
+	p.str(KeyBackupCopyRegion, &c.BackupCopyRegion)
+	p.boolean(KeyGatewaySubdomains, &c.GatewaySubdomains)
+	p.list(KeyWebsiteDomains, &c.WebsiteDomains)
+	p.str(KeyWebsiteCertificateArn, &c.WebsiteCertificateArn)
 	if c.RestAPICredentialsSecretName == "" {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}
@@ -297,6 +331,10 @@ func (p *parser) list(key string, dst *[]string) {
 	var out []string
 	switch l := v.(type) {
 	case string:
+		// -c key= clears a list (cdk.json's []), it is not one empty item.
+		if strings.TrimSpace(l) == "" {
+			break
+		}
 		for _, s := range strings.Split(l, ",") {
 			out = append(out, strings.TrimSpace(s))
 		}
@@ -322,14 +360,39 @@ func (p *parser) list(key string, dst *[]string) {
 // local peer get them.
 func (c Config) NodeSettings(i int) nodespec.Settings {
 	return nodespec.Settings{
-		Index:                i,
-		PeerCount:            c.NodeCount,
-		Namespace:            c.CloudMapNamespace,
-		CPU:                  c.TaskCPU,
-		MemoryMiB:            c.TaskMemoryMiB,
-		ReplicationFactorMin: c.ReplicationFactorMin,
-		ReplicationFactorMax: c.ReplicationFactorMax,
-		KuboStorageMax:       c.KuboStorageMax,
-		GatewayNoFetch:       c.GatewayNoFetch,
+		Index:                 i,
+		PeerCount:             c.NodeCount,
+		Namespace:             c.CloudMapNamespace,
+		CPU:                   c.TaskCPU,
+		MemoryMiB:             c.TaskMemoryMiB,
+		ReplicationFactorMin:  c.ReplicationFactorMin,
+		ReplicationFactorMax:  c.ReplicationFactorMax,
+		KuboStorageMax:        c.KuboStorageMax,
+		GatewayNoFetch:        c.GatewayNoFetch,
+		SubdomainGatewayHosts: c.subdomainGatewayHosts(),
+		DNSLinkHosts:          c.WebsiteDomains,
+		DNSResolvers:          c.dnsResolvers(),
+		// Every deployment runs the metrics collector, and the local
+		// cluster gets the same environment.
+		ClusterMetrics: true,
 	}
+}
+
+func (c Config) subdomainGatewayHosts() []string {
+	if !c.GatewaySubdomains {
+		return nil
+	}
+	return []string{c.GatewayDomainName}
+}
+
+// dnsResolvers: with publicSwarm=false the tasks have no route to the
+// Internet, so the DNS-over-HTTPS resolvers kubo's autoconf may name are out
+// of reach; the system resolver (the VPC's Route 53 Resolver, which answers
+// public names from isolated subnets too) resolves DNSLink instead. With a
+// public swarm kubo keeps its defaults.
+func (c Config) dnsResolvers() map[string]string {
+	if c.PublicSwarm {
+		return nil
+	}
+	return map[string]string{".": ""}
 }

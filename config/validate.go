@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
@@ -90,7 +92,12 @@ func (c Config) validate() []string {
 	// Every node gets the same settings but its index: the first one speaks
 	// for all. The node count has its own, stricter rule above.
 	for _, p := range propcheck.Problems(c.NodeSettings(0).Validate()) {
-		if p.Field == "PeerCount" || p.Field == "Index" {
+		switch p.Field {
+		case "PeerCount", "Index":
+			continue
+		case "SubdomainGatewayHosts", "DNSLinkHosts":
+			// The edge's rules for these names (validateWebsites) are
+			// stricter and name the right key; one report is enough.
 			continue
 		}
 		key, ok := nodeSettingKeys[p.Field]
@@ -132,12 +139,17 @@ func (c Config) validate() []string {
 	c.validateDomain(KeyGatewayDomainName, c.GatewayDomainName, KeyGatewayCertificateArn, c.GatewayCertificateArn, fail)
 	c.validateDomain(KeyAPIDomainName, c.APIDomainName, KeyAPICertificateArn, c.APICertificateArn, fail)
 
+	c.validateWebsites(fail)
+
 	check(KeyCloudFrontPriceClass, edgespec.ValidatePriceClass(c.CloudFrontPriceClass))
 	check(KeyRestAPIUsername, nodespec.ValidateRestAPIUsername(c.RestAPIUsername))
 	check(KeyRestAPICredentialsName, edgespec.ValidateCredentialsSecretName(c.RestAPICredentialsSecretName))
 	if c.WebACLArn != "" {
 		check(KeyWebACLArn, edgespec.ValidateWebACLArn(c.WebACLArn))
 	}
+	check(KeyAlarmEmail, monitoringspec.ValidateEmail(c.AlarmEmail))
+	check(KeyBackupRetentionDays, backupspec.ValidateRetentionDays(c.BackupRetentionDays))
+	check(KeyBackupCopyRegion, backupspec.ValidateCopyRegion(c.BackupCopyRegion, c.Region))
 	return problems
 }
 
@@ -153,6 +165,40 @@ func (c Config) validateDomain(domainKey, domain, certKey, cert string, fail fun
 		if err := edgespec.ValidateCertificateArn(cert); err != nil {
 			fail(certKey, "%v", err)
 		}
+	}
+}
+
+// validateWebsites checks the subdomain gateway and the DNSLink websites
+// against the domains they need and the names the other distributions take.
+func (c Config) validateWebsites(fail func(string, string, ...any)) {
+	if c.GatewaySubdomains && (c.GatewayDomainName == "" || c.GatewayCertificateArn == "") {
+		fail(KeyGatewaySubdomains, "true needs %s and %s (a certificate in %s covering <domain>, *.ipfs.<domain> and *.ipns.<domain>); allowed: false, or true with both set", KeyGatewayDomainName, KeyGatewayCertificateArn, edgespec.Region)
+	}
+	var taken []string
+	if c.GatewayDomainName != "" {
+		taken = append(taken, c.GatewayDomainName)
+		if c.GatewaySubdomains {
+			taken = edgespec.SubdomainGatewayAliases(c.GatewayDomainName)
+		}
+	}
+	if c.APIDomainName != "" {
+		taken = append(taken, c.APIDomainName)
+	}
+	if err := edgespec.ValidateWebsiteDomains(c.WebsiteDomains, taken); err != nil {
+		fail(KeyWebsiteDomains, "%v", err)
+	}
+	switch {
+	case len(c.WebsiteDomains) > 0 && c.WebsiteCertificateArn == "":
+		fail(KeyWebsiteCertificateArn, "required with %s: one ACM certificate in %s covering every website name (a distribution has one certificate)", KeyWebsiteDomains, edgespec.Region)
+	case len(c.WebsiteDomains) == 0 && c.WebsiteCertificateArn != "":
+		fail(KeyWebsiteCertificateArn, "set without %s; allowed: empty, or a certificate with website domains", KeyWebsiteDomains)
+	case c.WebsiteCertificateArn != "":
+		if err := edgespec.ValidateCertificateArn(c.WebsiteCertificateArn); err != nil {
+			fail(KeyWebsiteCertificateArn, "%v", err)
+		}
+	}
+	if err := edgespec.ValidatePrivateGateway(c.PrivateGateway, c.GatewaySubdomains, len(c.WebsiteDomains) > 0); err != nil {
+		fail(KeyPrivateGateway+"/"+KeyGatewaySubdomains+"/"+KeyWebsiteDomains, "%v", err)
 	}
 }
 

@@ -11,3 +11,13 @@ import _ "embed"
 //
 //go:embed basic-auth/index.mjs
 var BasicAuthIndex []byte
+
+// HTTPSRedirectsIndex is lambda-edge/https-redirects/index.js: the subdomain
+// gateway's CloudFront Function (viewer response). The edge construct puts
+// the gateway domain in place of GatewayDomainPlaceholder.
+//
+//go:embed https-redirects/index.js
+var HTTPSRedirectsIndex []byte
+
+// GatewayDomainPlaceholder is the quoted domain in HTTPSRedirectsIndex.
+const GatewayDomainPlaceholder = `"gateway.example"`

@@ -57,8 +57,14 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 		Username:       c.Secrets.Username,
 		Password:       c.Secrets.Password,
 		PrivateGateway: c.privateGateway,
-		Detached:       c.opt.Detached,
-		Log:            c.opt.Log,
+		// Locally localhost is always a subdomain gateway and this one
+		// listener also plays the websites distribution: the viewer's Host
+		// reaches the peers, as it does in a deployment with
+		// gatewaySubdomains or websiteDomains. A request by address (Host
+		// 127.0.N.10:8080) still meets a plain path gateway.
+		ForwardHost: true,
+		Detached:    c.opt.Detached,
+		Log:         c.opt.Log,
 	}
 	if c.opt.Detached {
 		// A detached edge outlives this program: its log goes to a file,

@@ -64,6 +64,8 @@ func localDifferences() []LocalDifference {
 			func(*Cluster, *Peer) string { return "none" }},
 		{KuboContainer, "KUBO_ALLOWED_PRIVATE_RANGES", "the server profile filters loopback too: without it in the allowed ranges the local kubo daemons could not dial each other (the VPC ranges are the image's default)",
 			func(*Cluster, *Peer) string { return allowedPrivateRanges }},
+		{KuboContainer, "KUBO_SUBDOMAIN_GATEWAY_HOSTS", "the gateway domain is localhost locally, whatever gatewayDomainName and gatewaySubdomains say: browsers resolve <cid>.ipfs.localhost to loopback with no DNS record or certificate, so a site can be tried at http://<cid>.ipfs.localhost:<port>/ (the entry has the deployment's shape: subdomains, inlined DNSLink names)",
+			func(*Cluster, *Peer) string { return LocalGatewayDomain }},
 		{ClusterContainer, "CLUSTER_PEER_MULTIADDRS", "there is no Cloud Map namespace locally: the peers' loopback swarm addresses replace /dns4/node<i>.<namespace>",
 			func(c *Cluster, _ *Peer) string { return c.peerMultiaddrs() }},
 	}
@@ -84,6 +86,9 @@ func localDifferences() []LocalDifference {
 	}
 	return d
 }
+
+// LocalGatewayDomain is the local peers' subdomain gateway domain.
+const LocalGatewayDomain = "localhost"
 
 // allowedPrivateRanges is KUBO_ALLOWED_PRIVATE_RANGES for local runs: the
 // image's VPC ranges plus loopback.

@@ -17,13 +17,19 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/images"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
@@ -43,6 +49,15 @@ type IpfsCluster struct {
 	Nodes        []*node.Node
 	LoadBalancer *loadbalancer.LoadBalancer
 	Edge         *edge.Edge
+	Monitoring   *monitoring.Monitoring
+	Backup       *backup.Backup
+	// EdgeMonitoring is the us-east-1 stack with the edge's alarms (a
+	// sibling in the same scope).
+	EdgeMonitoring      awscdk.Stack
+	EdgeMonitoringParts *monitoring.Edge
+	// BackupCopy is the stack holding the copy vault in backupCopyRegion,
+	// nil without a copy region.
+	BackupCopy awscdk.Stack
 	// Outputs are the stack's CloudFormation outputs by key (package
 	// outputs), e.g. for a pipeline step's EnvFromCfnOutputs.
 	Outputs map[string]awscdk.CfnOutput
@@ -141,6 +156,14 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		config.ThroughputProvisioned: awsefs.ThroughputMode_PROVISIONED,
 	}[cfg.EfsThroughputMode]
 
+	// The collectors' embedded-metric-format records; CloudWatch extracts
+	// the metrics, which outlive the records.
+	metricsLog := awslogs.NewLogGroup(stack, jsii.String("ClusterMetrics"), &awslogs.LogGroupProps{
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	collectorImage := awsecs.ContainerImage_FromRegistry(jsii.String(monitoringspec.CollectorImage), nil)
+
 	var dnsNames []string
 	for i := 0; i < cfg.NodeCount; i++ {
 		zone := cfg.ZoneOf(i)
@@ -161,6 +184,12 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 			ProvisionedMiBps:   cfg.EfsProvisionedMiBps,
 			RemovalPolicy:      dataRemoval,
 			LogRetention:       retention,
+			MetricsCollector: &node.MetricsCollector{
+				Image:    collectorImage,
+				Config:   monitoringspec.CollectorConfig(cfg.StackName, nodespec.PeerName(i), cfg.Region, *metricsLog.LogGroupName()),
+				LogGroup: metricsLog,
+			},
+			BackedUpByPlan: true,
 		})
 		if err != nil {
 			return nil, err
@@ -190,8 +219,14 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		APIDomain:             domain(cfg.APIDomainName, cfg.APICertificateArn),
 		PriceClass:            edge.PriceClass[cfg.CloudFrontPriceClass],
 		WebACLArn:             cfg.WebACLArn,
+		GatewaySubdomains:     cfg.GatewaySubdomains,
+		Websites:              websites(cfg),
 	})
 	if err != nil {
+		return nil, err
+	}
+
+	if err := this.operations(scope, id, cfg, env, dataRemoval, retention, cluster); err != nil {
 		return nil, err
 	}
 
@@ -212,7 +247,117 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	output(outputs.EcsClusterName, *cluster.ClusterName(), "ECS cluster running one service per peer")
 	output(outputs.NodeServiceNames, strings.Join(serviceNames, ","), "ECS service names of the peers, in index order")
 	output(outputs.ReplicationFactorMin, strconv.Itoa(cfg.ReplicationFactorMin), "Peers that must hold every new pin (replication_factor_min)")
+	output(outputs.AlarmTopicArn, *this.Monitoring.Topic.TopicArn(), "SNS topic every alarm of this region notifies (the edge's alarms: the us-east-1 monitoring stack's topic)")
+	output(outputs.DashboardName, *this.Monitoring.Dashboard.DashboardName(), "CloudWatch dashboard of the cluster")
+	output(outputs.BackupVaultName, *this.Backup.Vault.BackupVaultName(), "AWS Backup vault with every node's daily recovery points")
+	// Only with the features that need DNS records, so that the default
+	// template keeps its outputs.
+	if cfg.GatewaySubdomains {
+		output(outputs.GatewayDistributionDomainName, *this.Edge.GatewayDomainName(), "CNAME/alias target of "+strings.Join(edgespec.SubdomainGatewayAliases(cfg.GatewayDomainName), ", "))
+	}
+	if len(cfg.WebsiteDomains) > 0 {
+		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website: "+strings.Join(cfg.WebsiteDomains, ", "))
+	}
 	return this, nil
+}
+
+// maxStackName is CloudFormation's limit.
+const maxStackName = 128
+
+// operations adds the backup plan, the alarms and the dashboard, and the
+// sibling stacks they need: the edge's alarms in us-east-1 (CloudFront's
+// metrics are there only and an alarm must sit in its metric's region) and,
+// with a copy region, the copy vault there.
+func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg config.Config, env *awscdk.Environment, dataRemoval awscdk.RemovalPolicy, retention awslogs.RetentionDays, cluster awsecs.ICluster) error {
+	stack := this.Stack
+	var copyVaultArn *string
+	if cfg.BackupCopyRegion != "" {
+		this.BackupCopy = awscdk.NewStack(scope, jsii.String(id+"BackupCopy"), &awscdk.StackProps{
+			Env:         &awscdk.Environment{Account: env.Account, Region: jsii.String(cfg.BackupCopyRegion)},
+			StackName:   jsii.String(names.Fit(cfg.StackName, "-backup-copy", maxStackName)),
+			Description: jsii.String("IPFS Cluster: the vault that receives copies of the cluster's backups in a second region"),
+		})
+		name := backupspec.CopyVaultName(cfg.StackName)
+		backup.NewCopyVault(this.BackupCopy, "CopyVault", name, dataRemoval)
+		// The vault must exist before the plan's first copy.
+		stack.AddDependency(this.BackupCopy, jsii.String("the backup plan copies into its vault"))
+		copyVaultArn = stack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("backup"),
+			Region:       jsii.String(cfg.BackupCopyRegion),
+			Resource:     jsii.String("backup-vault"),
+			ResourceName: jsii.String(name),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})
+	}
+	var fileSystems []awsefs.IFileSystem
+	var nodes []monitoring.Node
+	for _, n := range this.Nodes {
+		fileSystems = append(fileSystems, n.FileSystem)
+		nodes = append(nodes, monitoring.Node{Name: n.Name, Service: n.Service, FileSystem: n.FileSystem, ClusterLogGroup: n.ClusterLogGroup})
+	}
+	var err error
+	this.Backup, err = backup.New(stack, "Backup", &backup.Props{
+		FileSystems:   fileSystems,
+		RetentionDays: cfg.BackupRetentionDays,
+		CopyVaultArn:  copyVaultArn,
+		RemovalPolicy: dataRemoval,
+	})
+	if err != nil {
+		return err
+	}
+
+	storageMax, err := nodespec.StorageMaxBytes(cfg.NodeSettings(0).WithDefaults().KuboStorageMax)
+	if err != nil {
+		return err
+	}
+	distributions := []monitoring.Distribution{
+		{Name: "gateway", Distribution: this.Edge.GatewayDistribution()},
+		{Name: "api", Distribution: this.Edge.APIDistribution()},
+	}
+	if websites := this.Edge.WebsitesDistribution(); websites != nil {
+		distributions = append(distributions, monitoring.Distribution{Name: "websites", Distribution: websites})
+	}
+	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
+		StackName:  cfg.StackName,
+		AlarmEmail: cfg.AlarmEmail,
+		Cluster:    cluster,
+		Nodes:      nodes,
+		TargetGroups: []monitoring.TargetGroup{
+			{Name: "gateway", Group: this.LoadBalancer.GatewayTargetGroup},
+			{Name: "restapi", Group: this.LoadBalancer.RestAPITargetGroup},
+		},
+		Bursting:        cfg.EfsThroughputMode == config.ThroughputBursting,
+		StorageMaxBytes: storageMax,
+		LogRetention:    retention,
+		Distributions:   distributions,
+	})
+	if err != nil {
+		return err
+	}
+
+	// The distributions' IDs cross from this stack's region to us-east-1
+	// through CDK's cross-region references (SSM parameters written by a
+	// custom resource here, read there); they need explicit regions only.
+	this.EdgeMonitoring = awscdk.NewStack(scope, jsii.String(id+"EdgeMonitoring"), &awscdk.StackProps{
+		Env:                   &awscdk.Environment{Account: env.Account, Region: jsii.String(edgespec.Region)},
+		StackName:             jsii.String(names.Fit(cfg.StackName, "-edge-monitoring", maxStackName)),
+		Description:           jsii.String("IPFS Cluster: alarms of the CloudFront edge and Lambda@Edge, in us-east-1 where their metrics are"),
+		CrossRegionReferences: jsii.Bool(true),
+	})
+	this.EdgeMonitoringParts, err = monitoring.NewEdge(this.EdgeMonitoring, "EdgeMonitoring", &monitoring.EdgeProps{
+		StackName:     cfg.StackName,
+		AlarmEmail:    cfg.AlarmEmail,
+		Distributions: distributions,
+		AuthFunction:  this.Edge.AuthFunction().Lambda(),
+	})
+	return err
+}
+
+func websites(cfg config.Config) *edge.Domain {
+	if len(cfg.WebsiteDomains) == 0 {
+		return nil
+	}
+	return &edge.Domain{Names: cfg.WebsiteDomains, CertificateArn: cfg.WebsiteCertificateArn}
 }
 
 // RetentionDays maps config.LogRetentionDaysAllowed to CDK's names (a test

@@ -28,7 +28,7 @@ var nonStringKeys = []string{
 	config.KeyNodeCount, config.KeyTaskCPU, config.KeyTaskMemoryMiB,
 	config.KeyReplicationFactorMin, config.KeyReplicationFactorMax,
 	config.KeyEfsProvisionedMiBps, config.KeyPublicSwarm, config.KeyLogRetentionDays,
-	config.KeyPrivateGateway, config.KeyGatewayNoFetch,
+	config.KeyPrivateGateway, config.KeyGatewayNoFetch, config.KeyGatewaySubdomains, config.KeyBackupRetentionDays,
 }
 
 const (
@@ -105,6 +105,14 @@ func trickyValues() []trickyValue {
 			"arn:aws:acm:us-east-1:123456789012:certificate/"+uuid+"/extra",
 			uuid)
 	}
+	website := map[string]any{config.KeyWebsiteCertificateArn: validCert}
+	add(config.KeyWebsiteDomains, website, "www.example.org", " www.example.org , docs.example.net", "xn--bcher-kva.example",
+		"*.example.org", "WWW.example.org", "www.example.org.", "localhost", "www.example.org:443", "https://www.example.org",
+		"a.example.org,a.example.org", "192.0.2.1", long(64)+".example.org", "www.exämple.org")
+	// No websites but a certificate: the certificate is what is wrong.
+	rows = append(rows, trickyValue{key: config.KeyWebsiteDomains, value: "", with: website, names: config.KeyWebsiteCertificateArn})
+	add(config.KeyWebsiteCertificateArn, map[string]any{config.KeyWebsiteDomains: "www.example.org"}, validCert,
+		"", "arn:aws:acm:eu-west-1:123456789012:certificate/"+uuid, "arn:aws:acm:us-east-1:123456789012:certificate/"+strings.ToUpper(uuid), uuid)
 	add(config.KeyCloudFrontPriceClass, nil, "PriceClass_All",
 		"", "PRICE_CLASS_ALL", "priceclass_100", "PriceClass_300", "PriceClass_１００")
 	add(config.KeyRestAPIUsername, nil, long(64), "Admin.User_1-x",
@@ -112,6 +120,8 @@ func trickyValues() []trickyValue {
 	add(config.KeyRestAPICredentialsName, nil, "", "creds-AbC1234", "creds-AbC123/x", "s"+long(511),
 		"creds-AbC123", "ipfs/creds-abcdef", "my secret", "creds:x", "s"+long(512), "ünicode",
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")
+	add(config.KeyAlarmEmail, nil, "", "ops@example.com", "a.b+alarms@sub.example.org", "ops", "ops@example", "a@b.com,c@d.com", " ops@example.com ")
+	add(config.KeyBackupCopyRegion, nil, "", "eu-central-1", "us-east-1", "eu-west-1", "mars", "EU-CENTRAL-1")
 	add(config.KeyWebACLArn, nil, validWebACL,
 		"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/ipfs/"+uuid,
 		"arn:aws:wafv2:eu-west-1:123456789012:global/webacl/ipfs/"+uuid,
@@ -193,9 +203,14 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 	}
 	// The Lambda@Edge function gets a stack of its own unless the cluster
 	// is in the edge's region already; pipelines hold their stages' stacks.
-	want := 2
+	// The edge's alarms get a us-east-1 stack of their own, and a backup
+	// copy region a stack for its vault.
+	want := 3
 	if cfg.Region == edgespec.Region {
-		want = 1
+		want = 2
+	}
+	if cfg.BackupCopyRegion != "" {
+		want++
 	}
 	if cfg.Pipeline == nil && len(assembly) != want || len(assembly) < want {
 		return fmt.Errorf("%d stacks, want %d", len(assembly), want)

@@ -28,7 +28,9 @@ func TestOneZoneFileSystemPerNodeWithOneMountTargetInItsZone(t *testing.T) {
 			zone := s.config.ZoneOf(i)
 			assert.Equal(t, zone, fs.Properties["AvailabilityZoneName"], "node %d file system zone", i)
 			assert.Equal(t, true, fs.Properties["Encrypted"])
-			assert.Equal(t, "ENABLED", path(fs.Properties, "BackupPolicy", "Status"))
+			// The stack's AWS Backup plan replaces EFS's automatic backups
+			// (backup_test.go).
+			assert.Equal(t, "DISABLED", path(fs.Properties, "BackupPolicy", "Status"))
 			assert.Equal(t, wantPolicy, fs.DeletionPolicy, "node %d file system with dataRemovalPolicy=%s", i, s.config.DataRemovalPolicy)
 			var own []resource
 			for _, mt := range mountTargets {
@@ -116,7 +118,14 @@ func taskDefinition(t *testing.T, s *stackTemplate, id string) (resource, map[st
 		def := c.(map[string]any)
 		defs[def["Name"].(string)] = def
 	}
-	require.Equal(t, []string{node.ClusterContainerName, node.KuboContainerName}, sortedKeys(defs), "%s containers", id)
+	want := []string{node.ClusterContainerName, node.KuboContainerName}
+	if _, ok := defs[node.CollectorContainerName]; ok {
+		// The stack's nodes run the metrics collector too (checked in
+		// monitoring_test.go); a node without Props.MetricsCollector not.
+		want = append(want, node.CollectorContainerName)
+	}
+	require.Equal(t, want, sortedKeys(defs), "%s containers", id)
+	delete(defs, node.CollectorContainerName)
 	return task, defs
 }
 
@@ -157,9 +166,10 @@ func TestContainersHealthChecksDependencyAndShutdown(t *testing.T) {
 		assert.Equal(t, []any{map[string]any{"Condition": "HEALTHY", "ContainerName": node.KuboContainerName}}, cluster["DependsOn"])
 		assert.NotEqual(t, path(kubo, "LogConfiguration", "Options", "awslogs-group"), path(cluster, "LogConfiguration", "Options", "awslogs-group"), "one log group per container")
 	}
-	// One log group per container and the VPC flow logs, all kept as
-	// configured.
-	for id, lg := range s.exactly(t, 2*s.config.NodeCount+1, "AWS::Logs::LogGroup") {
+	// One log group per container (kubo, cluster, metrics collector), the
+	// VPC flow logs, the collectors' metric records and the stopped-task
+	// log, all kept as configured.
+	for id, lg := range s.exactly(t, 3*s.config.NodeCount+3, "AWS::Logs::LogGroup") {
 		assert.EqualValues(t, s.config.LogRetentionDays, lg.Properties["RetentionInDays"], id)
 	}
 }

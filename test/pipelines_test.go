@@ -241,13 +241,15 @@ func TestPipelineStageOrder(t *testing.T) {
 				order = append(order, "cluster "+strings.TrimPrefix(a.name, "IpfsCluster."))
 			case a.category == "Deploy" && strings.HasPrefix(a.name, "edge-lambda-stack-"):
 				order = append(order, "edge "+a.name[strings.LastIndex(a.name, ".")+1:])
+			case a.category == "Deploy" && strings.HasPrefix(a.name, "IpfsCluster-edge-monitoring."):
+				order = append(order, "edge monitoring "+strings.TrimPrefix(a.name, "IpfsCluster-edge-monitoring."))
 			case a.name == pipelines.SmokeTestStep:
 				order = append(order, "smoke test")
 			default:
 				order = append(order, "unexpected "+a.name)
 			}
 		}
-		want := []string{"edge Prepare", "edge Deploy", "cluster Prepare", "cluster Deploy", "smoke test"}
+		want := []string{"edge Prepare", "edge Deploy", "cluster Prepare", "cluster Deploy", "edge monitoring Prepare", "edge monitoring Deploy", "smoke test"}
 		if tc.approval {
 			want = append([]string{"approval"}, want...)
 		}
@@ -541,7 +543,7 @@ func TestNoCdkNagFindingsInPipelinesAndStages(t *testing.T) {
 	sort.Strings(names)
 	// Every stack was read; TestCdkNagRunsInsideTheStages proves the checks
 	// run inside the stages, where zero findings could otherwise mean none ran.
-	assert.Len(t, names, 9, "two pipeline stacks, three support stacks, two cluster stacks and their two edge stacks: %v", names)
+	assert.Len(t, names, 11, "two pipeline stacks, three support stacks, two cluster stacks, their two edge stacks and two edge monitoring stacks: %v", names)
 }
 
 // TestCdkNagRunsInsideTheStages plants a finding in a stage's cluster stack
@@ -581,10 +583,11 @@ func TestDefaultConfigurationHasNoPipelines(t *testing.T) {
 			assert.Fail(t, "unexpected construct in the app", *child.Node().Id())
 		}
 	}
-	require.Len(t, names, 2)
+	require.Len(t, names, 3)
 	sort.Strings(names)
 	assert.Equal(t, "IpfsCluster", names[0])
-	assert.Regexp(t, `^edge-lambda-stack-[0-9a-f]+$`, names[1])
+	assert.Equal(t, "IpfsCluster-edge-monitoring", names[1])
+	assert.Regexp(t, `^edge-lambda-stack-[0-9a-f]+$`, names[2])
 	assert.True(t, *awscdk.Token_IsUnresolved(defaults.stack.Stack.Account()), "environment-agnostic: no account")
 }
 

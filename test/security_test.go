@@ -146,8 +146,9 @@ var assetDigests = regexp.MustCompile(`(asset\.|container-assets-\$\{AWS::Accoun
 
 func TestTemplatesCarryNoSecretMaterial(t *testing.T) {
 	for _, s := range allApps() {
-		// Every stack of the app, the us-east-1 edge stack included.
-		require.Len(t, s.stacks, 2)
+		// Every stack of the app, the us-east-1 edge and edge monitoring
+		// stacks included.
+		require.Len(t, s.stacks, 3)
 		for id, st := range s.stacks {
 			// Asset keys and image tags are SHA-256 digests of the build
 			// contexts: the only 64-hex strings allowed, and only there.
@@ -161,7 +162,7 @@ func TestTemplatesCarryNoSecretMaterial(t *testing.T) {
 		// environment values.
 		for id, task := range s.exactly(t, s.config.NodeCount, "AWS::ECS::TaskDefinition") {
 			containers := list(task.Properties["ContainerDefinitions"])
-			require.Len(t, containers, 2, id)
+			require.Len(t, containers, 3, "%s: kubo, the cluster, the metrics collector", id)
 			secrets := 0
 			for _, c := range containers {
 				for _, env := range list(path(c, "Environment")) {
@@ -191,6 +192,7 @@ func TestNoCdkNagFindings(t *testing.T) {
 			assert.Empty(t, st.nagFindings(), "%s (publicSwarm=%v, dataRemovalPolicy=%s)", id, s.config.PublicSwarm, s.config.DataRemovalPolicy)
 		}
 		sort.Strings(regions)
-		assert.Equal(t, []string{s.config.Region, edgespec.Region}, regions, "stacks checked by cdk-nag")
+		// The cluster, its Lambda@Edge stack and its edge monitoring stack.
+		assert.Equal(t, []string{s.config.Region, edgespec.Region, edgespec.Region}, regions, "stacks checked by cdk-nag")
 	}
 }

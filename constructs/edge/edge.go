@@ -52,6 +52,7 @@ var gatewayQueryStrings = []string{
 type Edge struct {
 	gateway    awscloudfront.Distribution
 	api        awscloudfront.Distribution
+	websites   awscloudfront.Distribution
 	auth       experimental.EdgeFunction
 	gatewayURL *string
 	apiURL     *string
@@ -69,6 +70,22 @@ func (e *Edge) GatewayURL() *string { return e.gatewayURL }
 
 // APIURL is https://<first custom name, or the cloudfront.net name>.
 func (e *Edge) APIURL() *string { return e.apiURL }
+
+// GatewayDistribution and APIDistribution are the two distributions (their
+// metrics are in us-east-1 only).
+func (e *Edge) GatewayDistribution() awscloudfront.IDistribution { return e.gateway }
+
+// APIDistribution is the REST API's distribution.
+func (e *Edge) APIDistribution() awscloudfront.IDistribution { return e.api }
+
+// WebsitesDistribution is the DNSLink websites' distribution, nil without
+// website domains.
+func (e *Edge) WebsitesDistribution() awscloudfront.IDistribution {
+	if e.websites == nil {
+		return nil
+	}
+	return e.websites
+}
 
 // AuthFunction is the Lambda@Edge Basic-auth function (its Lambda lives in
 // the us-east-1 stack the EdgeFunction construct creates).
@@ -99,8 +116,13 @@ func NewEdge(scope constructs.Construct, id string, props *Props) (*Edge, error)
 		logBucket = newLogBucket(c, p.LogExpirationDays)
 	}
 
-	e.gateway = newGateway(c, &p, e.auth, logBucket)
+	var gatewayOrigin awscloudfront.IOrigin
+	var gatewayHeaders awscloudfront.ResponseHeadersPolicy
+	e.gateway, gatewayOrigin, gatewayHeaders = newGateway(c, &p, e.auth, logBucket)
 	e.api = newAPI(c, &p, e.auth, logBucket)
+	if p.Websites != nil {
+		e.websites = newWebsites(c, &p, gatewayOrigin, gatewayHeaders, logBucket)
+	}
 	e.gatewayURL = distributionURL(e.gateway, p.GatewayDomain)
 	e.apiURL = distributionURL(e.api, p.APIDomain)
 
@@ -252,7 +274,9 @@ func edgeLambdas(auth experimental.EdgeFunction, on bool) *[]*awscloudfront.Edge
 	}}
 }
 
-func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) awscloudfront.Distribution {
+// newGateway returns the gateway distribution, its origin and its response
+// headers policy (the websites distribution shares both).
+func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) (awscloudfront.Distribution, awscloudfront.IOrigin, awscloudfront.ResponseHeadersPolicy) {
 	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
 		HttpPort:       jsii.Number(float64(p.GatewayPort)),
 		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
@@ -265,28 +289,35 @@ func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction
 	// "Vary: Accept", which CloudFront does not honour: without Accept in
 	// the key, one trustless client could make CloudFront serve raw blocks
 	// or CARs to every browser. Correctness wins over a few extra cache
-	// entries per browser family. Host is neither in the key nor forwarded:
-	// kubo sees the ALB's name and acts as a plain path gateway (no
-	// host-based DNSLink or subdomain gateway through this distribution).
+	// entries per browser family. Without GatewaySubdomains, Host is neither
+	// in the key nor forwarded: kubo sees the ALB's name and acts as a plain
+	// path gateway. X-Forwarded-Host, which kubo would prefer to Host, is
+	// never forwarded.
+	keyHeaders := []string{"Accept"}
+	if p.GatewaySubdomains {
+		// On a subdomain gateway the content root is in the host name:
+		// <cid>.ipfs.<domain>/index.html and <other>.ipfs.<domain>/index.html
+		// are different objects. A header in the cache key is also
+		// forwarded, so kubo sees the viewer's Host.
+		keyHeaders = append(keyHeaders, "Host")
+	}
 	key := func(id, comment string, def, max awscdk.Duration) awscloudfront.CachePolicy {
-		return awscloudfront.NewCachePolicy(c, jsii.String(id), &awscloudfront.CachePolicyProps{
-			Comment:                    jsii.String(comment),
-			MinTtl:                     awscdk.Duration_Seconds(jsii.Number(0)),
-			DefaultTtl:                 def,
-			MaxTtl:                     max,
-			HeaderBehavior:             awscloudfront.CacheHeaderBehavior_AllowList(jsii.String("Accept")),
-			QueryStringBehavior:        awscloudfront.CacheQueryStringBehavior_AllowList(*jsii.Strings(gatewayQueryStrings...)...),
-			CookieBehavior:             awscloudfront.CacheCookieBehavior_None(),
-			EnableAcceptEncodingGzip:   jsii.Bool(true),
-			EnableAcceptEncodingBrotli: jsii.Bool(true),
-		})
+		return newGatewayCachePolicy(c, id, comment, def, max, keyHeaders)
 	}
 	year := awscdk.Duration_Days(jsii.Number(365))
 	// /ipfs/*: content-addressed, immutable. Honour kubo's Cache-Control
 	// (max-age=29030400, immutable) up to CloudFront's one-year maximum; a
 	// response without Cache-Control is just as immutable.
+	immutableDefault := year
+	if p.GatewaySubdomains {
+		// /ipfs/* also matches inside <name>.ipns.<domain> sites (mutable)
+		// and the domain's redirects to the subdomains. kubo labels every
+		// immutable response itself (max-age=29030400, immutable), so only
+		// responses without Cache-Control fall back to this default.
+		immutableDefault = awscdk.Duration_Seconds(jsii.Number(60))
+	}
 	immutable := key("ImmutableCachePolicy", "IPFS gateway /ipfs/*: immutable content, origin Cache-Control up to 1 year",
-		year, year)
+		immutableDefault, year)
 	// /ipns/*: mutable names (IPNS records, DNSLink): short, capped TTL so
 	// updates show within minutes whatever max-age the origin sends.
 	mutable := key("MutableCachePolicy", "IPFS gateway /ipns/*: mutable names, 60 s default, 5 min cap",
@@ -319,6 +350,10 @@ func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction
 	}
 	policy := awscloudfront.NewResponseHeadersPolicy(c, jsii.String("GatewayResponseHeaders"), headers)
 
+	var redirect *[]*awscloudfront.FunctionAssociation
+	if p.GatewaySubdomains {
+		redirect = httpsRedirects(c, p.GatewayDomain.Names[0])
+	}
 	behavior := func(cache awscloudfront.CachePolicy) *awscloudfront.BehaviorOptions {
 		return &awscloudfront.BehaviorOptions{
 			Origin:                origin,
@@ -329,6 +364,7 @@ func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction
 			ResponseHeadersPolicy: policy,
 			Compress:              jsii.Bool(true),
 			EdgeLambdas:           edgeLambdas(auth, p.PrivateGateway),
+			FunctionAssociations:  redirect,
 		}
 	}
 
@@ -340,10 +376,26 @@ func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction
 			"/ipns/*": behavior(mutable),
 		},
 	}
-	commonDistributionProps(c, "Gateway", p, p.GatewayDomain, logBucket, "gateway/", dp)
+	commonDistributionProps(c, "Gateway", p, p.gatewayDomain(), logBucket, "gateway/", dp)
 	d := awscloudfront.NewDistribution(c, jsii.String("Gateway"), dp)
-	suppressDistribution(d, p, p.GatewayDomain, "public IPFS gateway")
-	return d
+	suppressDistribution(d, p, p.gatewayDomain(), "public IPFS gateway")
+	return d, origin, policy
+}
+
+// newGatewayCachePolicy keys the cache on the path, the query parameters
+// that change the gateway's answer and headers.
+func newGatewayCachePolicy(c constructs.Construct, id, comment string, def, max awscdk.Duration, headers []string) awscloudfront.CachePolicy {
+	return awscloudfront.NewCachePolicy(c, jsii.String(id), &awscloudfront.CachePolicyProps{
+		Comment:                    jsii.String(comment),
+		MinTtl:                     awscdk.Duration_Seconds(jsii.Number(0)),
+		DefaultTtl:                 def,
+		MaxTtl:                     max,
+		HeaderBehavior:             awscloudfront.CacheHeaderBehavior_AllowList(*jsii.Strings(headers...)...),
+		QueryStringBehavior:        awscloudfront.CacheQueryStringBehavior_AllowList(*jsii.Strings(gatewayQueryStrings...)...),
+		CookieBehavior:             awscloudfront.CacheCookieBehavior_None(),
+		EnableAcceptEncodingGzip:   jsii.Bool(true),
+		EnableAcceptEncodingBrotli: jsii.Bool(true),
+	})
 }
 
 func newAPI(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) awscloudfront.Distribution {

@@ -58,6 +58,20 @@ type Props struct {
 	GatewayDomain *Domain
 	APIDomain     *Domain
 
+	// GatewaySubdomains makes the gateway a subdomain gateway: GatewayDomain
+	// then holds one name, the domain, and the distribution also serves
+	// *.ipfs.<domain> and *.ipns.<domain> (edgespec.SubdomainGatewayAliases;
+	// its certificate must cover all three), forwards Host and keys its
+	// cache on it. The kubo nodes must list the domain as a subdomain
+	// gateway (nodespec.Settings.SubdomainGatewayHosts).
+	GatewaySubdomains bool
+
+	// Websites are DNSLink websites, served by a distribution of their own
+	// on the gateway's origin (one certificate covering every name), with
+	// Host forwarded and in the cache key and short TTLs on every path. The
+	// kubo nodes must list the names (nodespec.Settings.DNSLinkHosts).
+	Websites *Domain
+
 	// PriceClass of both distributions (default: CloudFront's default,
 	// PRICE_CLASS_ALL).
 	PriceClass awscloudfront.PriceClass
@@ -150,6 +164,7 @@ func (p *Props) Validate() error {
 
 	p.validateDomain("GatewayDomain", p.GatewayDomain, l)
 	p.validateDomain("APIDomain", p.APIDomain, l)
+	p.validateWebsites(l)
 
 	if p.PriceClass != "" && !validPriceClasses[p.PriceClass] {
 		l.Add("PriceClass", "%q is not one of PRICE_CLASS_100, PRICE_CLASS_200, PRICE_CLASS_ALL", p.PriceClass)
@@ -183,6 +198,43 @@ func (p *Props) validateDomain(field string, d *Domain, l *propcheck.List) {
 	} else if err := edgespec.ValidateCertificateArn(d.CertificateArn); err != nil {
 		l.Add(field+".CertificateArn", "%v", err)
 	}
+}
+
+func (p *Props) validateWebsites(l *propcheck.List) {
+	if p.GatewaySubdomains && (p.GatewayDomain == nil || len(p.GatewayDomain.Names) != 1) {
+		l.Add("GatewaySubdomains", "needs GatewayDomain with exactly one name, the domain (the wildcards follow from it)")
+	}
+	if err := edgespec.ValidatePrivateGateway(p.PrivateGateway, p.GatewaySubdomains, p.Websites != nil); err != nil {
+		l.Add("PrivateGateway", "%v", err)
+	}
+	if p.Websites == nil {
+		return
+	}
+	var taken []string
+	for _, d := range []*Domain{p.gatewayDomain(), p.APIDomain} {
+		if d != nil {
+			taken = append(taken, d.Names...)
+		}
+	}
+	if len(p.Websites.Names) == 0 {
+		l.Add("Websites.Names", "at least one website name is required (nil Websites for none)")
+	} else if err := edgespec.ValidateWebsiteDomains(p.Websites.Names, taken); err != nil {
+		l.Add("Websites.Names", "%v", err)
+	}
+	if p.Websites.CertificateArn == "" {
+		l.Add("Websites.CertificateArn", "required: an ACM certificate in %s covering every website name", edgespec.Region)
+	} else if err := edgespec.ValidateCertificateArn(p.Websites.CertificateArn); err != nil {
+		l.Add("Websites.CertificateArn", "%v", err)
+	}
+}
+
+// gatewayDomain is the gateway distribution's domain with the subdomain
+// gateway's wildcards added.
+func (p *Props) gatewayDomain() *Domain {
+	if p.GatewayDomain == nil || !p.GatewaySubdomains || len(p.GatewayDomain.Names) != 1 {
+		return p.GatewayDomain
+	}
+	return &Domain{Names: edgespec.SubdomainGatewayAliases(p.GatewayDomain.Names[0]), CertificateArn: p.GatewayDomain.CertificateArn}
 }
 
 // albScheme returns the scheme of an ALB defined in this app, or "" when it

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 )
@@ -39,8 +40,31 @@ const (
 
 // Container names in the task definition.
 const (
-	KuboContainerName    = "kubo"
-	ClusterContainerName = "ipfs-cluster"
+	KuboContainerName      = "kubo"
+	ClusterContainerName   = "ipfs-cluster"
+	CollectorContainerName = "metrics-collector"
+)
+
+// MetricsCollector is a third container in the task that scrapes the
+// cluster's metrics on the task's loopback (Settings.ClusterMetrics) and
+// writes them to CloudWatch as embedded metric format logs.
+type MetricsCollector struct {
+	// Image of the collector, pinned. Required.
+	Image awsecs.ContainerImage
+	// Config is the collector's configuration (ADOT's
+	// AOT_CONFIG_CONTENT). Required.
+	Config string
+	// LogGroup receives the metric records; the task role may write to it
+	// and to nothing else. Required.
+	LogGroup awslogs.ILogGroup
+}
+
+// collectorMemoryMiB bounds the collector (a hard limit: the collector is
+// not essential, so exceeding it stops the collector, never the peer; ECS
+// restarts it in place). Its Go runtime collects below the limit.
+const (
+	collectorMemoryMiB  = 256
+	collectorGoLimitMiB = 200
 )
 
 // Props configure one node: its Settings (plain values, shared with the
@@ -78,8 +102,16 @@ type Props struct {
 	ProvisionedMiBps int
 	// RemovalPolicy of the file system. Default RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
-	// LogRetention of both container log groups. Default three months.
+	// LogRetention of the container log groups. Default three months.
 	LogRetention awslogs.RetentionDays
+	// MetricsCollector runs beside kubo and the cluster when set; it needs
+	// Settings.ClusterMetrics.
+	MetricsCollector *MetricsCollector
+	// BackedUpByPlan turns EFS's own automatic backups off because an AWS
+	// Backup plan of the stack selects this file system (one chain of
+	// recovery points, in a vault the stack controls). Default false:
+	// automatic backups on.
+	BackedUpByPlan bool
 }
 
 // Node is one peer.
@@ -90,6 +122,12 @@ type Node struct {
 	TaskRole   awsiam.IRole
 	// DNSName is the peer's Cloud Map name, node<Index>.<namespace>.
 	DNSName string
+	// Name is the peer's name, node<Index>.
+	Name string
+	// KuboLogGroup and ClusterLogGroup hold the containers' logs (the
+	// monitoring's metric filters read the cluster's).
+	KuboLogGroup    awslogs.ILogGroup
+	ClusterLogGroup awslogs.ILogGroup
 }
 
 // Validate reports every problem at once: the Settings' and the missing
@@ -120,6 +158,16 @@ func (p *Props) Validate() error {
 	if p.CloudMapNamespace != nil {
 		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.Namespace {
 			l.Add("CloudMapNamespace", "is named %q but Settings.Namespace is %q; allowed: the same name (the peers' addresses are built from it)", *name, p.Settings.Namespace)
+		}
+	}
+	if c := p.MetricsCollector; c != nil {
+		if !p.Settings.ClusterMetrics {
+			l.Add("MetricsCollector", "needs Settings.ClusterMetrics: the collector scrapes the cluster's metrics endpoint")
+		}
+		for field, set := range map[string]bool{"Image": c.Image != nil, "Config": c.Config != "", "LogGroup": c.LogGroup != nil} {
+			if !set {
+				l.Add("MetricsCollector."+field, "required")
+			}
 		}
 	}
 	switch p.ThroughputMode {
@@ -191,7 +239,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		OneZone:                jsii.Bool(true),
 		VpcSubnets:             &awsec2.SubnetSelection{AvailabilityZones: jsii.Strings(p.AvailabilityZone)},
 		Encrypted:              jsii.Bool(true),
-		EnableAutomaticBackups: jsii.Bool(true),
+		EnableAutomaticBackups: jsii.Bool(!p.BackedUpByPlan),
 		AllowAnonymousAccess:   jsii.Bool(false),
 		PerformanceMode:        awsefs.PerformanceMode_GENERAL_PURPOSE,
 		ThroughputMode:         p.ThroughputMode,
@@ -202,6 +250,11 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		fsProps.ProvisionedThroughputPerSecond = awscdk.Size_Mebibytes(jsii.Number(float64(p.ProvisionedMiBps)))
 	}
 	fileSystem := awsefs.NewFileSystem(this, jsii.String("FileSystem"), fsProps)
+	if p.BackedUpByPlan {
+		// Explicitly: CDK omits the policy when false, and a One Zone file
+		// system created through the API then gets automatic backups.
+		fileSystem.Node().DefaultChild().(awsefs.CfnFileSystem).SetBackupPolicy(&awsefs.CfnFileSystem_BackupPolicyProperty{Status: jsii.String("DISABLED")})
+	}
 	fileSystem.Connections().AllowDefaultPortFrom(nodeSecurityGroup, jsii.String("NFS from this node's task"))
 
 	accessPoint := func(id, path string) awsefs.AccessPoint {
@@ -261,11 +314,13 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		)
 	}
 
+	logGroups := map[string]awslogs.LogGroup{}
 	logGroup := func(id string) awslogs.LogGroup {
-		return awslogs.NewLogGroup(this, jsii.String(id), &awslogs.LogGroupProps{
+		logGroups[id] = awslogs.NewLogGroup(this, jsii.String(id), &awslogs.LogGroupProps{
 			Retention:     p.LogRetention,
 			RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		})
+		return logGroups[id]
 	}
 	healthInterval, healthTimeout := awscdk.Duration_Seconds(jsii.Number(30)), awscdk.Duration_Seconds(jsii.Number(5))
 	stopTimeout := seconds(nodespec.StopTimeout)
@@ -333,6 +388,31 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	// The sidecar pins through kubo's RPC: start it only once kubo is healthy.
 	cluster.AddContainerDependencies(&awsecs.ContainerDependency{Container: kubo, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
 
+	if c := p.MetricsCollector; c != nil {
+		// No port mapping and no security group rule: it only dials the
+		// cluster's loopback endpoint and CloudWatch Logs. Not essential:
+		// a failing collector must not take the peer down.
+		collector := taskDefinition.AddContainer(jsii.String(CollectorContainerName), &awsecs.ContainerDefinitionOptions{
+			Image:                  c.Image,
+			Essential:              jsii.Bool(false),
+			ReadonlyRootFilesystem: jsii.Bool(true),
+			MemoryLimitMiB:         jsii.Number(collectorMemoryMiB),
+			EnableRestartPolicy:    jsii.Bool(true),
+			Environment: environment(map[string]string{
+				monitoringspec.CollectorConfigVariable: c.Config,
+				"GOMEMLIMIT":                           fmt.Sprintf("%dMiB", collectorGoLimitMiB),
+			}),
+			Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+				StreamPrefix: jsii.String(name),
+				LogGroup:     logGroup("CollectorLogs"),
+			}),
+		})
+		scratch(collector, "collector-scratch")
+		// EMF records only: CloudWatch extracts the metrics from them, so
+		// the role needs no cloudwatch:PutMetricData at all.
+		c.LogGroup.GrantWrite(taskRole)
+	}
+
 	service := awsecs.NewFargateService(this, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:        p.Cluster,
 		TaskDefinition: taskDefinition,
@@ -374,6 +454,10 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		FileSystem: fileSystem,
 		TaskRole:   taskRole,
 		DNSName:    nodespec.PeerDNSName(p.Index, p.Settings.Namespace),
+		Name:       name,
+		// The container log groups.
+		KuboLogGroup:    logGroups["KuboLogs"],
+		ClusterLogGroup: logGroups["ClusterLogs"],
 	}, nil
 }
 

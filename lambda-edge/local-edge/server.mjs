@@ -14,8 +14,13 @@
 // and adds the response headers of the distributions' response headers
 // policies (handed over by the Go side, constructs/edge/edgespec).
 //
+// With "forwardHost" on a site, the viewer's Host reaches the upstream (the
+// subdomain gateway and the websites distribution key their caches on it).
+//
 // Not modelled: caching, the gateway distribution's query-string and
-// header allow-lists, HTTPS, CORS headers.
+// header allow-lists, HTTPS, CORS headers, the subdomain gateway's
+// viewer-response function (it only turns http:// redirects into https://,
+// and there is no HTTPS here).
 //
 // Usage: node server.mjs < config.json   (see localcluster/localedge)
 // It prints one JSON line {"gateway": url, "api": url} on stdout once it
@@ -112,6 +117,7 @@ class Site {
     this.policy = cfg.headers || [];
     this.healthPath = cfg.healthPath;
     this.healthyStatus = cfg.healthyStatus;
+    this.forwardHost = cfg.forwardHost === true;
     this.upstreams = cfg.upstreams.map((u) => ({ url: new URL(u), healthy: true }));
     this.next = 0;
     this.log = log;
@@ -208,7 +214,16 @@ class Site {
       }
     }
     const headers = collect(pairs);
-    headers.set('host', { name: 'Host', values: [upstream.url.host] });
+    // CloudFront forwards the viewer's Host only where it is in the cache
+    // key (the subdomain gateway, the websites); X-Forwarded-Host, which
+    // kubo would prefer to Host, is in no allow list and never arrives.
+    const viewerHost = request.headers && request.headers.host && request.headers.host[0];
+    if (this.forwardHost && viewerHost) {
+      headers.delete('x-forwarded-host');
+      headers.set('host', { name: 'Host', values: [viewerHost.value] });
+    } else {
+      headers.set('host', { name: 'Host', values: [upstream.url.host] });
+    }
     const forwarded = headers.get('x-forwarded-for');
     headers.set('x-forwarded-for', { name: 'X-Forwarded-For', values: [[...(forwarded ? forwarded.values : []), req.socket.remoteAddress].join(', ')] });
     headers.set('x-forwarded-proto', { name: 'X-Forwarded-Proto', values: ['http'] });

@@ -46,7 +46,7 @@ upstream.health = {};
 
 async function edge(apiUpstreams, options = {}, extra = {}) {
   const e = await startEdge({
-    gateway: { listen: `${HOST}:0`, upstreams: extra.gatewayUpstreams || apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY },
+    gateway: { listen: `${HOST}:0`, upstreams: extra.gatewayUpstreams || apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY, forwardHost: extra.forwardHost },
     api: { listen: `${HOST}:0`, upstreams: apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY },
     credentials: { username: USER, password: PASS },
     privateGateway: extra.privateGateway ?? false,
@@ -118,6 +118,25 @@ describe('CloudFront events', () => {
     const e = await edge([up.url], { viewerRequest: async () => { throw new Error('boom'); } });
     assert.equal((await request(e.urls.api, 'GET', '/id')).status, 503);
     assert.equal(up.seen.length, 0);
+  });
+});
+
+describe('Host', () => {
+  test("the gateway gets the upstream's Host unless it forwards the viewer's, as a subdomain gateway does", async () => {
+    const up = await upstream(0);
+    const viewer = `${CID}.ipfs.localhost:8080`;
+    const plain = await edge([up.url]);
+    await request(plain.urls.gateway, 'GET', '/', { headers: { Host: viewer, 'X-Forwarded-Host': 'evil.test' } });
+    assert.equal(up.seen[0].headers.host, up.url.slice('http://'.length));
+
+    const forwarding = await edge([up.url], {}, { forwardHost: true });
+    await request(forwarding.urls.gateway, 'GET', '/', { headers: { Host: viewer, 'X-Forwarded-Host': 'evil.test' } });
+    assert.equal(up.seen[1].headers.host, viewer);
+    // kubo prefers X-Forwarded-Host to Host: CloudFront never forwards it.
+    assert.equal(up.seen[1].headers['x-forwarded-host'], undefined);
+    // The API distribution never forwards Host.
+    await request(forwarding.urls.api, 'GET', '/health2', { headers: { Host: viewer, Authorization: AUTH } });
+    assert.equal(up.seen[2].headers.host, up.url.slice('http://'.length));
   });
 });
 

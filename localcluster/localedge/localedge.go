@@ -64,6 +64,12 @@ type Options struct {
 	// PrivateGateway runs the handler on the gateway too, as the gateway
 	// distribution does with privateGateway=true.
 	PrivateGateway bool
+	// ForwardHost passes the viewer's Host to the gateway peers instead of
+	// the upstream's, as the gateway distribution does with
+	// gatewaySubdomains (and the websites distribution always): kubo then
+	// serves <cid>.ipfs.localhost and DNSLink hosts. X-Forwarded-Host,
+	// which kubo would prefer, is dropped, as CloudFront does.
+	ForwardHost bool
 	// HealthInterval between active health checks (default
 	// DefaultHealthInterval).
 	HealthInterval time.Duration
@@ -92,6 +98,7 @@ type site struct {
 	HealthPath    string            `json:"healthPath"`
 	HealthyStatus int               `json:"healthyStatus"`
 	Headers       []edgespec.Header `json:"headers"`
+	ForwardHost   bool              `json:"forwardHost,omitempty"`
 }
 
 type config struct {
@@ -185,7 +192,8 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 		Gateway: site{
 			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams,
 			HealthPath: nodespec.EmptyDirectoryPath, HealthyStatus: gatewayHealthyStatus,
-			Headers: edgespec.GatewayHeaders.Headers(),
+			Headers:     edgespec.GatewayHeaders.Headers(),
+			ForwardHost: opt.ForwardHost,
 		},
 		API: site{
 			Listen: opt.APIListen, Upstreams: opt.APIUpstreams,

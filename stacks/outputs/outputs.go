@@ -23,6 +23,24 @@ const (
 	// ReplicationFactorMin is the cluster's replication_factor_min: how
 	// many peers must hold a new pin.
 	ReplicationFactorMin = "ReplicationFactorMin"
+	// AlarmTopicArn is the cluster region's alarm topic (the edge's is in
+	// the us-east-1 monitoring stack).
+	AlarmTopicArn = "AlarmTopicArn"
+	// DashboardName is the cluster's CloudWatch dashboard.
+	DashboardName = "DashboardName"
+	// BackupVaultName holds the daily recovery points of every node.
+	BackupVaultName = "BackupVaultName"
+)
+
+// Outputs only present with a subdomain gateway or websites.
+const (
+	// GatewayDistributionDomainName is the gateway distribution's
+	// *.cloudfront.net name: the target of the gateway domain's and its
+	// *.ipfs/*.ipns wildcards' DNS records.
+	GatewayDistributionDomainName = "GatewayDistributionDomainName"
+	// WebsitesDistributionDomainName is the websites distribution's
+	// *.cloudfront.net name: the target of every website's DNS record.
+	WebsitesDistributionDomainName = "WebsitesDistributionDomainName"
 )
 
 // EnvironmentVariable is the environment variable that carries output key

@@ -119,3 +119,77 @@ func ValidatePriceClass(name string) error {
 	}
 	return fmt.Errorf("%q is unknown; allowed: %s", name, strings.Join(PriceClasses, ", "))
 }
+
+// MaxAliases is CloudFront's default quota of alternate domain names per
+// distribution.
+const MaxAliases = 100
+
+// SubdomainNamespaces are the labels a subdomain gateway puts between a
+// content root and its domain: <cid>.ipfs.<domain>, <name>.ipns.<domain>.
+var SubdomainNamespaces = []string{"ipfs", "ipns"}
+
+// SubdomainGatewayAliases are the names a subdomain gateway on domain
+// serves: the domain first (its URL; path requests there redirect to the
+// subdomains), then a wildcard per namespace. Its certificate must cover all
+// of them.
+func SubdomainGatewayAliases(domain string) []string {
+	names := []string{domain}
+	for _, ns := range SubdomainNamespaces {
+		names = append(names, "*."+ns+"."+domain)
+	}
+	return names
+}
+
+// ValidateWebsiteDomains checks the host names served as DNSLink websites:
+// plain host names (no wildcard: every site has its own _dnslink record), at
+// most MaxAliases, none of them a name another distribution of the edge
+// serves (taken; a wildcard there takes every name one label below it).
+func ValidateWebsiteDomains(names, taken []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	var problems []string
+	if len(names) > MaxAliases {
+		problems = append(problems, fmt.Sprintf("%d names; allowed: at most %d (CloudFront's alternate domain names per distribution)", len(names), MaxAliases))
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if strings.Contains(name, "${Token[") {
+			continue
+		}
+		if strings.HasPrefix(name, "*.") {
+			problems = append(problems, fmt.Sprintf("%q is a wildcard; allowed: plain host names, each with its own _dnslink TXT record", name))
+			continue
+		}
+		if err := validateHostname(name); err != nil {
+			problems = append(problems, fmt.Sprintf("%q %v", name, err))
+			continue
+		}
+		if seen[name] {
+			problems = append(problems, fmt.Sprintf("%q is listed twice", name))
+		}
+		seen[name] = true
+		for _, t := range taken {
+			if t == name || (strings.HasPrefix(t, "*.") && strings.Count(name, ".") == strings.Count(t, ".") && strings.HasSuffix(name, t[1:])) {
+				problems = append(problems, fmt.Sprintf("%q is already served by the gateway or the API as %q; allowed: a name of its own", name, t))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ValidatePrivateGateway refuses Basic authentication in front of
+// per-content origins. Browsers keep Basic credentials per origin: on a
+// subdomain gateway every content root (<cid>.ipfs.<domain>) and every
+// website is an origin of its own, so each would ask for the credentials
+// again, and clients drop them on the path gateway's redirect to another
+// host. A private gateway stays a path gateway.
+func ValidatePrivateGateway(private, subdomains, websites bool) error {
+	if !private || (!subdomains && !websites) {
+		return nil
+	}
+	return fmt.Errorf("a private gateway (Basic auth) cannot serve subdomains or websites: every <cid>.ipfs.<domain> and every website is its own origin, so browsers would ask for the credentials on each and clients drop them on the redirect to the subdomain; allowed: a private path gateway, or a public gateway with subdomains and websites")
+}

@@ -9,6 +9,7 @@ package nodespec
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -29,7 +30,12 @@ const (
 	IPFSProxyPort    = 9095 // cluster IPFS proxy, loopback only
 	ClusterSwarmPort = 9096 // cluster swarm (tcp), this cluster's peers only
 	PinSvcAPIPort    = 9097 // cluster Pinning Service API, loopback only
+	MetricsPort      = 8888 // cluster Prometheus metrics (and pprof!), loopback only
 )
+
+// MetricsPath is where the cluster's metrics endpoint serves Prometheus
+// text; the same listener serves /debug/pprof, so it never leaves the task.
+const MetricsPath = "/metrics"
 
 // Container paths of the two EFS access points (the images' defaults).
 const (
@@ -156,10 +162,27 @@ type Settings struct {
 	// GatewayNoFetch makes the gateway serve only content this peer holds.
 	// Default false.
 	GatewayNoFetch bool
+	// ClusterMetrics turns on the cluster's Prometheus metrics
+	// (CLUSTER_METRICS_ENABLESTATS) on the task's loopback, MetricsPort, for
+	// a collector in the same task. Default false.
+	ClusterMetrics bool
 	// PublicGatewayHosts are host names kubo treats as path gateways
 	// (Gateway.PublicGateways), for an origin that forwards Host. Default
-	// none: this project's CloudFront edge does not forward Host.
+	// none: this project's CloudFront edge does not forward Host to them.
 	PublicGatewayHosts []string
+	// SubdomainGatewayHosts are host names kubo serves as subdomain
+	// gateways: <cid>.ipfs.<host> and <name>.ipns.<host> are content roots,
+	// each its own web origin, and a path request on <host> redirects
+	// there. Default none.
+	SubdomainGatewayHosts []string
+	// DNSLinkHosts are host names kubo serves as DNSLink websites: the
+	// content /ipns/<host> resolves to through _dnslink.<host> TXT. Any
+	// other Host never triggers a DNSLink lookup. Default none.
+	DNSLinkHosts []string
+	// DNSResolvers replaces kubo's DNS.Resolvers: a domain ("." for all,
+	// else a name ending in ".") to a DNS-over-HTTPS URL, or "" for the
+	// system resolver. Default: kubo's own ("." -> autoconf).
+	DNSResolvers map[string]string
 }
 
 // WithDefaults returns a copy with zero values replaced by the defaults.
@@ -184,6 +207,11 @@ var (
 	dnsNamePattern    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	storageMaxPattern = regexp.MustCompile(`^[1-9][0-9]{0,5}(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 	hostnamePattern   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// A top-level domain alone ("localhost.", "test.") may have a resolver.
+	dnsLabelPattern    = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	resolverURLPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?&=+-]*)?$`)
+	// kubo's DoH client refuses plain HTTP but to these.
+	localResolverPattern = regexp.MustCompile(`^http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?(/|$)`)
 )
 
 // MaxProvisionedMiBps is EFS's limit for provisioned throughput.
@@ -218,20 +246,59 @@ func (s Settings) Validate() error {
 	if s.ReplicationFactorMin < 1 || s.ReplicationFactorMax < s.ReplicationFactorMin || s.ReplicationFactorMax > s.PeerCount {
 		l.Add("ReplicationFactorMin", "min=%d max=%d; allowed: 1 <= min <= max <= the number of peers (%d)", s.ReplicationFactorMin, s.ReplicationFactorMax, s.PeerCount)
 	}
-	if !storageMaxPattern.MatchString(s.KuboStorageMax) {
-		l.Add("KuboStorageMax", "%q is not a size; allowed: a whole number (up to 6 digits) with a unit KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 100GB", s.KuboStorageMax)
+	if _, err := StorageMaxBytes(s.KuboStorageMax); err != nil {
+		l.Add("KuboStorageMax", "%v", err)
 	}
-	seen := map[string]bool{}
-	for _, h := range s.PublicGatewayHosts {
-		switch {
-		case len(h) > 253 || !hostnamePattern.MatchString(h):
-			l.Add("PublicGatewayHosts", "%q is not a host name; allowed: lower-case DNS names without a port or wildcard", h)
-		case seen[h]:
-			l.Add("PublicGatewayHosts", "%q is listed twice", h)
+	// One host, one role: kubo keeps one Gateway.PublicGateways entry per
+	// host name.
+	seen := map[string]string{}
+	for _, list := range []struct {
+		field string
+		hosts []string
+	}{{"PublicGatewayHosts", s.PublicGatewayHosts}, {"SubdomainGatewayHosts", s.SubdomainGatewayHosts}, {"DNSLinkHosts", s.DNSLinkHosts}} {
+		for _, h := range list.hosts {
+			switch {
+			case len(h) > 253 || !hostnamePattern.MatchString(h):
+				l.Add(list.field, "%q is not a host name; allowed: lower-case DNS names without a port or wildcard", h)
+			case seen[h] == list.field:
+				l.Add(list.field, "%q is listed twice", h)
+			case seen[h] != "":
+				l.Add(list.field, "%q is also in %s; allowed: one role per host name", h, seen[h])
+			}
+			seen[h] = list.field
 		}
-		seen[h] = true
+	}
+	for _, domain := range slices.Sorted(maps.Keys(s.DNSResolvers)) {
+		url := s.DNSResolvers[domain]
+		if domain != "." && (!strings.HasSuffix(domain, ".") || !hostnamePattern.MatchString(strings.TrimSuffix(domain, ".")) && !dnsLabelPattern.MatchString(strings.TrimSuffix(domain, "."))) {
+			l.Add("DNSResolvers", "domain %q; allowed: \".\" or a lower-case DNS name ending in \".\" (kubo wants fully qualified names)", domain)
+		}
+		if url != "" && (!resolverURLPattern.MatchString(url) || !strings.HasPrefix(url, "https://") && !localResolverPattern.MatchString(url)) {
+			l.Add("DNSResolvers", "%q for %q; allowed: \"\" (the system resolver) or a DNS-over-HTTPS URL https://host[:port]/path without commas or quotes, http:// only on 127.0.0.1 or localhost (kubo takes DoH only)", url, domain)
+		}
 	}
 	return l.Err()
+}
+
+// storageUnits are the units storageMaxPattern admits, as kubo reads them
+// (go-humanize ParseBytes: decimal KB/MB/GB/TB, binary KiB/MiB/GiB/TiB).
+var storageUnits = map[string]uint64{
+	"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+	"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+}
+
+// StorageMaxBytes is KuboStorageMax in bytes, as kubo computes it: the
+// storage alarm compares the file system's size with it.
+func StorageMaxBytes(size string) (uint64, error) {
+	if !storageMaxPattern.MatchString(size) {
+		return 0, fmt.Errorf("%q is not a size; allowed: a whole number (up to 6 digits) with a unit KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 100GB", size)
+	}
+	digits := strings.TrimRight(size, "KMGTBi")
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return n * storageUnits[size[len(digits):]], nil
 }
 
 var restAPIUsernamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -320,6 +387,9 @@ func clusterAddresses(public, local string) map[string]string {
 		"CLUSTER_IPFSPROXY_LISTENMULTIADDRESS":     tcp(local, IPFSProxyPort),
 		"CLUSTER_IPFSPROXY_NODEMULTIADDRESS":       tcp(local, KuboRPCPort),
 		"CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS": tcp(local, PinSvcAPIPort),
+		// Listens only with ClusterMetrics; named always so a stray
+		// enable_stats in service.json cannot open it elsewhere.
+		"CLUSTER_METRICS_PROMETHEUSENDPOINT": tcp(local, MetricsPort),
 	}
 }
 
@@ -338,6 +408,15 @@ func (s Settings) Environment() (kubo, cluster map[string]string) {
 	if len(s.PublicGatewayHosts) > 0 {
 		kubo["KUBO_PUBLIC_GATEWAY_HOSTS"] = strings.Join(s.PublicGatewayHosts, ",")
 	}
+	if len(s.SubdomainGatewayHosts) > 0 {
+		kubo["KUBO_SUBDOMAIN_GATEWAY_HOSTS"] = strings.Join(s.SubdomainGatewayHosts, ",")
+	}
+	if len(s.DNSLinkHosts) > 0 {
+		kubo["KUBO_DNSLINK_HOSTS"] = strings.Join(s.DNSLinkHosts, ",")
+	}
+	if len(s.DNSResolvers) > 0 {
+		kubo["KUBO_DNS_RESOLVERS"] = DNSResolversVariable(s.DNSResolvers)
+	}
 
 	cluster = clusterAddresses(anyAddress, loopbackAddress)
 	cluster["CLUSTER_PEER_INDEX"] = strconv.Itoa(s.Index)
@@ -350,7 +429,18 @@ func (s Settings) Environment() (kubo, cluster map[string]string) {
 	// task's.
 	cluster["CLUSTER_RESOURCEMANAGER_MEMORYLIMITBYTES"] = strconv.Itoa(memory.clusterResourceMgrMiB << 20)
 	cluster["IPFS_CLUSTER_WAIT_LOCK"] = ClusterStateLockWait.String()
+	cluster["CLUSTER_METRICS_ENABLESTATS"] = strconv.FormatBool(s.ClusterMetrics)
 	return kubo, cluster
+}
+
+// DNSResolversVariable is KUBO_DNS_RESOLVERS for resolvers: domain=url
+// pairs, comma-separated, in domain order.
+func DNSResolversVariable(resolvers map[string]string) string {
+	var pairs []string
+	for _, domain := range slices.Sorted(maps.Keys(resolvers)) {
+		pairs = append(pairs, domain+"="+resolvers[domain])
+	}
+	return strings.Join(pairs, ",")
 }
 
 // LocalAddresses returns the address variables of both containers for a

@@ -80,6 +80,87 @@ remove_items() {
 	fi
 }
 
+# host_list VARIABLE VALUE: the comma list's host names, one per line,
+# sorted and unique; dies on anything but a host name.
+host_list() {
+	_json=$(json_array "$2") || exit 1
+	_items=$(printf '%s' "$_json" | tr -d '[]"' | tr ',' ' ')
+	for _h in $_items; do
+		case $_h in *:* | */*) die "$1: '$_h' is not a host name" ;; esac
+	done
+	for _h in $_items; do
+		printf '%s\n' "$_h"
+	done | LC_ALL=C sort -u
+}
+
+# public_gateways: Gateway.PublicGateways from the three host lists. One
+# role per host; keys sorted, as `ipfs config` prints them, so that an
+# unchanged value compares equal and is not rewritten.
+#  - path gateway: /ipfs/<cid> on the host itself, no DNSLink by Host;
+#  - subdomain gateway: /ipfs/<cid> on the host redirects to
+#    <cid>.ipfs.<host>, one origin per content root; DNSLink names are
+#    inlined into one label (<a-b--c-org>.ipns.<host>), because TLS ends at
+#    CloudFront and kubo never sees https, the case in which it would
+#    inline them anyway: a wildcard certificate covers one label only;
+#  - DNSLink website: every path is the site _dnslink.<host> names; no
+#    /ipfs/ paths of other content on the site's origin.
+public_gateways() {
+	_path=$(host_list KUBO_PUBLIC_GATEWAY_HOSTS "$hosts") || exit 1
+	_sub=$(host_list KUBO_SUBDOMAIN_GATEWAY_HOSTS "$subdomain_hosts") || exit 1
+	_dnslink=$(host_list KUBO_DNSLINK_HOSTS "$dnslink_hosts") || exit 1
+	_dup=$(printf '%s\n%s\n%s\n' "$_path" "$_sub" "$_dnslink" | grep -v '^$' | LC_ALL=C sort | uniq -d | head -n 1)
+	[ -z "$_dup" ] || die "'$_dup' is in more than one of KUBO_PUBLIC_GATEWAY_HOSTS, KUBO_SUBDOMAIN_GATEWAY_HOSTS, KUBO_DNSLINK_HOSTS"
+	{
+		for _h in $_path; do
+			printf '%s\t{"NoDNSLink":true,"Paths":["/ipfs","/ipns"],"UseSubdomains":false}\n' "$_h"
+		done
+		for _h in $_sub; do
+			printf '%s\t{"InlineDNSLink":true,"NoDNSLink":true,"Paths":["/ipfs","/ipns"],"UseSubdomains":true}\n' "$_h"
+		done
+		for _h in $_dnslink; do
+			printf '%s\t{"NoDNSLink":false,"Paths":[],"UseSubdomains":false}\n' "$_h"
+		done
+	} | LC_ALL=C sort | {
+		_gw=""
+		while IFS='	' read -r _h _spec; do
+			_gw="$_gw${_gw:+,}\"$_h\":$_spec"
+		done
+		printf '{%s}' "$_gw"
+	}
+}
+
+# dns_resolvers "d1=url1,d2=" -> {"d1":"url1","d2":""} (sorted by domain);
+# empty for an empty list. An empty URL is the system resolver; kubo takes
+# only DNS-over-HTTPS URLs otherwise.
+dns_resolvers() {
+	[ -n "$1" ] || return 0
+	_pairs=$(printf '%s' "$1" | tr ',' '\n' | LC_ALL=C sort) || exit 1
+	_out=""
+	_ifs=$IFS
+	IFS='
+'
+	for _pair in $_pairs; do
+		_domain=${_pair%%=*}
+		_url=${_pair#*=}
+		[ "$_domain" != "$_pair" ] || { IFS=$_ifs; die "KUBO_DNS_RESOLVERS: '$_pair' is not domain=url"; }
+		case $_domain in
+		. | [a-z0-9]*.) ;;
+		*) IFS=$_ifs; die "KUBO_DNS_RESOLVERS: domain '$_domain' must be '.' or end in '.'" ;;
+		esac
+		case $_domain in *[!a-z0-9.-]*) IFS=$_ifs; die "KUBO_DNS_RESOLVERS: domain '$_domain' is not a DNS name" ;; esac
+		case $_url in
+		'' | auto) ;;
+		https://* | http://127.0.0.1[:/]* | http://localhost[:/]*)
+			case $_url in *[!A-Za-z0-9:/._~%?\&=+-]*) IFS=$_ifs; die "KUBO_DNS_RESOLVERS: invalid character in '$_url'" ;; esac
+			;;
+		*) IFS=$_ifs; die "KUBO_DNS_RESOLVERS: '$_url' for '$_domain' is not empty, auto or a DoH URL (https://, or http:// on 127.0.0.1 or localhost only)" ;;
+		esac
+		_out="$_out${_out:+,}\"$_domain\":\"$_url\""
+	done
+	IFS=$_ifs
+	printf '{%s}' "$_out"
+}
+
 bool() {
 	case $2 in
 	true | false) printf '%s' "$2" ;;
@@ -100,6 +181,9 @@ main() {
 	max_memory=${KUBO_RESOURCE_MAX_MEMORY:-}
 	nofetch=$(bool KUBO_GATEWAY_NOFETCH "${KUBO_GATEWAY_NOFETCH:-false}")
 	hosts=${KUBO_PUBLIC_GATEWAY_HOSTS:-}
+	subdomain_hosts=${KUBO_SUBDOMAIN_GATEWAY_HOSTS:-}
+	dnslink_hosts=${KUBO_DNSLINK_HOSTS:-}
+	resolvers=${KUBO_DNS_RESOLVERS:-}
 	expose_routing=$(bool KUBO_GATEWAY_EXPOSE_ROUTING_API "${KUBO_GATEWAY_EXPOSE_ROUTING_API:-false}")
 	strategy=${KUBO_PROVIDE_STRATEGY:-pinned}
 	bootstrap=${KUBO_BOOTSTRAP:-default}
@@ -115,9 +199,9 @@ main() {
 	gateway_json=$(json_array "$gateway")
 	swarm_json=$(json_array "$swarm")
 	allowed_json=$(json_array "$allowed")
-	hosts_json=$(json_array "$hosts")
 	allowed_list=$(printf '%s' "$allowed_json" | tr -d '[]"')
-	hosts_list=$(printf '%s' "$hosts_json" | tr -d '[]"' | tr ',' ' ')
+	public_gateways=$(public_gateways)
+	resolvers_json=$(dns_resolvers "$resolvers")
 
 	# Listeners. RPC is admin-level: keep it on loopback (upstream's
 	# start_ipfs binds it to 0.0.0.0 at init).
@@ -142,22 +226,16 @@ main() {
 		set_json Swarm.ResourceMgr.MaxMemory null
 	fi
 
-	# Gateway: path gateway for the CloudFront/custom host names; no
-	# delegated-routing endpoint (/routing/v1) for the whole Internet.
+	# Gateway: the hosts CloudFront forwards (path gateways, subdomain
+	# gateways, DNSLink websites); no delegated-routing endpoint
+	# (/routing/v1) for the whole Internet. DNSLink by Host only for the
+	# listed websites: any other Host (the ALB's name, an address) never
+	# costs a DNS lookup and is never served as somebody's site.
 	set_json Gateway.NoFetch "$nofetch"
 	set_json Gateway.ExposeRoutingAPI "$expose_routing"
-	if [ -n "$hosts_list" ]; then
-		gw="{"
-		first=1
-		# Sorted keys and kubo's field order, so that an unchanged value
-		# compares equal and is not rewritten.
-		for h in $(printf '%s' "$hosts_list" | tr ' ' '\n' | LC_ALL=C sort -u); do
-			case $h in *:* | */*) die "KUBO_PUBLIC_GATEWAY_HOSTS: '$h' is not a host name" ;; esac
-			[ $first -eq 1 ] || gw="$gw,"
-			first=0
-			gw="$gw\"$h\":{\"NoDNSLink\":true,\"Paths\":[\"/ipfs\",\"/ipns\"],\"UseSubdomains\":false}"
-		done
-		set_json Gateway.PublicGateways "$gw}"
+	set_json Gateway.NoDNSLink true
+	if [ "$public_gateways" != "{}" ]; then
+		set_json Gateway.PublicGateways "$public_gateways"
 	else
 		set_json Gateway.PublicGateways null
 	fi
@@ -171,7 +249,7 @@ main() {
 		# fetches, no delegated routers (what kubo's `test` profile does).
 		set_json Bootstrap '[]'
 		set_json AutoConf.Enabled false
-		set_json DNS.Resolvers '{}'
+		default_resolvers='{}'
 		set_json Routing.DelegatedRouters '[]'
 		set_json Ipns.DelegatedPublishers '[]'
 		;;
@@ -179,11 +257,14 @@ main() {
 		# Fresh-init values of kubo v0.43 (autoconf placeholders).
 		set_json Bootstrap '["auto"]'
 		set_json AutoConf.Enabled null
-		set_json DNS.Resolvers '{".":"auto"}'
+		default_resolvers='{".":"auto"}'
 		set_json Routing.DelegatedRouters '["auto"]'
 		set_json Ipns.DelegatedPublishers '["auto"]'
 		;;
 	esac
+	# DNSLink (websites, /ipns/<domain>) resolves through DNS.Resolvers;
+	# KUBO_DNS_RESOLVERS replaces the bootstrap mode's choice.
+	set_json DNS.Resolvers "${resolvers_json:-$default_resolvers}"
 
 	# The ALB health check fetches the empty directory; with NoFetch it must
 	# be local. `ipfs init` pins it; restore it if it went missing.
