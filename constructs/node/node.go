@@ -292,6 +292,15 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	// Read-only root file systems: each container writes only to its EFS
 	// mount and to its own task-local scratch at /tmp (Fargate ephemeral
 	// storage, gone with the task).
+	volumes := []*awsecs.Volume{
+		efsVolume("kubo-repo", kuboAccessPoint),
+		efsVolume("cluster-state", clusterAccessPoint),
+		{Name: jsii.String("kubo-scratch")},
+		{Name: jsii.String("cluster-scratch")},
+	}
+	if p.MetricsCollector != nil {
+		volumes = append(volumes, &awsecs.Volume{Name: jsii.String("collector-scratch")})
+	}
 	taskDefinition := awsecs.NewFargateTaskDefinition(this, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(float64(p.CPU)),
 		MemoryLimitMiB: jsii.Number(float64(p.MemoryMiB)),
@@ -300,12 +309,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
-		Volumes: &[]*awsecs.Volume{
-			efsVolume("kubo-repo", kuboAccessPoint),
-			efsVolume("cluster-state", clusterAccessPoint),
-			{Name: jsii.String("kubo-scratch")},
-			{Name: jsii.String("cluster-scratch")},
-		},
+		Volumes: &volumes,
 	})
 	mounts := func(container awsecs.ContainerDefinition, dataPath, dataVolume, scratchVolume string) {
 		container.AddMountPoints(
@@ -407,7 +411,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 				LogGroup:     logGroup("CollectorLogs"),
 			}),
 		})
-		scratch(collector, "collector-scratch")
+		collector.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ScratchPath), SourceVolume: jsii.String("collector-scratch"), ReadOnly: jsii.Bool(false)})
 		// EMF records only: CloudWatch extracts the metrics from them, so
 		// the role needs no cloudwatch:PutMetricData at all.
 		c.LogGroup.GrantWrite(taskRole)
