@@ -18,10 +18,19 @@ import (
 // merged with -c key=value). This is the only place that reads context.
 func ReadContext(node constructs.Node) map[string]any {
 	// One kernel round trip for the whole context instead of one per key.
+	// Only its plain values are used as they come: the Go runtime leaves a
+	// map nested in it in jsii's wire form, so a key whose value is a map
+	// or a list is read again on its own.
 	all, _ := node.GetAllContext(nil).(map[string]any)
 	raw := map[string]any{}
 	for _, key := range config.Keys {
-		if v, ok := all[key]; ok && v != nil {
+		switch v := all[key].(type) {
+		case nil:
+		case map[string]any, []any:
+			if v := node.TryGetContext(&key); v != nil {
+				raw[key] = v
+			}
+		default:
 			raw[key] = v
 		}
 	}

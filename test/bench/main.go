@@ -4,7 +4,12 @@
 // and their ratio, then the wall time of the Go test suites.
 //
 //	go run ./test/bench            # synth ratio + CDK test suite
+//	go run ./test/bench -v         # also where one synth of each app spends its time
 //	go run ./test/bench -all       # also the whole `go test ./...`
+//
+// Each app runs once before the timed runs: that run fills the kernel's code
+// cache (internal/jsiienv) as the first synth on a machine does, and its
+// time is printed as the cold figure.
 //
 // Targets (issue 2): full/empty synth <= 1.5; CDK test suite <= 3 x one full synth.
 package main
@@ -25,14 +30,15 @@ import (
 func main() {
 	runs := flag.Int("runs", 3, "synth runs per app (median is reported)")
 	all := flag.Bool("all", false, "also time the whole `go test ./...`, scenario tests included")
+	verbose := flag.Bool("v", false, "also print the phases of one synth of each app (kernel start, assemblies, constructs, synth)")
 	flag.Parse()
-	if err := run(*runs, *all); err != nil {
+	if err := run(*runs, *all, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int, all bool) error {
+func run(runs int, all, verbose bool) error {
 	work, err := os.MkdirTemp("", "synth-bench-")
 	if err != nil {
 		return err
@@ -55,16 +61,22 @@ func run(runs int, all bool) error {
 
 	synth := func(bin string, i int) (time.Duration, error) {
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(),
-			"CDK_OUTDIR="+filepath.Join(work, fmt.Sprintf("%s.out.%d", filepath.Base(bin), i)),
-			"CDK_CONTEXT_JSON="+string(contextJSON),
-		)
+		cmd.Env = append(contextEnv(contextJSON),
+			"CDK_OUTDIR="+filepath.Join(work, fmt.Sprintf("%s.out.%d", filepath.Base(bin), i)))
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("%s: %v\n%s", bin, err, out)
 		}
 		return time.Since(start), nil
+	}
+	coldEmpty, err := synth(emptyBin, -1)
+	if err != nil {
+		return err
+	}
+	coldFull, err := synth(fullBin, -1)
+	if err != nil {
+		return err
 	}
 	var full, empty []time.Duration
 	for i := 0; i < runs; i++ {
@@ -83,6 +95,17 @@ func run(runs int, all bool) error {
 	fmt.Printf("synth, empty Go CDK app:  %6.2fs (median of %d: %v)\n", emptyMedian.Seconds(), runs, rounded(empty))
 	fmt.Printf("synth, full app:          %6.2fs (median of %d: %v)\n", fullMedian.Seconds(), runs, rounded(full))
 	fmt.Printf("synth ratio full/empty:   %6.2f  (target <= 1.5)\n", fullMedian.Seconds()/emptyMedian.Seconds())
+	fmt.Printf("first runs (cold code cache only if this machine never ran them): empty %.2fs, full %.2fs\n", coldEmpty.Seconds(), coldFull.Seconds())
+	if verbose {
+		fmt.Println("one synth of each, kernel requests traced (slower than the timed runs):")
+		for _, bin := range []string{emptyBin, fullBin} {
+			events, err := tracedSynth(work, bin, contextEnv(contextJSON))
+			if err != nil {
+				return err
+			}
+			printPhases(filepath.Base(bin), events)
+		}
+	}
 
 	cdkSuite := []string{"test", "-count=1", "./app/...", "./config/...", "./constructs/...", "./stacks/...", "./test/"}
 	d, err := timeGoTest(cdkSuite)
