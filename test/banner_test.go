@@ -1,15 +1,11 @@
 package test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 )
@@ -50,47 +46,4 @@ func buildApp(t *testing.T, dir string) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// TestKernelKeepsACodeCache runs the app twice as `cdk synth` does, with an
-// empty cache directory: the first synth must leave the kernel's code cache
-// there (only the hook internal/jsiienv preloads into the kernel writes it,
-// so this also shows the hook reached the kernel), and the second must find
-// every module in it (nothing compiled anew, so the file is not rewritten).
-func TestKernelKeepsACodeCache(t *testing.T) {
-	dir := t.TempDir()
-	bin := buildApp(t, dir)
-	cacheHome := filepath.Join(dir, "cache")
-	synth := func(n int) {
-		cmd := exec.Command(bin)
-		cmd.Dir = repoRoot
-		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome, "NODE_OPTIONS=", jsiienv.CompileCacheVariable+"=",
-			"CDK_OUTDIR="+filepath.Join(dir, fmt.Sprintf("cdk.out.%d", n)))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("app: %v\n%s", err, out)
-		}
-	}
-	kernelCache := func() os.FileInfo {
-		t.Helper()
-		files, err := filepath.Glob(filepath.Join(cacheHome, "ipfs-cluster-aws", "node-compile-cache", "cache-*.bin"))
-		require.NoError(t, err)
-		var largest os.FileInfo
-		for _, f := range files {
-			info, err := os.Stat(f)
-			require.NoError(t, err)
-			if largest == nil || info.Size() > largest.Size() {
-				largest = info
-			}
-		}
-		require.NotNil(t, largest, "no code cache after a synth")
-		return largest
-	}
-	synth(1)
-	first := kernelCache()
-	// aws-cdk-lib alone compiles to megabytes of code cache.
-	assert.Greater(t, first.Size(), int64(1<<20), "the kernel's code cache")
-	synth(2)
-	second := kernelCache()
-	assert.Equal(t, first.ModTime(), second.ModTime(), "the second synth compiled modules anew")
-	assert.Equal(t, first.Size(), second.Size())
 }

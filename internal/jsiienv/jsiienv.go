@@ -1,17 +1,14 @@
-// Package jsiienv prepares the environment of the jsii kernel, the Node.js
-// process that runs the CDK for Go: it mutes jsii's end-of-life banner for
-// Node 20, the Node.js this project's machines run, and preloads a V8 code
-// cache into the kernel (compilecache.go). Import it (blank) from every main
-// and test package that uses the CDK.
+// Package jsiienv mutes jsii's Node.js end-of-life banner for Node 20, the
+// Node.js this project's machines run. Import it (blank) from every main and
+// test package that uses the CDK.
 //
 // It must act before the jsii kernel's process is prepared, which happens in
 // the package initialisation of the CDK's Go bindings (they capture the
-// environment then, even though Node starts later): setting a variable in
+// environment then, even though Node starts later): setting the variable in
 // main() or TestMain is too late. Go initialises packages in import-path
 // order among those whose imports are ready (Go spec, "Package
-// initialization"). This package imports only syscall and embed, whose own
-// imports os needs too, and sorts before os, so it runs before os, let alone
-// the CDK.
+// initialization"), and this package imports only syscall, so it runs long
+// before os, let alone the CDK.
 package jsiienv
 
 import "syscall"
@@ -27,5 +24,4 @@ func init() {
 	if _, set := syscall.Getenv(Variable); !set {
 		syscall.Setenv(Variable, NodeMajor)
 	}
-	enableCompileCache()
 }

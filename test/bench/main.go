@@ -95,7 +95,7 @@ func run(runs int, all, verbose bool) error {
 	fmt.Printf("synth, empty Go CDK app:  %6.2fs (median of %d: %v)\n", emptyMedian.Seconds(), runs, rounded(empty))
 	fmt.Printf("synth, full app:          %6.2fs (median of %d: %v)\n", fullMedian.Seconds(), runs, rounded(full))
 	fmt.Printf("synth ratio full/empty:   %6.2f  (target <= 1.5)\n", fullMedian.Seconds()/emptyMedian.Seconds())
-	fmt.Printf("first runs (cold code cache only if this machine never ran them): empty %.2fs, full %.2fs\n", coldEmpty.Seconds(), coldFull.Seconds())
+	fmt.Printf("first runs (cold caches only if this machine never ran them): empty %.2fs, full %.2fs\n", coldEmpty.Seconds(), coldFull.Seconds())
 	if verbose {
 		fmt.Println("one synth of each, kernel requests traced (slower than the timed runs):")
 		for _, bin := range []string{emptyBin, fullBin} {
