@@ -40,15 +40,11 @@ func (c *Cluster) edgePidfile() string { return filepath.Join(c.Root, "edge.pid"
 // EdgeLog is where a detached local edge writes its log.
 func (c *Cluster) EdgeLog() string { return filepath.Join(c.Root, "edge.log") }
 
-// StartEdge starts the local edge (package localedge) in front of every
-// peer: the real Lambda@Edge viewer-request handler with this cluster's
-// credentials, round-robin over the healthy peers, the distributions'
-// response headers. With Options.Detached it outlives this program (stop
-// it with StopEdge); otherwise it stops with it.
-func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
-	if existing := proc.Load("local edge", c.edgePidfile()); existing != nil {
-		return nil, fmt.Errorf("a local edge is already running (pid %d; `localcluster down` stops it)", existing.Pid())
-	}
+// EdgeOptions are the local edge's options for this cluster: every peer
+// behind it, the cluster's credentials, the configuration's private
+// gateway, listening on EdgeURLs. Callers may change the listeners (port 0)
+// or the gateway's privacy before localedge.Start.
+func (c *Cluster) EdgeOptions() localedge.Options {
 	gateway, api := c.EdgeURLs()
 	opt := localedge.Options{
 		RepoRoot:       c.opt.RepoRoot,
@@ -63,9 +59,26 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 		// gatewaySubdomains or websiteDomains. A request by address (Host
 		// 127.0.N.10:8080) still meets a plain path gateway.
 		ForwardHost: true,
-		Detached:    c.opt.Detached,
 		Log:         c.opt.Log,
 	}
+	for _, p := range c.Peers {
+		opt.GatewayUpstreams = append(opt.GatewayUpstreams, p.GatewayURL())
+		opt.APIUpstreams = append(opt.APIUpstreams, p.RESTURL())
+	}
+	return opt
+}
+
+// StartEdge starts the local edge (package localedge) in front of every
+// peer: the real Lambda@Edge viewer-request handler with this cluster's
+// credentials, round-robin over the healthy peers, the distributions'
+// response headers. With Options.Detached it outlives this program (stop
+// it with StopEdge); otherwise it stops with it.
+func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
+	if existing := proc.Load("local edge", c.edgePidfile()); existing != nil {
+		return nil, fmt.Errorf("a local edge is already running (pid %d; `localcluster down` stops it)", existing.Pid())
+	}
+	opt := c.EdgeOptions()
+	opt.Detached = c.opt.Detached
 	if c.opt.Detached {
 		// A detached edge outlives this program: its log goes to a file,
 		// never to our stderr, which would then stay open for it.
@@ -75,10 +88,6 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 		}
 		defer logFile.Close()
 		opt.Log = logFile
-	}
-	for _, p := range c.Peers {
-		opt.GatewayUpstreams = append(opt.GatewayUpstreams, p.GatewayURL())
-		opt.APIUpstreams = append(opt.APIUpstreams, p.RESTURL())
 	}
 	e, err := localedge.Start(ctx, opt)
 	if err != nil {

@@ -40,20 +40,13 @@ func smokeFronts(t *testing.T, ctx context.Context, c *localcluster.Cluster) []f
 // the peers' loopback network; it stops with the test.
 func startLocalEdge(t *testing.T, ctx context.Context, c *localcluster.Cluster, privateGateway bool) *localedge.Edge {
 	t.Helper()
-	var apis, gateways []string
-	for _, p := range c.Peers {
-		apis = append(apis, p.RESTURL())
-		gateways = append(gateways, p.GatewayURL())
-	}
-	// Host .10 of the peers' loopback network (they are .11 and up).
-	first := c.Peers[0].IP
-	listen := first[:strings.LastIndexByte(first, '.')+1] + "10:0"
-	edge, err := localedge.Start(ctx, localedge.Options{
-		RepoRoot: repoRoot, GatewayListen: listen, APIListen: listen,
-		GatewayUpstreams: gateways, APIUpstreams: apis, PrivateGateway: privateGateway,
-		Username: c.Secrets.Username, Password: c.Secrets.Password,
-		Log: testLog{},
-	})
+	// Port 0: a public and a private edge side by side on host .10.
+	opt := c.EdgeOptions()
+	host := c.EdgeAddress() + ":0"
+	opt.GatewayListen, opt.APIListen = host, host
+	opt.PrivateGateway = privateGateway
+	opt.Log = testLog{}
+	edge, err := localedge.Start(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

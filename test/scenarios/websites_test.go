@@ -20,7 +20,6 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/dnslink"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/localedge"
 )
 
 // The TTL the local DNS answers DNSLink records with: kubo turns a TTL it
@@ -112,27 +111,7 @@ func TestWebsitesOnSubdomainsAndDNSLink(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var apis, gateways []string
-	for _, p := range c.Peers {
-		apis = append(apis, p.RESTURL())
-		gateways = append(gateways, p.GatewayURL())
-	}
-	first := c.Peers[0].IP
-	listen := first[:strings.LastIndexByte(first, '.')+1] + "10:0"
-	edge, err := localedge.Start(ctx, localedge.Options{
-		RepoRoot: repoRoot, GatewayListen: listen, APIListen: listen,
-		GatewayUpstreams: gateways, APIUpstreams: apis,
-		Username: c.Secrets.Username, Password: c.Secrets.Password,
-		ForwardHost: true, Log: testLog{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := edge.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	edge := startLocalEdge(t, ctx, c, false)
 	gw, err := url.Parse(edge.GatewayURL())
 	if err != nil {
 		t.Fatal(err)
