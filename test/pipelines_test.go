@@ -373,6 +373,12 @@ func TestEveryCodeBuildProjectBuildsOnWhatItsImageHas(t *testing.T) {
 	_, err = fmt.Sscanf(pipelines.NodeRuntime, "%d", &node)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, node, 22)
+
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	for _, claim := range []string{"`" + pipelines.BuildImage + "`", "Go " + pipelines.GoRuntime + " and Node.js " + pipelines.NodeRuntime, "`GOTOOLCHAIN=" + pipelines.GoToolchain + "`"} {
+		assert.Contains(t, string(readme), claim, "the README says what the pipelines build with")
+	}
 }
 
 // sourceConnectionGrants returns the actions each pipeline's source action
