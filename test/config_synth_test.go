@@ -154,7 +154,9 @@ func trickyValues() []trickyValue {
 	pipeline(config.KeyProdRegion, "eu-west-1", "EU")
 	pipeline(config.KeyTestOverrides, map[string]any{config.KeyTaskMemoryMiB: 2048.0},
 		"not json", "[]", `{"account": "444444444444"}`, `{"nodeCount": 2}`, `{"restApiCredentialsSecretName": "creds-AbC123"}`)
-	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"region": "eu-west-1"}`)
+	// A production stage without an Internet route for its tasks: every
+	// image must still be pullable (synthesizes checks the images).
+	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"publicSwarm": false}`, `{"region": "eu-west-1"}`)
 	return rows
 }
 
@@ -226,6 +228,19 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 		if errs := s.errors(); len(errs) > 0 {
 			return fmt.Errorf("%s: %s", id, strings.Join(errs, "; "))
 		}
+	}
+	// Issue 14, item 5: in every configuration (publicSwarm=false above
+	// all: no route to the Internet), every image a template names is an
+	// asset in the account's private ECR of its stack's region.
+	problems, checked, err := publicImages(outDir)
+	if err != nil {
+		return err
+	}
+	if checked < cfg.NodeCount {
+		return fmt.Errorf("%d images found for %d nodes", checked, cfg.NodeCount)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("images a task without a route to the Internet cannot pull: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
