@@ -154,9 +154,10 @@ func trickyValues() []trickyValue {
 	pipeline(config.KeyProdRegion, "eu-west-1", "EU")
 	pipeline(config.KeyTestOverrides, map[string]any{config.KeyTaskMemoryMiB: 2048.0},
 		"not json", "[]", `{"account": "444444444444"}`, `{"nodeCount": 2}`, `{"restApiCredentialsSecretName": "creds-AbC123"}`)
-	// A production stage without an Internet route for its tasks: every
-	// image must still be pullable (synthesizes checks the images).
-	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"publicSwarm": false}`, `{"region": "eu-west-1"}`)
+	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"region": "eu-west-1"}`,
+		// A production stage whose tasks have no Internet route: every
+		// image must still be pullable (synthesizes checks the images).
+		map[string]any{config.KeyAvailabilityZones: []any{"eu-central-1a", "eu-central-1b", "eu-central-1c"}, config.KeyPublicSwarm: false})
 	return rows
 }
 
