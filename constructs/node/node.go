@@ -49,7 +49,9 @@ const (
 // cluster's metrics on the task's loopback (Settings.ClusterMetrics) and
 // writes them to CloudWatch as embedded metric format logs.
 type MetricsCollector struct {
-	// Image of the collector, pinned. Required.
+	// Image of the collector, pinned, in a registry the task reaches
+	// without the Internet (constructs/images: the account's private ECR);
+	// it runs as monitoringspec.CollectorUser. Required.
 	Image awsecs.ContainerImage
 	// Config is the collector's configuration (ADOT's
 	// AOT_CONFIG_CONTENT). Required.
