@@ -164,7 +164,10 @@ func trickyValues() []trickyValue {
 	add("nodecount", nil, "5")
 	add("NodeCount", nil, "5")
 	add("zones:account=123456789012:region=eu-west-1", nil, "eu-west-1a,eu-west-1b,eu-west-1c")
-	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"region": "eu-west-1"}`)
+	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"region": "eu-west-1"}`,
+		// A production stage whose tasks have no Internet route: every
+		// image must still be pullable (synthesizes checks the images).
+		map[string]any{config.KeyAvailabilityZones: []any{"eu-central-1a", "eu-central-1b", "eu-central-1c"}, config.KeyPublicSwarm: false})
 	return rows
 }
 
@@ -236,6 +239,19 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 		if errs := s.errors(); len(errs) > 0 {
 			return fmt.Errorf("%s: %s", id, strings.Join(errs, "; "))
 		}
+	}
+	// Issue 14, item 5: in every configuration (publicSwarm=false above
+	// all: no route to the Internet), every image a template names is an
+	// asset in the account's private ECR of its stack's region.
+	problems, checked, err := publicImages(outDir)
+	if err != nil {
+		return err
+	}
+	if checked < cfg.NodeCount {
+		return fmt.Errorf("%d images found for %d nodes", checked, cfg.NodeCount)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("images a task without a route to the Internet cannot pull: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
