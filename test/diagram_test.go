@@ -53,6 +53,20 @@ func TestArchitectureDiagramIsCurrent(t *testing.T) {
 	}
 }
 
+// The diagram follows the configuration: with six nodes it has six node
+// boxes, so a code change that changes the assembly changes the page.
+func TestArchitectureDiagramFollowsTheCode(t *testing.T) {
+	six, err := diagram.Markdown(privateSwarm.outDir)
+	require.NoError(t, err)
+	committed, err := os.ReadFile(filepath.Join(repoRoot, "docs", "architecture.md"))
+	require.NoError(t, err)
+	assert.NotEqual(t, string(committed), six)
+	for i := range privateSwarm.config.NodeCount {
+		assert.Contains(t, six, fmt.Sprintf("s1_LoadBalancer_Alb --> s1_Node%d\n", i))
+	}
+	assert.NotContains(t, six, "s1_Node6")
+}
+
 // firstDifference shows where two texts part.
 func firstDifference(a, b string) string {
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")

@@ -197,6 +197,11 @@ func (a *assembly) readStack(file, name, constructPath, region string, parent *s
 		}
 	}
 	for id, r := range t.Resources {
+		if r.Type == "AWS::CDK::Metadata" {
+			// Version reporting, which only the CDK CLI turns on: not
+			// part of what is deployed.
+			continue
+		}
 		res := &resource{stack: s, id: id, typ: r.Type, props: r.Properties}
 		if cands := byID[id]; len(cands) > 0 {
 			sort.Slice(cands, func(i, j int) bool {

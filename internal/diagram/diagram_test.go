@@ -2,6 +2,7 @@ package diagram
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,11 +24,18 @@ type obj = map[string]any
 
 func logicalID(id string) []any { return []any{obj{"type": "aws:cdk:logicalId", "data": id}} }
 
-// A node moved into a nested stack (found through the asset hash in its
-// TemplateURL, as an assembly synthesized without the CLI has it) stays one
-// box, inside its parent's subgraph, and its references through the nested
-// stack's parameters and outputs are drawn.
+// A node moved into a nested stack stays one box, inside its parent's
+// subgraph, and its references through the nested stack's parameters and
+// outputs are drawn. The nested template is found through the asset hash
+// in its TemplateURL (an assembly synthesized without the CDK CLI) or the
+// resource's aws:asset:path metadata (the CLI adds it).
 func TestNestedStacks(t *testing.T) {
+	for _, byMetadata := range []bool{false, true} {
+		t.Run(fmt.Sprintf("asset path in metadata %v", byMetadata), func(t *testing.T) { nestedStacks(t, byMetadata) })
+	}
+}
+
+func nestedStacks(t *testing.T, byMetadata bool) {
 	dir := t.TempDir()
 	writeJSON(t, dir, "manifest.json", obj{"artifacts": obj{
 		"Parent.assets": obj{"type": "cdk:asset-manifest"},
@@ -46,15 +54,20 @@ func TestNestedStacks(t *testing.T) {
 			},
 		},
 	}})
-	writeJSON(t, dir, "Parent.assets.json", obj{"files": obj{
-		"0123abcd": obj{"source": obj{"path": "ParentNodes.nested.template.json", "packaging": "file"}},
-	}})
+	nested := obj{"Type": "AWS::CloudFormation::Stack", "Properties": obj{
+		"TemplateURL": obj{"Fn::Join": []any{"", []any{"https://s3/", "0123abcd.json"}}},
+		"Parameters":  obj{"refVpc": obj{"Ref": "NetVpc"}},
+	}}
+	if byMetadata {
+		nested["Metadata"] = obj{"aws:asset:path": "ParentNodes.nested.template.json"}
+	} else {
+		writeJSON(t, dir, "Parent.assets.json", obj{"files": obj{
+			"0123abcd": obj{"source": obj{"path": "ParentNodes.nested.template.json", "packaging": "file"}},
+		}})
+	}
 	writeJSON(t, dir, "Parent.template.json", obj{"Resources": obj{
-		"NetVpc": obj{"Type": "AWS::EC2::VPC"},
-		"NodesRes": obj{"Type": "AWS::CloudFormation::Stack", "Properties": obj{
-			"TemplateURL": obj{"Fn::Join": []any{"", []any{"https://s3/", "0123abcd.json"}}},
-			"Parameters":  obj{"refVpc": obj{"Ref": "NetVpc"}},
-		}},
+		"NetVpc":    obj{"Type": "AWS::EC2::VPC"},
+		"NodesRes":  nested,
 		"Plan":      obj{"Type": "AWS::Backup::BackupPlan"},
 		"Selection": obj{"Type": "AWS::Backup::BackupSelection", "Properties": obj{"Plan": obj{"Ref": "Plan"}, "Resources": []any{obj{"Fn::GetAtt": []any{"NodesRes", "Outputs.FsArn"}}}}},
 		"Topic":     obj{"Type": "AWS::SNS::Topic"},

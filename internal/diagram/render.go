@@ -72,7 +72,7 @@ func ownerPath(r *resource) string {
 }
 
 func isPlumbing(r *resource) bool {
-	return plumbing[r.typ] || strings.HasPrefix(r.path[0], "Custom::") || strings.HasPrefix(r.path[0], "Exports") || r.path[0] == "CDKMetadata"
+	return plumbing[r.typ] || strings.HasPrefix(r.path[0], "Custom::") || strings.HasPrefix(r.path[0], "Exports")
 }
 
 // boxes assigns every resource to a box (or none) and returns the boxes in
