@@ -50,15 +50,21 @@ func main() {
 
 func run(assembly, out, png string) error {
 	if assembly == "" {
-		dir, err := os.MkdirTemp("", "diagram-cdk.out-")
+		scratch, err := os.MkdirTemp("", "diagram-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		if err := synth(dir); err != nil {
+		defer os.RemoveAll(scratch)
+		// The jsii kernel, started by the first CDK call, and the edge
+		// construct's bundling use the temporary directory: nothing of the
+		// run outlives it.
+		if err := os.Setenv("TMPDIR", scratch); err != nil {
 			return err
 		}
-		assembly = dir
+		assembly = filepath.Join(scratch, "cdk.out")
+		if err := synth(assembly); err != nil {
+			return err
+		}
 	}
 	page, err := diagram.Markdown(assembly)
 	if err != nil {
