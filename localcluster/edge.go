@@ -2,15 +2,12 @@ package localcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/proc"
@@ -100,16 +97,12 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 	return e, nil
 }
 
+// EdgeRunning reports whether a local edge that StartEdge left running
+// (detached, the CLI's up) still runs.
+func (c *Cluster) EdgeRunning() bool {
+	return proc.Load("local edge", c.edgePidfile()).Alive()
+}
+
 // StopEdge stops a local edge a previous StartEdge left running; none
 // running is fine.
-func (c *Cluster) StopEdge() error {
-	p := proc.Load("local edge", c.edgePidfile())
-	if p == nil {
-		return nil
-	}
-	defer os.Remove(c.edgePidfile())
-	if _, err := p.Stop(5 * time.Second); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
-}
+func (c *Cluster) StopEdge() error { return stopDetached("local edge", c.edgePidfile()) }

@@ -10,6 +10,8 @@
 //	go run ./cmd/localcluster down          stop everything (data kept)
 //	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
 //	go run ./cmd/localcluster build         only build/cache the binaries
+//	go run ./cmd/localcluster dnslink add site.localhost /ipfs/<cid>
+//	                                        a DNSLink record the peers resolve
 //
 // Flags (before the subcommand): -root DIR (default ./.localcluster),
 // -peers N (default: cdk.json's nodeCount), -c key=value (a cdk.json context
@@ -40,12 +42,14 @@ const usage = `usage: localcluster [-root DIR] [-peers N] [-c key=value ...] COM
 commands:
   up            build the binaries if needed, start every peer and the local edge in front of them
                 in the background, print addresses
-  down          stop the edge and every peer (SIGTERM, then SIGKILL); data and secrets stay in DIR
+  down          stop the edge, the DNSLink responder and every peer (SIGTERM, then SIGKILL); data and secrets stay in DIR
   status        show each peer's processes, health, peers and pins
   stop-peer N   stop peer N (0-based) gracefully; kill-peer N sends SIGKILL instead
   start-peer N  start peer N again from its data directory
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
   build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
+  dnslink add HOST PATH | remove HOST | list
+                the _dnslink records the peers resolve for names under localhost (websites)
 `
 
 func main() {
@@ -151,7 +155,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		if err := errors.Join(c.StopEdge(), c.Stop()); err != nil {
+		if err := errors.Join(c.StopEdge(), c.StopDNSLink(), c.Stop()); err != nil {
 			return err
 		}
 		fmt.Printf("stopped; data and secrets kept in %s (delete it for a new cluster)\n", c.Root)
@@ -208,6 +212,9 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		p := c.Peers[n]
 		fmt.Printf("node%d started: REST API %s, gateway %s\n", n, p.RESTURL(), p.GatewayURL())
 		return nil
+
+	case "dnslink":
+		return dnslinkCommand(ctx, root, args[1:], func() (*localcluster.Cluster, error) { return open(nil, false) })
 
 	case "bench":
 		b, err := bins()
