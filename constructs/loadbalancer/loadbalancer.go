@@ -128,8 +128,10 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 	// rollback of a failed first deploy into ROLLBACK_FAILED, and turning it
 	// on after creation would make every `cdk destroy` stop at it. It holds
 	// no data (its access logs are in the bucket below, kept with retain)
-	// and the stack re-creates it as it was.
+	// and the stack re-creates it as it was. Written out as false: a stack
+	// deployed with it on keeps an attribute the template merely omits.
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(this, jsii.String("Alb"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		DeletionProtection:      jsii.Bool(false),
 		Vpc:                     p.Vpc,
 		VpcSubnets:              p.Subnets,
 		InternetFacing:          jsii.Bool(false),
