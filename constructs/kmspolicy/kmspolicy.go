@@ -23,8 +23,8 @@ const GrantsSid = "GrantsForAWSServicesOnly"
 // BoolIfExists on exactly these two keys). The keys here serve SNS, CloudWatch
 // and S3 through kms:GenerateDataKey and kms:Decrypt, never through grants,
 // so nothing they do is refused. Adding it twice is a no-op.
-func LimitGrantsToAWSServices(key awskms.IKey) {
-	if k, ok := key.(awskms.Key); ok && hasStatement(k) {
+func LimitGrantsToAWSServices(key awskms.Key) {
+	if hasStatement(key) {
 		return
 	}
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
