@@ -109,7 +109,18 @@ func TestFeatureFlags(t *testing.T) {
 	report := readFeatureFlagReport(t, defaults.outDir)
 	doc := readFlagDecisions(t)
 
-	assert.Equal(t, set, doc.values, "cdk.json's flags and the tables of %s must agree, flag for flag and value for value", featureFlagsDoc)
+	for k, v := range set {
+		if d, ok := doc.values[k]; !ok {
+			t.Errorf("cdk.json sets %s, %s does not list it", k, featureFlagsDoc)
+		} else if !jsonEqual(v, d) {
+			t.Errorf("%s is %v in cdk.json, %v in %s", k, v, d, featureFlagsDoc)
+		}
+	}
+	for k := range doc.values {
+		if _, ok := set[k]; !ok {
+			t.Errorf("%s lists %s, cdk.json does not set it", featureFlagsDoc, k)
+		}
+	}
 	var unknown, unconfigured []string
 	for k := range set {
 		if _, ok := report[k]; !ok {
