@@ -155,6 +155,9 @@ func (p *Props) Validate() error {
 			l.Add(field, "required")
 		}
 	}
+	if p.AvailabilityZone != "" && p.Settings.Zone != "" && p.Settings.Zone != p.AvailabilityZone {
+		l.Add("Settings.Zone", "is %q but AvailabilityZone is %q; allowed: the same zone (the allocator spreads replicas by the peer's zone tag, which must name the zone it runs in)", p.Settings.Zone, p.AvailabilityZone)
+	}
 	if p.CloudMapNamespace != nil {
 		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.Namespace {
 			l.Add("CloudMapNamespace", "is named %q but Settings.Namespace is %q; allowed: the same name (the peers' addresses are built from it)", *name, p.Settings.Namespace)
