@@ -71,7 +71,8 @@ const (
 // local cluster) and the resources it plugs into.
 type Props struct {
 	nodespec.Settings
-	// AvailabilityZone the task and its file system live in. Required.
+	// AvailabilityZone the task and its file system live in; Settings.Zone
+	// (the peer's zone tag) must name the same zone. Required.
 	AvailabilityZone string
 	// Vpc the node runs in. Required.
 	Vpc awsec2.IVpc
