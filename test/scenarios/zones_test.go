@@ -218,11 +218,14 @@ func TestZoneLossKeepsEveryPin(t *testing.T) {
 	gateway := edge.GatewayURL()
 	start = time.Now()
 	retries := 0
+	var reads []time.Duration
 	for _, cid := range cids {
+		readStart := time.Now()
 		retries += readBack(t, ctx, gateway, cid, data[cid])
+		reads = append(reads, time.Since(readStart).Round(time.Millisecond))
 	}
-	t.Logf("zone %s lost (peers %v): all %d CIDs read back byte-identical through the local edge in %s (%d retried reads while the edge's health checks caught up)",
-		emptiest, lost, len(cids), time.Since(start).Round(time.Millisecond), retries)
+	t.Logf("zone %s lost (peers %v): all %d CIDs read back byte-identical through the local edge in %s (each: %v; %d retried reads while the edge's health checks caught up)",
+		emptiest, lost, len(cids), time.Since(start).Round(time.Millisecond), reads, retries)
 
 	// And the control's pins, whose two copies were both in that zone, are
 	// gone with it: the read-back above is no formality.
