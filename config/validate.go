@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 // Each construct owns the rules of its own settings (the spec packages, no
@@ -86,8 +87,8 @@ func (c Config) validate() []string {
 		}
 	}
 
-	if c.NodeCount < MinNodes || c.NodeCount > nodespec.MaxPeers {
-		fail(KeyNodeCount, "%d is out of range; allowed: %d to %d (one Fargate service per node, spread over the zones)", c.NodeCount, MinNodes, nodespec.MaxPeers)
+	if c.NodeCount < MinNodes || c.NodeCount > stackspec.MaxNodes() {
+		fail(KeyNodeCount, "%d is out of range; allowed: %d to %d (one Fargate service per node, spread over the zones)", c.NodeCount, MinNodes, stackspec.MaxNodes())
 	}
 	// Every node gets the same settings but its index: the first one speaks
 	// for all. The node count has its own, stricter rule above.
