@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
@@ -187,6 +188,8 @@ func (c Config) validateWebsites(fail func(string, string, ...any)) {
 	}
 	if err := edgespec.ValidateWebsiteDomains(c.WebsiteDomains, taken); err != nil {
 		fail(KeyWebsiteDomains, "%v", err)
+	} else if n := len(strings.Join(c.WebsiteDomains, ",")); n > stackspec.MaxWebsiteNamesLength {
+		fail(KeyWebsiteDomains, "the names take %d characters together (with a comma between two); allowed: at most %d: every node's task definition in the cluster stack lists them, and CloudFormation takes at most %d bytes of template", n, stackspec.MaxWebsiteNamesLength, stackspec.MaxTemplateBytes)
 	}
 	switch {
 	case len(c.WebsiteDomains) > 0 && c.WebsiteCertificateArn == "":

@@ -41,6 +41,14 @@ const (
 	NestedNodeResources = 1
 )
 
+// MaxWebsiteNamesLength bounds websiteDomains joined with commas: kubo
+// needs the list in its environment, so each task definition of the
+// cluster stack repeats it and it decides, with the names that recur per
+// node (stack name, Cloud Map namespace, gateway domains), whether the
+// cluster stack stays within MaxTemplateBytes. test/limits_test.go
+// synthesizes every one of them at its longest.
+const MaxWebsiteNamesLength = 1500
+
 // MaxNodes is the largest nodeCount: the peer mesh's bound
 // (nodespec.MaxPeers), or fewer if the cluster stack could not hold the
 // nested stacks of more nodes within MaxResources.
