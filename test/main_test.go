@@ -128,11 +128,11 @@ func allFeaturesOverrides() map[string]any {
 	websites := make([]string, edgespec.MaxAliases)
 	room := stackspec.MaxWebsiteNamesLength - (len(websites) - 1)
 	for i := range websites {
-		label := fmt.Sprintf("s%02d", i) + strings.Repeat("w", room/len(websites)-len("s00.example.io"))
+		label := fmt.Sprintf("s%02d", i) + strings.Repeat("w", room/len(websites)-len("s00.ex.io"))
 		if i < room%len(websites) {
 			label += "w"
 		}
-		websites[i] = label + ".example.io"
+		websites[i] = label + ".ex.io"
 	}
 	// The longest DNS name (253) of 63-character labels.
 	longName := func(domain string) string {

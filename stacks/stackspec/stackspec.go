@@ -47,7 +47,7 @@ const (
 // node (stack name, Cloud Map namespace, gateway domains), whether the
 // cluster stack stays within MaxTemplateBytes. test/limits_test.go
 // synthesizes every one of them at its longest.
-const MaxWebsiteNamesLength = 1500
+const MaxWebsiteNamesLength = 1000
 
 // MaxNodes is the largest nodeCount: the peer mesh's bound
 // (nodespec.MaxPeers), or fewer if the cluster stack could not hold the
