@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
@@ -12,6 +13,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 // Each construct owns the rules of its own settings (the spec packages, no
@@ -87,8 +89,8 @@ func (c Config) validate(local bool) []string {
 		}
 	}
 
-	if c.NodeCount < MinNodes || c.NodeCount > nodespec.MaxPeers {
-		fail(KeyNodeCount, "%d is out of range; allowed: %d to %d (one Fargate service per node, spread over the zones)", c.NodeCount, MinNodes, nodespec.MaxPeers)
+	if c.NodeCount < MinNodes || c.NodeCount > stackspec.MaxNodes() {
+		fail(KeyNodeCount, "%d is out of range; allowed: %d to %d (one Fargate service per node, spread over the zones)", c.NodeCount, MinNodes, stackspec.MaxNodes())
 	}
 	// Every node gets the same settings but its index: the first one speaks
 	// for all. The node count has its own, stricter rule above.
@@ -190,6 +192,8 @@ func (c Config) validateWebsites(fail func(string, string, ...any), local bool) 
 	}
 	if err := edgespec.ValidateWebsiteDomains(c.WebsiteDomains, taken); err != nil {
 		fail(KeyWebsiteDomains, "%v", err)
+	} else if n := len(strings.Join(c.WebsiteDomains, ",")); n > stackspec.MaxWebsiteNamesLength {
+		fail(KeyWebsiteDomains, "the names take %d characters together (with a comma between two); allowed: at most %d: every node's task definition in the cluster stack lists them, and CloudFormation takes at most %d bytes of template", n, stackspec.MaxWebsiteNamesLength, stackspec.MaxTemplateBytes)
 	}
 	switch {
 	case len(c.WebsiteDomains) > 0 && c.WebsiteCertificateArn == "" && !local:

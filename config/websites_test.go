@@ -1,10 +1,14 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 const (
@@ -126,4 +130,23 @@ func TestParseLocalNeedsNoWebsiteCertificate(t *testing.T) {
 	assert.ErrorContains(t, err, "is a wildcard")
 	_, err = ParseLocal(map[string]any{KeyWebsiteDomains: "a.localhost", KeyWebsiteCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"})
 	assert.ErrorContains(t, err, "is not an ACM certificate ARN in us-east-1")
+}
+
+func TestWebsiteNamesFitTheClusterStack(t *testing.T) {
+	names := func(total int) []any {
+		// Names of 20 characters with a comma between two, as many as
+		// make total characters, the last one padded.
+		var out []any
+		for i := 0; (i+1)*21-1 <= total; i++ {
+			out = append(out, fmt.Sprintf("site%04d.example.org", i))
+		}
+		last := out[len(out)-1].(string)
+		out[len(out)-1] = strings.Repeat("x", total-(len(out)*21-1)) + last
+		return out
+	}
+	_, err := Parse(websites(map[string]any{KeyWebsiteDomains: names(stackspec.MaxWebsiteNamesLength)}))
+	assert.NoError(t, err)
+	_, err = Parse(websites(map[string]any{KeyWebsiteDomains: names(stackspec.MaxWebsiteNamesLength + 1)}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("websiteDomains: the names take %d characters together (with a comma between two); allowed: at most %d", stackspec.MaxWebsiteNamesLength+1, stackspec.MaxWebsiteNamesLength))
 }

@@ -5,6 +5,7 @@ package stacks
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 // Props configure the stack.
@@ -44,9 +46,12 @@ type Props struct {
 // IpfsCluster is the stack and what a pipeline or smoke test needs from it.
 type IpfsCluster struct {
 	awscdk.Stack
-	Network      *network.Network
-	Secrets      *clustersecrets.Secrets
-	Nodes        []*node.Node
+	Network *network.Network
+	Secrets *clustersecrets.Secrets
+	Nodes   []*node.Node
+	// NodeStacks holds, by node index, the nested stack of each node beyond
+	// stackspec.ClusterStackNodes, and nil for the nodes of this stack.
+	NodeStacks   []awscdk.NestedStack
 	LoadBalancer *loadbalancer.LoadBalancer
 	Edge         *edge.Edge
 	Monitoring   *monitoring.Monitoring
@@ -166,7 +171,15 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	var dnsNames []string
 	for i := 0; i < cfg.NodeCount; i++ {
 		zone := cfg.ZoneOf(i)
-		n, err := node.New(stack, "Node"+strconv.Itoa(i), &node.Props{
+		var scope constructs.Construct = stack
+		var nested awscdk.NestedStack
+		if !stackspec.InClusterStack(i) {
+			nested = awscdk.NewNestedStack(stack, jsii.String(fmt.Sprintf("Node%dStack", i)), &awscdk.NestedStackProps{
+				Description: jsii.String(fmt.Sprintf("IPFS Cluster: %s, its file system, service and alarms", nodespec.PeerName(i))),
+			})
+			scope = nested
+		}
+		n, err := node.New(scope, "Node"+strconv.Itoa(i), &node.Props{
 			Settings:           cfg.NodeSettings(i),
 			AvailabilityZone:   zone,
 			Vpc:                vpc,
@@ -199,6 +212,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		this.LoadBalancer.GatewayTargetGroup.AddTarget(n.GatewayTarget())
 		this.LoadBalancer.RestAPITargetGroup.AddTarget(n.RestAPITarget())
 		this.Nodes = append(this.Nodes, n)
+		this.NodeStacks = append(this.NodeStacks, nested)
 		dnsNames = append(dnsNames, n.DNSName)
 	}
 
@@ -307,9 +321,13 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	}
 	var fileSystems []awsefs.IFileSystem
 	var nodes []monitoring.Node
-	for _, n := range this.Nodes {
+	for i, n := range this.Nodes {
 		fileSystems = append(fileSystems, n.FileSystem)
-		nodes = append(nodes, monitoring.Node{Name: n.Name, Service: n.Service, FileSystem: n.FileSystem, ClusterLogGroup: n.ClusterLogGroup})
+		m := monitoring.Node{Name: n.Name, Service: n.Service, FileSystem: n.FileSystem, ClusterLogGroup: n.ClusterLogGroup}
+		if nested := this.NodeStacks[i]; nested != nil {
+			m.Scope = nested
+		}
+		nodes = append(nodes, m)
 	}
 	var err error
 	this.Backup, err = backup.New(stack, "Backup", &backup.Props{

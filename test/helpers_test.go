@@ -69,31 +69,12 @@ func loadAssembly(dir string) (map[string]*stackTemplate, error) {
 		default:
 			continue
 		}
-		file := filepath.Join(dir, a.Properties.TemplateFile)
-		raw, err := os.ReadFile(file)
+		s, err := readTemplate(filepath.Join(dir, a.Properties.TemplateFile))
 		if err != nil {
 			return nil, err
 		}
-		var doc struct {
-			Resources map[string]resource `json:"Resources"`
-			Outputs   map[string]any      `json:"Outputs"`
-		}
-		var template map[string]any
-		var text bytes.Buffer
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if err := json.Unmarshal(raw, &template); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if err := json.Compact(&text, raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		s := &stackTemplate{
-			artifactID: id, stackName: a.Properties.StackName, environment: a.Environment,
-			region:   a.Environment[strings.LastIndex(a.Environment, "/")+1:],
-			template: template, text: text.String(), resources: doc.Resources, outputs: doc.Outputs,
-		}
+		s.artifactID, s.stackName, s.environment = id, a.Properties.StackName, a.Environment
+		s.region = a.Environment[strings.LastIndex(a.Environment, "/")+1:]
 		for path, entries := range a.Metadata {
 			for _, e := range entries {
 				if e.Type == "aws:cdk:error" || e.Type == "aws:cdk:warning" {
@@ -105,6 +86,70 @@ func loadAssembly(dir string) (map[string]*stackTemplate, error) {
 		out[id] = s
 	}
 	return out, nil
+}
+
+// readTemplate reads one template file.
+func readTemplate(file string) (*stackTemplate, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Resources map[string]resource `json:"Resources"`
+		Outputs   map[string]any      `json:"Outputs"`
+	}
+	var template map[string]any
+	var text bytes.Buffer
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := json.Unmarshal(raw, &template); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := json.Compact(&text, raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &stackTemplate{template: template, text: text.String(), resources: doc.Resources, outputs: doc.Outputs}, nil
+}
+
+// nestedTemplateSuffix ends the file name of a nested stack's template: it
+// is an asset of its parent, not an artifact of the manifest.
+const nestedTemplateSuffix = ".nested.template.json"
+
+// loadNested reads the nested stacks' templates of the assembly in dir and
+// of its nested (stage) assemblies, by file name.
+func loadNested(dir string) (map[string]*stackTemplate, error) {
+	files, err := templateFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*stackTemplate{}
+	for _, file := range files {
+		if !strings.HasSuffix(file, nestedTemplateSuffix) {
+			continue
+		}
+		s, err := readTemplate(file)
+		if err != nil {
+			return nil, err
+		}
+		s.artifactID = filepath.Base(file)
+		out[s.artifactID] = s
+	}
+	return out, nil
+}
+
+// templateFiles lists every template file under dir: each stack's, each
+// nested stack's, those of nested (stage) assemblies.
+func templateFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".template.json") {
+			files = append(files, path)
+		}
+		return err
+	})
+	sort.Strings(files)
+	return files, err
 }
 
 // manifest is what these tests read of a cloud assembly's manifest.json.

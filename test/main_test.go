@@ -10,6 +10,8 @@ package test
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -24,8 +26,10 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/app"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 // repoRoot is where go test runs this package from: test/.
@@ -42,8 +46,10 @@ var (
 	// keptCopy is cdk.json (data retained) with a backup copy region: the
 	// copy vault's stack under retain.
 	keptCopy *synthesized
-	// allFeatures is cdk.json with every optional setting on (see
-	// allFeaturesSettings).
+	// allFeatures is the largest configuration the app accepts
+	// (allFeaturesOverrides); its assembly in allFeatures.outDir holds the
+	// nested templates too (allFeatures.nested). Checks over every template
+	// of the app at its limits use it.
 	allFeatures *synthesized
 	// edgeApp holds the edge construct alone, in stacks of its own.
 	edgeApp *edgeFixture
@@ -64,6 +70,8 @@ type synthesized struct {
 	// stacks are every stack of the app (the cluster stack and the us-east-1
 	// stack of the Lambda@Edge function) by artifact ID.
 	stacks map[string]*stackTemplate
+	// nested are the nested stacks' templates by file name.
+	nested map[string]*stackTemplate
 	outDir string
 }
 
@@ -98,7 +106,7 @@ func run(m *testing.M) (int, error) {
 		{&privateSwarm, map[string]any{config.KeyPublicSwarm: "false", config.KeyNodeCount: "6"}},
 		{&destroyData, map[string]any{config.KeyDataRemovalPolicy: "destroy"}},
 		{&keptCopy, map[string]any{config.KeyBackupCopyRegion: "eu-central-1"}},
-		{&allFeatures, allFeaturesSettings(allFeaturesNodeCount)},
+		{&allFeatures, allFeaturesOverrides()},
 	} {
 		if *f.dst, err = synth(f.overrides); err != nil {
 			return 1, fmt.Errorf("synth %v: %w", f.overrides, err)
@@ -110,36 +118,50 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// allFeaturesNodeCount is the node count of the allFeatures fixture.
-const allFeaturesNodeCount = 6
-
-// allFeaturesSettings turns on every optional setting, choosing the heavier
-// side where two exclude each other: the private swarm (VPC endpoints), the
-// public gateway with subdomains and websites (privateGateway excludes
-// them), bursting throughput (one more alarm per node than the other modes),
-// destroy (auto-deleted buckets), a backup copy region (one more stack).
-// gatewayNoFetch needs replicationFactorMax = nodeCount.
-func allFeaturesSettings(nodeCount int) map[string]any {
-	const cert = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+// allFeaturesOverrides is cdk.json with every optional feature on, each at
+// its heaviest legal choice, and the most nodes config accepts:
+// stackspec.MaxNodes(). privateGateway is off because it excludes the
+// subdomain gateway and the websites, which weigh more (a distribution, its
+// policies and an output); bursting throughput adds an alarm per node,
+// provisioned only a property; destroy adds what deleting the data needs.
+// Names are at their longest where they recur in every node (the stack
+// name is in every alarm name).
+func allFeaturesOverrides() map[string]any {
+	// As many website names as a distribution takes, as long as they may
+	// be together.
+	websites := make([]string, edgespec.MaxAliases)
+	room := stackspec.MaxWebsiteNamesLength - (len(websites) - 1)
+	for i := range websites {
+		label := fmt.Sprintf("s%02d", i) + strings.Repeat("w", room/len(websites)-len("s00.ex.io"))
+		if i < room%len(websites) {
+			label += "w"
+		}
+		websites[i] = label + ".ex.io"
+	}
+	// The longest DNS name (253) of 63-character labels.
+	longName := func(domain string) string {
+		return strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("a", 253-3*64-1-len(domain)) + "." + domain
+	}
 	return map[string]any{
-		config.KeyNodeCount:              nodeCount,
-		config.KeyReplicationFactorMax:   nodeCount,
-		config.KeyGatewayNoFetch:         true,
-		config.KeyPublicSwarm:            false,
-		config.KeyEfsThroughputMode:      "bursting",
-		config.KeyDataRemovalPolicy:      "destroy",
-		config.KeyGatewayDomainName:      "gw.example.org",
-		config.KeyGatewayCertificateArn:  cert,
-		config.KeyGatewaySubdomains:      true,
-		config.KeyAPIDomainName:          "cluster.example.org",
-		config.KeyAPICertificateArn:      cert,
-		config.KeyWebsiteDomains:         []any{"www.example.org", "docs.example.net"},
-		config.KeyWebsiteCertificateArn:  cert,
-		config.KeyWebACLArn:              "arn:aws:wafv2:us-east-1:123456789012:global/webacl/ipfs/abcdef01-2345-6789-abcd-ef0123456789",
-		config.KeyAlarmEmail:             "ops@example.org",
-		config.KeyBackupCopyRegion:       "eu-central-1",
-		config.KeyCloudFrontPriceClass:   "PriceClass_All",
-		config.KeyRestAPICredentialsName: "ipfs-cluster/rest-api",
+		config.KeyStackName:             "IpfsCluster" + strings.Repeat("x", 128-len("IpfsCluster")),
+		config.KeyCloudMapNamespace:     longName("internal"),
+		config.KeyAccount:               "123456789012",
+		config.KeyNodeCount:             strconv.Itoa(stackspec.MaxNodes()),
+		config.KeyReplicationFactorMax:  strconv.Itoa(stackspec.MaxNodes()),
+		config.KeyGatewayNoFetch:        "true",
+		config.KeyPublicSwarm:           "false",
+		config.KeyEfsThroughputMode:     "bursting",
+		config.KeyDataRemovalPolicy:     "destroy",
+		config.KeyGatewayDomainName:     longName("example.org"),
+		config.KeyGatewayCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+		config.KeyGatewaySubdomains:     "true",
+		config.KeyAPIDomainName:         longName("example.com"),
+		config.KeyAPICertificateArn:     "arn:aws:acm:us-east-1:123456789012:certificate/2a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+		config.KeyWebsiteDomains:        strings.Join(websites, ","),
+		config.KeyWebsiteCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/1a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
+		config.KeyWebACLArn:             "arn:aws:wafv2:us-east-1:123456789012:global/webacl/ipfs/abcdef01-2345-6789-abcd-ef0123456789",
+		config.KeyAlarmEmail:            "operations@example.org",
+		config.KeyBackupCopyRegion:      "eu-central-1",
 	}
 }
 
@@ -204,6 +226,9 @@ func synth(overrides map[string]any) (*synthesized, error) {
 		return nil, err
 	}
 	if s.stacks, err = loadAssembly(outDir); err != nil {
+		return nil, err
+	}
+	if s.nested, err = loadNested(outDir); err != nil {
 		return nil, err
 	}
 	s.stackTemplate = s.stacks[*s.stack.ArtifactId()]

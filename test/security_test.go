@@ -88,8 +88,6 @@ func designedIngress(c config.Config) []string {
 	for i := 0; i < c.NodeCount; i++ {
 		want = append(want,
 			fmt.Sprintf("Node%dFileSystemSecurityGroup <- Node%dTaskSecurityGroup tcp/2049-2049", i, i),
-			tcp(fmt.Sprintf("Node%dTaskSecurityGroup", i), "LoadBalancerSecurityGroup", nodespec.GatewayPort),
-			tcp(fmt.Sprintf("Node%dTaskSecurityGroup", i), "LoadBalancerSecurityGroup", nodespec.RestAPIPort),
 		)
 	}
 	sort.Strings(want)
@@ -119,19 +117,16 @@ func TestOnlyTheSwarmIsOpenToTheInternet(t *testing.T) {
 			assert.NotContains(t, rule, fmt.Sprint(nodespec.KuboRPCPort), "kubo RPC must never be in a security group")
 		}
 	}
-	// The load balancer may only talk to the nodes' service ports: the
-	// shared peer group and each node's own group, gateway and REST API.
-	var ports []string
-	for _, egress := range defaults.ofType("AWS::EC2::SecurityGroupEgress") {
-		if groupName(ref(egress.Properties["GroupId"])) == "LoadBalancerSecurityGroup" {
-			ports = append(ports, fmt.Sprintf("%v-%v", egress.Properties["FromPort"], egress.Properties["ToPort"]))
+	// The load balancer may only talk to the nodes' service ports, through
+	// the shared peer group (a node's own group is its mount target's
+	// business only).
+	var egress []string
+	for _, rule := range defaults.ofType("AWS::EC2::SecurityGroupEgress") {
+		if groupName(ref(rule.Properties["GroupId"])) == "LoadBalancerSecurityGroup" {
+			egress = append(egress, fmt.Sprintf("%s %v-%v", groupName(ref(rule.Properties["DestinationSecurityGroupId"])), rule.Properties["FromPort"], rule.Properties["ToPort"]))
 		}
 	}
-	var want []string
-	for i := 0; i < defaults.config.NodeCount+1; i++ {
-		want = append(want, "8080-8080", "9094-9094")
-	}
-	assert.ElementsMatch(t, want, ports)
+	assert.ElementsMatch(t, []string{"PeerSecurityGroup 8080-8080", "PeerSecurityGroup 9094-9094"}, egress)
 }
 
 // secretShapes are what leaked key material looks like: a libp2p Ed25519

@@ -39,6 +39,11 @@ type Node struct {
 	FileSystem awsefs.IFileSystem
 	// ClusterLogGroup holds the cluster container's log.
 	ClusterLogGroup awslogs.ILogGroup
+	// Scope, when set, holds the node's alarms and metric filters (under a
+	// construct with the monitoring's id): a node in a nested stack of its
+	// own keeps them beside it, within that stack's limits. Default: the
+	// monitoring construct.
+	Scope constructs.Construct
 }
 
 // TargetGroup is one target group of the load balancer, by name.
@@ -153,7 +158,13 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 
 	stopped := stoppedTasks(this, p)
 	for i, n := range p.Nodes {
-		nodeAlarms(a, p, i, n, stopped)
+		if n.Scope == nil {
+			nodeAlarms(a, p, i, n, stopped)
+			continue
+		}
+		beside := &alarms{scope: constructs.NewConstruct(n.Scope, jsii.String(id)), stack: a.stack, action: a.action}
+		nodeAlarms(beside, p, i, n, stopped)
+		a.all = append(a.all, beside.all...)
 	}
 	for _, tg := range p.TargetGroups {
 		targetGroupAlarms(a, tg)

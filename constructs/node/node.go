@@ -437,6 +437,10 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		c.LogGroup.GrantWrite(taskRole)
 	}
 
+	// Only the shared group is in the service's connections: a target
+	// group opens its ports to every group there, and the shared group's
+	// rules already admit the load balancer. The node's own group joins the
+	// task below.
 	service := awsecs.NewFargateService(this, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:        p.Cluster,
 		TaskDefinition: taskDefinition,
@@ -449,7 +453,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		AvailabilityZoneRebalancing: awsecs.AvailabilityZoneRebalancing_DISABLED,
 		VpcSubnets:                  p.TaskSubnets,
 		AssignPublicIp:              jsii.Bool(p.AssignPublicIP),
-		SecurityGroups:              &[]awsec2.ISecurityGroup{p.PeerSecurityGroup, nodeSecurityGroup},
+		SecurityGroups:              &[]awsec2.ISecurityGroup{p.PeerSecurityGroup},
 		PlatformVersion:             awsecs.FargatePlatformVersion_LATEST,
 		EnableECSManagedTags:        jsii.Bool(true),
 		PropagateTags:               awsecs.PropagatedTagSource_SERVICE,
@@ -461,6 +465,15 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			DnsTtl:            awscdk.Duration_Seconds(jsii.Number(10)),
 		},
 	})
+
+	// The task still carries its own group, the one its mount target
+	// trusts; kept out of the service's connections so that each target
+	// group registration adds no rules of its own (two per port and node,
+	// duplicates of the shared group's, which the stack's resource budget
+	// cannot afford; stacks/stackspec).
+	service.Node().DefaultChild().(awsecs.CfnService).AddPropertyOverride(
+		jsii.String("NetworkConfiguration.AwsvpcConfiguration.SecurityGroups"),
+		[]*string{p.PeerSecurityGroup.SecurityGroupId(), nodeSecurityGroup.SecurityGroupId()})
 
 	cdknag.NagSuppressions_AddResourceSuppressions(taskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
