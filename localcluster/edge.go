@@ -47,12 +47,14 @@ func (c *Cluster) EdgeLog() string { return filepath.Join(c.Root, "edge.log") }
 func (c *Cluster) EdgeOptions() localedge.Options {
 	gateway, api := c.EdgeURLs()
 	opt := localedge.Options{
-		RepoRoot:       c.opt.RepoRoot,
-		GatewayListen:  strings.TrimPrefix(gateway, "http://"),
-		APIListen:      strings.TrimPrefix(api, "http://"),
-		Username:       c.Secrets.Username,
-		Password:       c.Secrets.Password,
-		PrivateGateway: c.privateGateway,
+		RepoRoot:      c.opt.RepoRoot,
+		GatewayListen: strings.TrimPrefix(gateway, "http://"),
+		APIListen:     strings.TrimPrefix(api, "http://"),
+		// The secrets file, read again whenever the handler's cache
+		// expires: a rotation reaches the local edge as it reaches
+		// CloudFront.
+		CredentialsFile: &localedge.CredentialsFile{Path: c.SecretFile, UsernameVar: nodespec.RestAPIUsernameVariable, PasswordVar: nodespec.RestAPIPasswordVariable},
+		PrivateGateway:  c.privateGateway,
 		// Locally localhost is always a subdomain gateway and this one
 		// listener also plays the websites distribution: the viewer's Host
 		// reaches the peers, as it does in a deployment with

@@ -8,6 +8,7 @@
 //	go run ./cmd/localcluster stop-peer N   stop peer N (0-based), data kept
 //	go run ./cmd/localcluster start-peer N  start peer N again
 //	go run ./cmd/localcluster down          stop everything (data kept)
+//	go run ./cmd/localcluster rotate-credentials  new REST API password (restart each peer after)
 //	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
 //	go run ./cmd/localcluster build         only build/cache the binaries
 //
@@ -44,6 +45,9 @@ commands:
   status        show each peer's processes, health, peers and pins
   stop-peer N   stop peer N (0-based) gracefully; kill-peer N sends SIGKILL instead
   start-peer N  start peer N again from its data directory
+  rotate-credentials
+                write a new REST API password into DIR/secrets.env (the runbook's put-secret-value);
+                each peer takes it when restarted, the edge when its credentials cache expires
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
   build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
 `
@@ -207,6 +211,20 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		}
 		p := c.Peers[n]
 		fmt.Printf("node%d started: REST API %s, gateway %s\n", n, p.RESTURL(), p.GatewayURL())
+		return nil
+
+	case "rotate-credentials":
+		if !localcluster.Existing(root) {
+			return fmt.Errorf("no local cluster in %s", root)
+		}
+		c, err := open(nil, false)
+		if err != nil {
+			return err
+		}
+		if err := c.RotatePassword(); err != nil {
+			return err
+		}
+		fmt.Printf("new REST API password in %s: restart the peers one at a time (stop-peer N, start-peer N); the local edge reads it within its credentials cache time (5 min)\n", c.SecretFile)
 		return nil
 
 	case "bench":
