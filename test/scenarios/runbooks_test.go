@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -181,13 +182,7 @@ func status(ctx context.Context, base, user, password string) int {
 // zones (peer i is in zone i mod 3).
 func TestRunbookScaleOut(t *testing.T) {
 	ctx := scenarioCtx(t, 15*time.Minute)
-	if shared != nil {
-		// The addresses are the shared cluster's; the next scenario
-		// starts it again.
-		if err := shared.Stop(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stopShared(t)
 	root := t.TempDir()
 	open := func(nodes int) *localcluster.Cluster {
 		c, err := localcluster.New(localcluster.Options{
@@ -204,9 +199,10 @@ func TestRunbookScaleOut(t *testing.T) {
 	if err := three.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	contents := ownContents{}
 	var before []string
 	for range 6 {
-		before = append(before, addOwn(t, ctx, three, 0, 2))
+		before = append(before, contents.add(t, ctx, three, 0, 2))
 	}
 
 	start := time.Now()
@@ -234,7 +230,7 @@ func TestRunbookScaleOut(t *testing.T) {
 	onNew := 0
 	const newPins = 12
 	for range newPins {
-		cid := addOwn(t, ctx, six, 0, 2)
+		cid := contents.add(t, ctx, six, 0, 2)
 		pin := allocationOf(t, ctx, six, cid)
 		zones := map[int]bool{}
 		for _, a := range pin.Allocations {
@@ -253,20 +249,22 @@ func TestRunbookScaleOut(t *testing.T) {
 		t.Error("no new pin was allocated to a new peer")
 	}
 	for _, cid := range before {
-		pin := allocationOf(t, ctx, six, cid)
-		for _, a := range pin.Allocations {
-			i := indexOf(ids, a)
-			if i >= 3 {
+		for _, a := range allocationOf(t, ctx, six, cid).Allocations {
+			if i := indexOf(ids, a); i >= 3 {
 				t.Errorf("%s moved to node%d: scale-out must not move existing pins", cid, i)
 			}
-			waitPinnedOn(t, ctx, six, cid, []int{i})
 		}
 	}
+	requireRetrievableFrom(t, ctx, six, everyPeer, contents)
 }
 
-// addOwn adds random bytes to a scenario's own cluster (not recorded in the
-// shared cluster's invariant) with replication rf.
-func addOwn(t *testing.T, ctx context.Context, c *localcluster.Cluster, via, rf int) string {
+// ownContents are what a scenario added to a cluster of its own (the
+// shared cluster's invariant, allAdded, does not hold them).
+type ownContents map[string]*content
+
+// add adds random bytes through peer via with replication rf and records
+// them.
+func (o ownContents) add(t *testing.T, ctx context.Context, c *localcluster.Cluster, via, rf int) string {
 	t.Helper()
 	data := make([]byte, 64<<10)
 	rand.Read(data)
@@ -275,6 +273,7 @@ func addOwn(t *testing.T, ctx context.Context, c *localcluster.Cluster, via, rf 
 	if err != nil {
 		t.Fatal(err)
 	}
+	o[cid] = &content{data: data, rfMin: rf, rfMax: rf, by: t.Name()}
 	return cid
 }
 
@@ -292,4 +291,79 @@ func allocationOf(t *testing.T, ctx context.Context, c *localcluster.Cluster, ci
 	}
 	t.Fatalf("%s is not in the pinset", cid)
 	return localcluster.Pin{}
+}
+
+// stopShared stops the shared cluster, whose addresses a scenario with a
+// cluster of its own needs; the next scenario starts it again.
+func stopShared(t *testing.T) {
+	t.Helper()
+	if shared != nil {
+		if err := shared.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Runbook "Upgrade kubo or ipfs-cluster", rehearsed for kubo on a cluster
+// of its own: the peers start on the release before the pinned one
+// (test/binaries/kubo-previous), take pins, then roll onto the pinned
+// release one at a time from the same repositories, as the services do
+// after the FROM line changes. Every pin stays served by the peers that hold
+// it after each step.
+func TestRunbookUpgradeKubo(t *testing.T) {
+	ctx := scenarioCtx(t, 20*time.Minute)
+	previous, previousVersion, err := localcluster.EnsurePreviousKubo(ctx, repoRoot, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopShared(t)
+	root := t.TempDir()
+	open := func(b *localcluster.Binaries) *localcluster.Cluster {
+		c, err := localcluster.New(localcluster.Options{Root: root, RepoRoot: repoRoot, Bin: b, Log: testLog{}, StopGrace: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	oldBins := *bins
+	oldBins.IPFS = previous
+	before := open(&oldBins)
+	t.Cleanup(func() { before.Stop() })
+	if err := before.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	requireKuboVersions(t, ctx, before, everyone, previousVersion)
+	contents := ownContents{}
+	for i := range 6 {
+		contents.add(t, ctx, before, i%3, 2)
+	}
+
+	after := open(bins)
+	t.Cleanup(func() { after.Stop() })
+	for i := range after.Peers {
+		start := time.Now()
+		if err := after.StopPeer(i); err != nil {
+			t.Fatal(err)
+		}
+		if err := after.StartPeer(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		requireKuboVersions(t, ctx, after, []int{i}, bins.Versions.Kubo)
+		t.Logf("node%d: kubo %s -> %s in %s", i, previousVersion, bins.Versions.Kubo, time.Since(start).Round(100*time.Millisecond))
+		requireRetrievableFrom(t, ctx, after, everyone, contents)
+	}
+}
+
+// requireKuboVersions checks the kubo release each given peer runs.
+func requireKuboVersions(t *testing.T, ctx context.Context, c *localcluster.Cluster, peers []int, want string) {
+	t.Helper()
+	for _, i := range peers {
+		var v struct{ Version string }
+		if err := c.Peers[i].Kubo().Call(ctx, "version", &v); err != nil {
+			t.Fatalf("node%d: kubo version: %v", i, err)
+		}
+		if "v"+v.Version != want {
+			t.Fatalf("node%d runs kubo %s, want %s", i, v.Version, want)
+		}
+	}
 }
