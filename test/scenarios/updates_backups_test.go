@@ -323,18 +323,25 @@ func TestRestoreNodeFromLiveCopy(t *testing.T) {
 	t.Logf("restored node%d whole again %s after its start", n, time.Since(start).Round(10*time.Millisecond))
 	requireGateway(t, ctx, c, n, after, allAdded()[after].data)
 	requireRetrievable(t, ctx, c, everyone)
+	// Step 5: once healthy, the kept data goes.
+	restoreFromBackup(t, ctx, "--discard-previous", p.Dir)
+	for _, d := range []string{"ipfs", "ipfs-cluster"} {
+		if _, err := os.Stat(filepath.Join(p.Dir, d+".before-restore-2026-12-04T10-00-00-000Z")); !os.IsNotExist(err) {
+			t.Errorf("%s.before-restore-* is still there (%v)", d, err)
+		}
+	}
 }
 
 // restoreFromBackup runs the kubo image's restore-from-backup script (what
 // the maintenance task runs) on a node's file system root.
-func restoreFromBackup(t *testing.T, ctx context.Context, root string) {
+func restoreFromBackup(t *testing.T, ctx context.Context, args ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "docker/kubo/maintenance/restore-from-backup.sh"), root)
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "docker/kubo/maintenance/restore-from-backup.sh"), args...)
 	cmd.Env = append(os.Environ(), nodespec.RestoreOwnerVariable+"="+nodespec.User)
 	out, err := cmd.CombinedOutput()
 	t.Logf("restore-from-backup: %s", bytes.TrimSpace(out))
 	if err != nil {
-		t.Fatalf("restore-from-backup %s: %v", root, err)
+		t.Fatalf("restore-from-backup %s: %v", strings.Join(args, " "), err)
 	}
 }
 

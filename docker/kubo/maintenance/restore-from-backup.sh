@@ -10,8 +10,22 @@
 # restored ones take their place, owned by RESTORE_OWNER (uid:gid of the
 # node's containers). The peer's identity does not come from its data (seed +
 # index), so the node comes back under the same peer IDs.
+#
+# restore-from-backup --discard-previous ROOT deletes the kept
+# *.before-restore-* directories once the restored node is healthy.
 set -eu
 
+if [ "${1:-}" = --discard-previous ]; then
+	root=${2:?usage: restore-from-backup --discard-previous ROOT}
+	cd "$root"
+	for d in ipfs.before-restore-* ipfs-cluster.before-restore-*; do
+		if [ -d "$d" ]; then
+			rm -rf "$d"
+			echo "restore-from-backup: deleted $root/$d"
+		fi
+	done
+	exit 0
+fi
 root=${1:?usage: restore-from-backup ROOT (the file system root)}
 owner=${RESTORE_OWNER:?RESTORE_OWNER (uid:gid of the node containers) is required}
 cd "$root"
