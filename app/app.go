@@ -4,6 +4,8 @@
 package app
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -14,25 +16,26 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 )
 
-// ReadContext collects the app's settings from the CDK context (cdk.json
-// merged with -c key=value). This is the only place that reads context.
+// ReadContext collects the whole CDK context (cdk.json merged with -c
+// key=value and what the CLI adds) for config.Parse, which refuses keys that
+// are neither settings nor CDK's own. This is the only place that reads
+// context.
 func ReadContext(node constructs.Node) map[string]any {
 	// One kernel round trip for the whole context instead of one per key.
-	// Only its plain values are used as they come: the Go runtime leaves a
-	// map nested in it in jsii's wire form, so a key whose value is a map
-	// or a list is read again on its own.
+	// Its plain values are used as they come: the Go runtime leaves a map
+	// nested in it in jsii's wire form, so a setting whose value is a map or
+	// a list is read again on its own. Other keys keep whatever they hold:
+	// only their names are checked.
 	all, _ := node.GetAllContext(nil).(map[string]any)
-	raw := map[string]any{}
-	for _, key := range config.Keys {
-		switch v := all[key].(type) {
-		case nil:
+	raw := make(map[string]any, len(all))
+	for key, v := range all {
+		switch v.(type) {
 		case map[string]any, []any:
-			if v := node.TryGetContext(&key); v != nil {
-				raw[key] = v
+			if slices.Contains(config.Keys, key) {
+				v = node.TryGetContext(&key)
 			}
-		default:
-			raw[key] = v
 		}
+		raw[key] = v
 	}
 	return raw
 }

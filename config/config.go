@@ -53,8 +53,8 @@ const (
 	KeyWebsiteCertificateArn  = "websiteCertificateArn"
 )
 
-// Keys lists every context key the app reads; anything else in the context
-// belongs to CDK itself (feature flags) and is ignored.
+// Keys lists every context key the app reads; Parse refuses any other but
+// CDK's own (keys.go).
 var Keys = []string{
 	KeyStackName, KeyAccount, KeyRegion, KeyAvailabilityZones, KeyNodeCount,
 	KeyTaskCPU, KeyTaskMemoryMiB, KeyReplicationFactorMin, KeyReplicationFactorMax,
@@ -206,6 +206,9 @@ func LoadCdkJSONContext(path string) (map[string]any, error) {
 func Parse(raw map[string]any) (Config, error) {
 	c := Defaults()
 	p := &parser{raw: raw}
+	// A misspelt setting would otherwise leave its default in place
+	// without a word.
+	p.problems = unknownKeys(raw, Keys, true)
 	p.str(KeyStackName, &c.StackName)
 	p.str(KeyAccount, &c.Account)
 	p.str(KeyRegion, &c.Region)

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // Pipeline context keys. Giving any of them turns the delivery pipelines on
@@ -55,7 +57,7 @@ var (
 	// GitHub, GitLab and Bitbucket owners and names, as CodeConnections
 	// takes them (owner/name, no sub-groups).
 	repositoryPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}/[A-Za-z0-9_.-]{1,100}$`)
-	connectionPattern = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):([a-z]{2}(?:-[a-z]+)+-[0-9]):([0-9]{12}):connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	connectionPattern = regexp.MustCompile(`^arn:aws:(codeconnections|codestar-connections):([a-z]{2}(?:-[a-z]+)+-[0-9]):([0-9]{12}):connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
 // smokeTestRoleSuffix names the role each stage's cluster stack offers the
@@ -123,8 +125,8 @@ func parsePipeline(raw map[string]any, base Config, found []string) (*Pipeline, 
 		}
 	}
 	region := func(key, v string) {
-		if !regionPattern.MatchString(v) {
-			fail(key, "%q is not an AWS region name; allowed: a region such as eu-west-1 (default: %s)", v, KeyRegion)
+		if err := partition.ValidateRegion(v); err != nil {
+			fail(key, "%v (default: %s)", err, KeyRegion)
 		}
 	}
 	account(KeyPipelineAccount, pl.Account)
@@ -136,7 +138,9 @@ func parsePipeline(raw map[string]any, base Config, found []string) (*Pipeline, 
 	if !repositoryPattern.MatchString(pl.SourceRepository) {
 		fail(KeySourceRepository, "%q is not a repository; allowed: owner/name, e.g. my-org/ipfs-cluster-aws (required once any pipeline setting is given)", pl.SourceRepository)
 	}
-	if m := connectionPattern.FindStringSubmatch(pl.SourceConnectionArn); m == nil {
+	if err := partition.ValidateArn(pl.SourceConnectionArn); err != nil {
+		fail(KeySourceConnectionArn, "%v", err)
+	} else if m := connectionPattern.FindStringSubmatch(pl.SourceConnectionArn); m == nil {
 		fail(KeySourceConnectionArn, "%q is not a connection ARN; allowed: arn:aws:codeconnections:<region>:<account>:connection/<uuid> or arn:aws:codestar-connections:<region>:<account>:connection/<uuid> (required once any pipeline setting is given)", pl.SourceConnectionArn)
 	} else if accountPattern.MatchString(pl.Account) && m[3] != pl.Account {
 		fail(KeySourceConnectionArn, "belongs to account %s; allowed: a connection of %s (%s): a pipeline uses connections of its own account", m[3], KeyPipelineAccount, pl.Account)
@@ -227,13 +231,19 @@ func (p *parser) overrides(key string) map[string]any {
 			allowed = append(allowed, k)
 		}
 	}
-	out := map[string]any{}
+	out, unknown := map[string]any{}, map[string]any{}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if !slices.Contains(allowed, k) {
+		switch {
+		case slices.Contains(allowed, k):
+			out[k] = m[k]
+		case slices.Contains(Keys, k):
 			p.fail(key, "%q cannot be overridden per stage; allowed: %s (a stage's account and region come from its own account and region settings)", k, strings.Join(allowed, ", "))
-			continue
+		default:
+			unknown[k] = m[k]
 		}
-		out[k] = m[k]
+	}
+	for _, problem := range unknownKeys(unknown, allowed, false) {
+		p.fail(key, "%s", problem)
 	}
 	return out
 }

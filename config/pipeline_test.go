@@ -118,7 +118,7 @@ func TestEveryPipelineProblemIsReportedWithItsKey(t *testing.T) {
 		`prodAccount: "33333333333a" is not an AWS account ID`,
 		`testOverrides: "{taskMemoryMiB: 2048}" is not a JSON object`,
 		`prodOverrides: "account" cannot be overridden per stage; allowed: stackName, availabilityZones,`,
-		`prodOverrides: "colour" cannot be overridden per stage`,
+		"prodOverrides: unknown setting colour; allowed: stackName, availabilityZones, nodeCount,",
 	} {
 		assert.Contains(t, joined, want)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // Each construct owns the rules of its own settings (the spec packages, no
@@ -20,7 +21,6 @@ import (
 var (
 	stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 	accountPattern   = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 )
 
 // MinNodes is the smallest cluster that survives the loss of any one node
@@ -66,9 +66,8 @@ func (c Config) validate() []string {
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
 		fail(KeyAccount, "%q is not an AWS account ID; allowed: empty (environment-agnostic) or 12 digits", c.Account)
 	}
-	if !regionPattern.MatchString(c.Region) {
-		fail(KeyRegion, "%q is not an AWS region name; allowed: a region such as eu-west-1 (required: the Lambda@Edge stack needs an explicit region)", c.Region)
-	}
+	// Required: the Lambda@Edge stack needs an explicit region.
+	check(KeyRegion, partition.ValidateRegion(c.Region))
 
 	if len(c.AvailabilityZones) != ZoneCount {
 		fail(KeyAvailabilityZones, "needs exactly %d availability zones, got %d (%v); allowed: %d distinct zones of %s", ZoneCount, len(c.AvailabilityZones), c.AvailabilityZones, ZoneCount, c.Region)

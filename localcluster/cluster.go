@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/dockerfile"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/dockerfile"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/proc"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/dockerfile"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/dockerfile"
 )
 
 // The environment contract: what each peer's kubo and cluster processes get.

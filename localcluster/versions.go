@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/dockerfile"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/dockerfile"
 )
 
 // modulePath is the main module; RepoRoot looks for its go.mod.

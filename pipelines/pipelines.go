@@ -7,6 +7,7 @@ package pipelines
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
@@ -18,6 +19,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
@@ -27,10 +29,22 @@ import (
 // (a test ties the two).
 const CDKCLIVersion = "2.1148.1"
 
-// Runtimes the CodeBuild image must select: go.mod asks for Go 1.26, the
-// image's default Go and Node are far older.
+// What every CodeBuild project of the pipelines builds with. The image
+// selects a Go and a Node.js it documents (a runtime-versions entry the
+// image lacks fails the install phase of every project it is merged into),
+// and the go command then fetches the toolchain GoToolchain names from the
+// module proxy: the build does not wait for the image to ship the Go that
+// go.mod needs. test/pipelines_test.go holds the image's runtime table.
 const (
-	GoRuntime   = "1.26"
+	BuildImage = "aws/codebuild/standard:7.0"
+	// GoRuntime is any Go of the image that can switch toolchains (1.21
+	// and later); the oldest the image still lists.
+	GoRuntime = "1.24"
+	// GoToolchain is the Go this project is built and measured with; its
+	// language version is go.mod's go line (a test ties them).
+	GoToolchain = "go1.26.8"
+	// NodeRuntime runs the aws-cdk CLI and the jsii kernel (which calls
+	// Node.js 20 end-of-life).
 	NodeRuntime = "22"
 )
 
@@ -149,7 +163,7 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 		ReuseCrossRegionSupportStacks: jsii.Bool(false),
 		CliVersion:                    jsii.String(CDKCLIVersion),
 		CodeBuildDefaults: &cdkpipelines.CodeBuildOptions{
-			BuildEnvironment: &awscodebuild.BuildEnvironment{BuildImage: awscodebuild.LinuxBuildImage_STANDARD_7_0()},
+			BuildEnvironment: &awscodebuild.BuildEnvironment{BuildImage: awscodebuild.LinuxBuildImage_FromCodeBuildImageId(jsii.String(BuildImage))},
 			PartialBuildSpec: RuntimeVersionsBuildSpec(),
 		},
 	})
@@ -165,7 +179,8 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 	if err != nil {
 		return nil, err
 	}
-	role := newSmokeTestRole(cluster, stageCfg, pl.Account)
+	runner := newSmokeTestRunnerRole(pipeline, id)
+	role := newSmokeTestRole(cluster, stageCfg, smokeTestRunnerRoleArn(stack, pl.Account, id))
 	if props.ExtendStage != nil {
 		props.ExtendStage(stageName, cluster)
 	}
@@ -181,6 +196,7 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 			"SMOKE_TEST_ROLE_ARN": smokeTestRoleArn(stack, stageCfg),
 		},
 		Commands:             jsii.Strings(SmokeTestCommands(stageCfg)...),
+		Role:                 runner,
 		RolePolicyStatements: &[]awsiam.PolicyStatement{SmokeTestRunnerPolicy(stack, stageCfg)},
 	})
 	opts := &cdkpipelines.AddStageOpts{Post: &[]cdkpipelines.Step{smoke}}
@@ -192,6 +208,7 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 	pipeline.AddStage(stage, opts)
 	// Suppressions need the pipeline's final resources.
 	pipeline.BuildPipeline()
+	grantConnectionUse(pipeline, pl.SourceConnectionArn)
 	suppressPipelineFindings(pipeline)
 
 	return &Pipeline{
@@ -204,6 +221,10 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 // pipelines (synth, self-mutation, assets, smoke test).
 func RuntimeVersionsBuildSpec() awscodebuild.BuildSpec {
 	return awscodebuild.BuildSpec_FromObject(&map[string]any{
+		// GOTOOLCHAIN=<name> makes every go command run that toolchain,
+		// downloaded once per build (GOPROXY's default, proxy.golang.org,
+		// checked against the checksum database).
+		"env": map[string]any{"variables": map[string]any{"GOTOOLCHAIN": GoToolchain}},
 		"phases": map[string]any{
 			"install": map[string]any{
 				"runtime-versions": map[string]any{"golang": GoRuntime, "nodejs": NodeRuntime},
@@ -247,6 +268,59 @@ func smokeTestRoleArn(scope constructs.Construct, stageCfg config.Config) *strin
 	})
 }
 
+// SmokeTestRunnerRoleName is the fixed name of the smoke test's CodeBuild
+// role in the pipeline account: the stage's smoke-test role, in another
+// account, trusts exactly this role and cannot read a generated name.
+func SmokeTestRunnerRoleName(pipelineStackID string) string {
+	return names.Fit(pipelineStackID, "-smoke-test-runner", 64)
+}
+
+func smokeTestRunnerRoleArn(scope constructs.Construct, pipelineAccount, pipelineStackID string) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("iam"),
+		Region:       jsii.String(""),
+		Account:      jsii.String(pipelineAccount),
+		Resource:     jsii.String("role"),
+		ResourceName: jsii.String(SmokeTestRunnerRoleName(pipelineStackID)),
+	})
+}
+
+// newSmokeTestRunnerRole is the smoke-test CodeBuild project's role, named
+// so that the stage's smoke-test role can trust it alone. CDK Pipelines adds
+// CodeBuild's logs, reports and artifact reads to it, as to the roles it
+// creates itself; inside the pipeline construct it gets their suppressions.
+func newSmokeTestRunnerRole(pipeline cdkpipelines.CodePipeline, pipelineStackID string) awsiam.Role {
+	return awsiam.NewRole(pipeline, jsii.String("SmokeTestRunnerRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(SmokeTestRunnerRoleName(pipelineStackID)),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("codebuild.amazonaws.com"), nil),
+		Description: jsii.String("The delivery pipeline's smoke-test CodeBuild project: may assume the stage's smoke-test role"),
+	})
+}
+
+// grantConnectionUse gives the source action's role the permission its
+// connection needs. CDK (2.224.0) grants codestar-connections:UseConnection
+// on the connection whatever its ARN, but IAM matches an action's service
+// prefix to the resource's: a connection whose ARN is
+// arn:aws:codeconnections:... (what the console creates since July 2024)
+// needs codeconnections:UseConnection.
+func grantConnectionUse(pipeline cdkpipelines.CodePipeline, connectionArn string) {
+	if !strings.HasPrefix(connectionArn, "arn:aws:codeconnections:") {
+		return
+	}
+	// CodePipeline creates each action's role under <stage>/<action>.
+	source := pipeline.Pipeline().Node().TryFindChild(jsii.String("Source"))
+	for _, action := range *source.Node().Children() {
+		role, ok := action.Node().TryFindChild(jsii.String("CodePipelineActionRole")).(awsiam.IRole)
+		if !ok {
+			continue
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("codeconnections:UseConnection"),
+			Resources: jsii.Strings(connectionArn),
+		}))
+	}
+}
+
 // SmokeTestRunnerPolicy is the smoke-test CodeBuild project's own grant: it
 // may only assume the stage's smoke-test role.
 func SmokeTestRunnerPolicy(scope constructs.Construct, stageCfg config.Config) awsiam.PolicyStatement {
@@ -261,14 +335,17 @@ func SmokeTestRunnerPolicy(scope constructs.Construct, stageCfg config.Config) a
 // another account's stack, secret and services; a role in that account can.
 // It may read exactly this stack, the REST API credentials and the node
 // services.
-func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, pipelineAccount string) awsiam.Role {
+func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, runnerRoleArn *string) awsiam.Role {
 	var services []*string
 	for _, n := range cluster.Nodes {
 		services = append(services, n.Service.ServiceArn())
 	}
 	return awsiam.NewRole(cluster.Stack, jsii.String("SmokeTestRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(stageCfg.SmokeTestRoleName()),
-		AssumedBy:   awsiam.NewAccountPrincipal(jsii.String(pipelineAccount)),
+		RoleName: jsii.String(stageCfg.SmokeTestRoleName()),
+		// Only the smoke test's own CodeBuild role, not the whole pipeline
+		// account. IAM checks that the role exists when this stack is
+		// deployed: the pipeline stack, which holds it, deploys first.
+		AssumedBy:   awsiam.NewArnPrincipal(runnerRoleArn),
 		Description: jsii.String("Assumed by the delivery pipeline's smoke test: reads this stack, its REST API credentials and its node services"),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"SmokeTest": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{

@@ -162,7 +162,6 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		Retention:     retention,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	collectorImage := awsecs.ContainerImage_FromRegistry(jsii.String(monitoringspec.CollectorImage), nil)
 
 	var dnsNames []string
 	for i := 0; i < cfg.NodeCount; i++ {
@@ -185,7 +184,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 			RemovalPolicy:      dataRemoval,
 			LogRetention:       retention,
 			MetricsCollector: &node.MetricsCollector{
-				Image:    collectorImage,
+				Image:    nodeImages.Collector,
 				Config:   monitoringspec.CollectorConfig(cfg.StackName, nodespec.PeerName(i), cfg.Region, *metricsLog.LogGroupName()),
 				LogGroup: metricsLog,
 			},

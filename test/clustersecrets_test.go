@@ -65,7 +65,7 @@ func TestClusterSecretsPropsAreValidated(t *testing.T) {
 		{"everything wrong", &clustersecrets.Props{RestAPICredentialsName: "creds-AbC123", RestAPIUsername: "a:b", ReplicaRegions: []string{"US-EAST-1"}}, []string{
 			`clustersecrets.Props.RestAPICredentialsName: "creds-AbC123" ends with a hyphen and six characters`,
 			`clustersecrets.Props.RestAPIUsername: "a:b" is not allowed`,
-			`clustersecrets.Props.ReplicaRegions: "US-EAST-1" is not a region name`,
+			`clustersecrets.Props.ReplicaRegions: "US-EAST-1" is not an AWS region name; allowed: a region of the aws partition`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

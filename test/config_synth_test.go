@@ -64,7 +64,8 @@ func trickyValues() []trickyValue {
 		"", "1stack", "my_stack", "ipfs.cluster", "Ipfs Cluster", "IpfsClüster", "Ｉｐｆｓ", "A"+long(128))
 	add(config.KeyAccount, nil, "123456789012",
 		"12345678901", "1234567890123", "１２３４５６７８９０１２", "12345678901x", "arn:aws:iam::123456789012:root", "-12345678901")
-	for _, region := range []string{"us-east-1", "us-gov-west-1", "cn-north-1",
+	// Regions outside the aws partition are refused with the reason.
+	for _, region := range []string{"us-east-1", "us-gov-west-1", "cn-north-1", "us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1", "eusc-de-east-1",
 		"", "EU-WEST-1", "eu-west", "euw1", "eu_west_1", "eu-west-1a", "eu-wést-1", "eu-west-1."} {
 		add(config.KeyRegion, zonesOf(region), region)
 	}
@@ -121,7 +122,7 @@ func trickyValues() []trickyValue {
 		"creds-AbC123", "ipfs/creds-abcdef", "my secret", "creds:x", "s"+long(512), "ünicode",
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")
 	add(config.KeyAlarmEmail, nil, "", "ops@example.com", "a.b+alarms@sub.example.org", "ops", "ops@example", "a@b.com,c@d.com", " ops@example.com ")
-	add(config.KeyBackupCopyRegion, nil, "", "eu-central-1", "us-east-1", "eu-west-1", "mars", "EU-CENTRAL-1")
+	add(config.KeyBackupCopyRegion, nil, "", "eu-central-1", "us-east-1", "eu-west-1", "mars", "EU-CENTRAL-1", "cn-northwest-1", "us-gov-east-1", "eusc-de-east-1")
 	add(config.KeyWebACLArn, nil, validWebACL,
 		"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/ipfs/"+uuid,
 		"arn:aws:wafv2:eu-west-1:123456789012:global/webacl/ipfs/"+uuid,
@@ -140,21 +141,33 @@ func trickyValues() []trickyValue {
 	pipeline(config.KeyPipelineAccount, pipelineAccount,
 		"", "11111111111", "１１１１１１１１１１１１")
 	pipeline(config.KeyPipelineRegion, "us-east-1",
-		"EU-WEST-1", "eu-west")
+		"EU-WEST-1", "eu-west", "cn-north-1")
 	pipeline(config.KeySourceRepository, "my.org/ipfs-cluster_aws.v2",
 		"", "owner", "https://github.com/owner/repo", "owner/repo/extra", "-owner/repo", "ownér/repo")
 	pipeline(config.KeySourceConnectionArn, "arn:aws:codestar-connections:eu-west-1:"+pipelineAccount+":"+connection,
 		"", "arn:aws:codeconnections:eu-west-1:"+testAccount+":"+connection,
 		"arn:aws:codeconnections:eu-west-1:"+pipelineAccount+":"+strings.ToUpper(connection),
-		"arn:aws:codecommit:eu-west-1:"+pipelineAccount+":repo")
+		"arn:aws:codecommit:eu-west-1:"+pipelineAccount+":repo",
+		"arn:aws-cn:codeconnections:cn-north-1:"+pipelineAccount+":"+connection)
 	pipeline(config.KeyTestAccount, pipelineAccount,
 		"", "2222", "arn:aws:iam::222222222222:root")
-	pipeline(config.KeyTestRegion, "eu-central-1", "EU")
+	pipeline(config.KeyTestRegion, "eu-central-1", "EU", "us-gov-west-1")
 	pipeline(config.KeyProdAccount, "", "3333")
-	pipeline(config.KeyProdRegion, "eu-west-1", "EU")
+	pipeline(config.KeyProdRegion, "eu-west-1", "EU", "eusc-de-east-1")
 	pipeline(config.KeyTestOverrides, map[string]any{config.KeyTaskMemoryMiB: 2048.0},
-		"not json", "[]", `{"account": "444444444444"}`, `{"nodeCount": 2}`, `{"restApiCredentialsSecretName": "creds-AbC123"}`)
-	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"region": "eu-west-1"}`)
+		"not json", "[]", `{"account": "444444444444"}`, `{"nodeCount": 2}`, `{"restApiCredentialsSecretName": "creds-AbC123"}`, `{"nodecount": 5}`)
+
+	// Keys that are no setting: CDK's own pass (the CLI adds
+	// acknowledged-issue-numbers from cdk.context.json), any other is
+	// refused by name.
+	add("acknowledged-issue-numbers", nil, []any{12345.0})
+	add("nodecount", nil, "5")
+	add("NodeCount", nil, "5")
+	add("zones:account=123456789012:region=eu-west-1", nil, "eu-west-1a,eu-west-1b,eu-west-1c")
+	pipeline(config.KeyProdOverrides, `{"vpcCidr": "10.0.0.0/22"}`, `{"region": "eu-west-1"}`,
+		// A production stage whose tasks have no Internet route: every
+		// image must still be pullable (synthesizes checks the images).
+		map[string]any{config.KeyAvailabilityZones: []any{"eu-central-1a", "eu-central-1b", "eu-central-1c"}, config.KeyPublicSwarm: false})
 	return rows
 }
 
@@ -226,6 +239,19 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 		if errs := s.errors(); len(errs) > 0 {
 			return fmt.Errorf("%s: %s", id, strings.Join(errs, "; "))
 		}
+	}
+	// Issue 14, item 5: in every configuration (publicSwarm=false above
+	// all: no route to the Internet), every image a template names is an
+	// asset in the account's private ECR of its stack's region.
+	problems, checked, err := publicImages(outDir)
+	if err != nil {
+		return err
+	}
+	if checked < cfg.NodeCount {
+		return fmt.Errorf("%d images found for %d nodes", checked, cfg.NodeCount)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("images a task without a route to the Internet cannot pull: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ type imageBuild struct {
 }
 
 // imageFolders maps the images to their folders under the source root.
-var imageFolders = map[string]string{"kubo": images.KuboDir, "cluster": images.ClusterDir}
+var imageFolders = map[string]string{"kubo": images.KuboDir, "cluster": images.ClusterDir, "collector": images.CollectorDir}
 
 // copyImageSources copies what the images construct reads (docker/) and
 // root files an unrelated change touches into a new temporary directory.
@@ -95,6 +95,7 @@ func synthImages(t *testing.T, root string) imageBuild {
 	// A task definition refers to an image by this URI, tag = asset hash.
 	awscdk.NewCfnOutput(stack, jsii.String("kubo"), &awscdk.CfnOutputProps{Value: imgs.KuboAsset.ImageUri()})
 	awscdk.NewCfnOutput(stack, jsii.String("cluster"), &awscdk.CfnOutputProps{Value: imgs.ClusterAsset.ImageUri()})
+	awscdk.NewCfnOutput(stack, jsii.String("collector"), &awscdk.CfnOutputProps{Value: imgs.CollectorAsset.ImageUri()})
 	cdkApp.Synth(nil)
 
 	var manifest struct {
@@ -134,9 +135,10 @@ func synthImages(t *testing.T, root string) imageBuild {
 		assert.Equal(t, dockerContext(t, filepath.Join(root, imageFolders[name])), b.context[name],
 			"%s: the files CDK staged and hashed are the files docker build would send", name)
 	}
-	require.Len(t, manifest.DockerImages, 2, "exactly the two images")
+	require.Len(t, manifest.DockerImages, len(imageFolders), "exactly the images")
 	assert.Equal(t, *imgs.KuboAsset.AssetHash(), b.hash["kubo"])
 	assert.Equal(t, *imgs.ClusterAsset.AssetHash(), b.hash["cluster"])
+	assert.Equal(t, *imgs.CollectorAsset.AssetHash(), b.hash["collector"])
 	return b
 }
 
@@ -247,6 +249,10 @@ func unrelatedChanges(t *testing.T, root string) {
 	writeFile(t, root, kubo+"/container-init.d/NOTES.md", "notes\n")
 	writeFile(t, root, kubo+"/NOTES.md", "notes\n")
 	writeFile(t, root, kubo+"/ipfs", string(built))
+
+	collector := images.CollectorDir
+	writeFile(t, root, collector+"/Dockerfile~", "FROM scratch\n")
+	writeFile(t, root, collector+"/NOTES.md", "notes\n")
 }
 
 // TestImageHashesChangeOnlyWithWhatTheImagesCarry is issue 8's measure: no
@@ -254,9 +260,9 @@ func unrelatedChanges(t *testing.T, root string) {
 // changes that image's hash and only that one.
 func TestImageHashesChangeOnlyWithWhatTheImagesCarry(t *testing.T) {
 	base := synthImages(t, copyImageSources(t))
-	t.Logf("hashes of the checkout: kubo %s, cluster %s", base.hash["kubo"], base.hash["cluster"])
+	t.Logf("hashes of the checkout: %v", base.hash)
 
-	// The copy is faithful: the full app's task definitions use the same two
+	// The copy is faithful: the full app's task definitions use the same
 	// images (the hash covers only paths relative to the context).
 	raw, err := json.Marshal(defaults.template.ToJSON())
 	require.NoError(t, err)
@@ -264,18 +270,19 @@ func TestImageHashesChangeOnlyWithWhatTheImagesCarry(t *testing.T) {
 	for _, m := range imageTagRe.FindAllStringSubmatch(string(raw), -1) {
 		inApp[m[1]] = true
 	}
-	assert.Equal(t, map[string]bool{base.hash["kubo"]: true, base.hash["cluster"]: true}, inApp,
+	assert.Equal(t, map[string]bool{base.hash["kubo"]: true, base.hash["cluster"]: true, base.hash["collector"]: true}, inApp,
 		"the app's image tags are the hashes of the copied image folders")
 
 	// Each context holds what its Dockerfile copies and nothing else.
-	assert.Equal(t, expectedContext(t, repoRoot, "kubo"), base.context["kubo"])
-	assert.Equal(t, expectedContext(t, repoRoot, "cluster"), base.context["cluster"])
+	for name := range imageFolders {
+		assert.Equal(t, expectedContext(t, repoRoot, name), base.context[name], name)
+	}
 
 	t.Run("unrelated changes", func(t *testing.T) {
 		root := copyImageSources(t)
 		unrelatedChanges(t, root)
 		after := synthImages(t, root)
-		t.Logf("after unrelated changes: kubo %s, cluster %s", after.hash["kubo"], after.hash["cluster"])
+		t.Logf("after unrelated changes: %v", after.hash)
 		assert.Equal(t, base.hash, after.hash, "no image hash may change")
 		assert.Equal(t, base.context, after.context, "no stray file may enter a build context")
 	})
@@ -290,6 +297,7 @@ func TestImageHashesChangeOnlyWithWhatTheImagesCarry(t *testing.T) {
 		{"init script", "kubo", "container-init.d/010-ipfs-cluster-aws.sh", "# changed\n"},
 		{"new init script", "kubo", "container-init.d/020-new.sh", "#!/bin/sh\nset -eu\n"},
 		{"kubo Dockerfile", "kubo", "Dockerfile", "ENV EXTRA=1\n"},
+		{"collector Dockerfile", "collector", "Dockerfile", "ENV EXTRA=1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := copyImageSources(t)
@@ -318,7 +326,8 @@ func TestImageHashesChangeOnlyWithWhatTheImagesCarry(t *testing.T) {
 // folder by Go rules rather than by the .dockerignore under test: for kubo
 // every container-init.d/*.sh (what upstream's start_ipfs and localcluster
 // run), for the cluster the nested module's go.mod, go.sum and non-test Go
-// sources and the entrypoint; both plus the Dockerfile and .dockerignore.
+// sources and the entrypoint, for the collector nothing; each plus the
+// Dockerfile and .dockerignore.
 func expectedContext(t *testing.T, root, image string) []string {
 	t.Helper()
 	dir := filepath.Join(root, imageFolders[image])
@@ -357,14 +366,20 @@ func TestImagesPropsReportEveryProblem(t *testing.T) {
 	err := (&images.Props{SourceDir: root, Platform: awsecrassets.Platform_Custom(jsii.String("windows/amd64"))}).Validate()
 	require.Error(t, err)
 	problems := strings.Split(err.Error(), "\n")
+	const allowed = "; allowed: the repository root, whose docker/kubo, docker/ipfs-cluster, docker/otel-collector each hold a Dockerfile and a .dockerignore"
+	missing := func(file string) string {
+		return `images.Props.SourceDir: "` + root + `" has no file ` + file + allowed
+	}
 	assert.ElementsMatch(t, []string{
-		`images.Props.SourceDir: "` + root + `" has no file docker/kubo/.dockerignore; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore`,
-		`images.Props.SourceDir: "` + root + `" has no file docker/ipfs-cluster/Dockerfile; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore`,
-		`images.Props.SourceDir: "` + root + `" has no file docker/ipfs-cluster/.dockerignore; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore`,
+		missing("docker/kubo/.dockerignore"),
+		missing("docker/ipfs-cluster/Dockerfile"),
+		missing("docker/ipfs-cluster/.dockerignore"),
+		missing("docker/otel-collector/Dockerfile"),
+		missing("docker/otel-collector/.dockerignore"),
 		`images.Props.Platform: "windows/amd64" is not a Fargate platform; allowed: [linux/amd64 linux/arm64] (nil for linux/amd64)`,
 	}, problems)
 
-	assert.EqualError(t, (&images.Props{}).Validate(), "images.Props.SourceDir: required; allowed: the repository root, whose docker/kubo and docker/ipfs-cluster each hold a Dockerfile and a .dockerignore")
+	assert.EqualError(t, (&images.Props{}).Validate(), "images.Props.SourceDir: required"+allowed)
 	assert.EqualError(t, (*images.Props)(nil).Validate(), "images.Props: required (nil)")
 	assert.NoError(t, (&images.Props{SourceDir: repoRoot, Platform: awsecrassets.Platform_LINUX_ARM64()}).Validate())
 }

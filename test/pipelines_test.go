@@ -33,6 +33,10 @@ const (
 	prodAccount     = "333333333333"
 	prodRegion      = "eu-central-1"
 	connectionArn   = "arn:aws:codeconnections:eu-west-1:111111111111:connection/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f"
+	// codestarConnectionArn is the older ARN form of a connection.
+	codestarConnectionArn = "arn:aws:codestar-connections:eu-west-1:111111111111:connection/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f"
+	// backupCopyRegion is the other pipeline configuration's copy region.
+	backupCopyRegion = "eu-north-1"
 )
 
 func pipelineSettings() map[string]any {
@@ -131,6 +135,23 @@ func delivery(t *testing.T) *pipelineApp {
 		sharedPipelineApp = p
 	}
 	return sharedPipelineApp
+}
+
+var sharedOtherPipelineApp *pipelineApp
+
+// otherDelivery is the pipeline configuration with the older connection ARN
+// form and a backup copy region, synthesized on first use and shared.
+func otherDelivery(t *testing.T) *pipelineApp {
+	t.Helper()
+	if sharedOtherPipelineApp == nil {
+		settings := pipelineSettings()
+		settings[config.KeySourceConnectionArn] = codestarConnectionArn
+		settings[config.KeyBackupCopyRegion] = backupCopyRegion
+		p, err := synthPipelineApp(settings, nil)
+		require.NoError(t, err)
+		sharedOtherPipelineApp = p
+	}
+	return sharedOtherPipelineApp
 }
 
 func (p *pipelineApp) stackOf(t *testing.T, stack awscdk.Stack) *assemblyStack {
@@ -279,12 +300,54 @@ func codeBuildProjects(t *testing.T, p *pipelineApp) map[string]map[string]any {
 	return out
 }
 
-func TestEveryCodeBuildProjectSelectsGoAndNode(t *testing.T) {
+// codeBuildRuntimes is what each CodeBuild image offers to a buildspec's
+// runtime-versions, by runtime. Sources: "Available runtimes",
+// https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html
+// (Ubuntu and Amazon Linux platform runtimes), and the images' own
+// runtimes.yml in https://github.com/aws/aws-codebuild-docker-images
+// (ubuntu/standard/7.0 and al/x86_64/standard/5.0 at commit 0c5eb16,
+// "Adding new runtimes x86_64 26.03.25", 2026-04-07). Go 1.24 is listed
+// since the image release of October 2025 (commit 08ef1dc), 1.25 and 1.26
+// only since March 2026; Node.js 22 since January 2025 (commit 95e7c03).
+var codeBuildRuntimes = map[string]map[string][]string{
+	"aws/codebuild/standard:7.0": {
+		"golang": {"1.20", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26"},
+		"nodejs": {"18", "20", "22", "24"},
+	},
+	"aws/codebuild/amazonlinux-x86_64-standard:5.0": {
+		"golang": {"1.20", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26"},
+		"nodejs": {"18", "20", "22", "24"},
+	},
+}
+
+// goModVersion is go.mod's go line.
+func goModVersion(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^go ([0-9.]+)$`).FindSubmatch(raw)
+	require.NotNil(t, m, "go.mod has a go line")
+	return string(m[1])
+}
+
+// TestEveryCodeBuildProjectBuildsOnWhatItsImageHas: each project (synth,
+// self-mutation, assets, smoke test; the partial buildspec is merged into
+// all of them) selects only runtimes its image lists, and runs the Go
+// toolchain go.mod needs, fetched by the go command rather than expected
+// from the image.
+func TestEveryCodeBuildProjectBuildsOnWhatItsImageHas(t *testing.T) {
 	projects := codeBuildProjects(t, delivery(t))
 	kinds := map[string]bool{}
 	for id, project := range projects {
-		assert.Equal(t, map[string]any{"golang": "1.26", "nodejs": "22"}, path(project, "buildspec", "phases", "install", "runtime-versions"), id)
-		assert.Equal(t, "aws/codebuild/standard:7.0", path(project, "Properties", "Environment", "Image"), "%s: the image whose runtimes were checked", id)
+		image, _ := path(project, "Properties", "Environment", "Image").(string)
+		offered, ok := codeBuildRuntimes[image]
+		require.True(t, ok, "%s: image %q has no runtime table here", id, image)
+		versions, _ := path(project, "buildspec", "phases", "install", "runtime-versions").(map[string]any)
+		assert.ElementsMatch(t, []string{"golang", "nodejs"}, sortedKeys(versions), "%s selects Go and Node.js", id)
+		for runtime, version := range versions {
+			assert.Contains(t, offered[runtime], fmt.Sprint(version), "%s: %s %v is not on %s", id, runtime, version, image)
+		}
+		assert.Equal(t, pipelines.GoToolchain, path(project, "buildspec", "env", "variables", "GOTOOLCHAIN"), "%s runs the pinned Go toolchain", id)
 		for _, kind := range []string{"Synth", "SelfMutation", "DockerAsset", "FileAsset", "SmokeTest"} {
 			if strings.Contains(id, kind) {
 				kinds[kind] = true
@@ -295,6 +358,71 @@ func TestEveryCodeBuildProjectSelectsGoAndNode(t *testing.T) {
 		}
 	}
 	assert.Len(t, kinds, 5, "synth, self-mutation, image and file assets, smoke test: %v", kinds)
+
+	// The toolchain is go.mod's Go; the selected Go can switch to it
+	// (GOTOOLCHAIN exists since Go 1.21); Node.js runs the aws-cdk CLI and
+	// jsii, which calls 20 and older end-of-life.
+	toolchain := regexp.MustCompile(`^go([0-9]+\.[0-9]+)\.[0-9]+$`).FindStringSubmatch(pipelines.GoToolchain)
+	require.NotNil(t, toolchain, "a released toolchain name: %s", pipelines.GoToolchain)
+	assert.Equal(t, goModVersion(t), toolchain[1], "GoToolchain is a release of go.mod's Go")
+	var major, minor int
+	_, err := fmt.Sscanf(pipelines.GoRuntime, "%d.%d", &major, &minor)
+	require.NoError(t, err)
+	assert.True(t, major == 1 && minor >= 21, "Go %s cannot switch toolchains", pipelines.GoRuntime)
+	var node int
+	_, err = fmt.Sscanf(pipelines.NodeRuntime, "%d", &node)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, node, 22)
+
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	for _, claim := range []string{"`" + pipelines.BuildImage + "`", "Go " + pipelines.GoRuntime + " and Node.js " + pipelines.NodeRuntime, "`GOTOOLCHAIN=" + pipelines.GoToolchain + "`"} {
+		assert.Contains(t, string(readme), claim, "the README says what the pipelines build with")
+	}
+}
+
+// sourceConnectionGrants returns the actions each pipeline's source action
+// role may take on the connection ARN.
+func sourceConnectionGrants(t *testing.T, p *pipelineApp, connection string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, pl := range p.built.Delivery.All() {
+		s := p.stackOf(t, pl.Stack)
+		var roleID string
+		for _, st := range codePipelineStages(t, s) {
+			if path(st, "Name") == "Source" {
+				roleID = ref(path(st, "Actions", 0, "RoleArn"))
+			}
+		}
+		require.NotEmpty(t, roleID, "%s: the source action has a role of its own", pl.Branch)
+		for _, st := range roleStatements(s, roleID) {
+			raw, _ := json.Marshal(st["Resource"])
+			if string(raw) == `"`+connection+`"` || string(raw) == `["`+connection+`"]` {
+				out[pl.Branch] = append(out[pl.Branch], actionsOf(st)...)
+			}
+		}
+	}
+	return out
+}
+
+// TestSourceActionMayUseItsConnection: IAM matches an action's service
+// prefix to the connection ARN's, so each ARN form needs its own
+// UseConnection (CDK grants only codestar-connections:UseConnection).
+func TestSourceActionMayUseItsConnection(t *testing.T) {
+	for connection, p := range map[string]*pipelineApp{
+		connectionArn:         delivery(t),
+		codestarConnectionArn: otherDelivery(t),
+	} {
+		prefix := strings.SplitN(connection, ":", 4)[2]
+		grants := sourceConnectionGrants(t, p, connection)
+		require.Len(t, grants, 2, connection)
+		for branch, actions := range grants {
+			assert.Contains(t, actions, prefix+":UseConnection", "%s: %s", branch, connection)
+			for _, action := range actions {
+				assert.True(t, strings.HasSuffix(action, ":UseConnection"), "%s: only UseConnection on the connection, got %s", branch, action)
+			}
+		}
+	}
 }
 
 func buildCommands(project map[string]any) []string {
@@ -391,8 +519,15 @@ func TestSmokeTestReadsExactlyItsStackSecretAndServices(t *testing.T) {
 		role := path(cluster.template, "Resources", roleID, "Properties")
 		cfgName := stage.StackName()
 		assert.Equal(t, *cfgName+"-smoke-test", path(role, "RoleName"))
-		trust, _ := json.Marshal(path(role, "AssumeRolePolicyDocument"))
-		assert.Contains(t, string(trust), ":iam::"+pipelineAccount+":root", "trusted by the pipeline account")
+		// Trusted by the smoke test's CodeBuild role alone, not by the
+		// whole pipeline account.
+		runnerName := pipelines.SmokeTestRunnerRoleName(*pl.Stack.StackName())
+		trust := list(path(role, "AssumeRolePolicyDocument", "Statement"))
+		require.Len(t, trust, 1)
+		assert.Equal(t, "sts:AssumeRole", path(trust[0], "Action"))
+		assert.Nil(t, path(trust[0], "Condition"))
+		principal, _ := json.Marshal(path(trust[0], "Principal"))
+		assert.Regexp(t, `^\{"AWS":"arn:aws:iam::`+pipelineAccount+`:role/`+regexp.QuoteMeta(runnerName)+`"\}$`, string(principal))
 		assert.Nil(t, path(role, "ManagedPolicyArns"))
 
 		secretID := *stage.GetLogicalId(pl.Cluster.Secrets.RestAPICredentials.Node().DefaultChild().(awscdk.CfnElement))
@@ -439,6 +574,7 @@ func TestSmokeTestReadsExactlyItsStackSecretAndServices(t *testing.T) {
 		}
 		require.NotNil(t, smokeProject)
 		runnerRole := ref(path(smokeProject, "Properties", "ServiceRole"))
+		assert.Equal(t, runnerName, path(pipelineStack.template, "Resources", runnerRole, "Properties", "RoleName"), "the project runs as the role the stage trusts")
 		var assumes []string
 		for _, st := range roleStatements(pipelineStack, runnerRole) {
 			for _, action := range actionsOf(st) {
@@ -600,4 +736,42 @@ func TestStandaloneStackWithAnAccountSynthesizesOffline(t *testing.T) {
 	assert.Nil(t, withAccount.built.Delivery)
 	assert.Empty(t, withAccount.missing, "synth needed context lookups (AWS credentials)")
 	assert.Equal(t, "aws://444444444444/eu-west-1", withAccount.stackOf(t, withAccount.built.Stack.Stack).environment)
+}
+
+// TestBackupCopyRegionIsAPipelineRegion: with backupCopyRegion, each stage
+// deploys a stack into that region too, and the pipeline gets a
+// cross-region support stack there: the README's one-time set-up
+// bootstraps that region in the pipeline account and in each target
+// account.
+func TestBackupCopyRegionIsAPipelineRegion(t *testing.T) {
+	p := otherDelivery(t)
+	envs := map[string]bool{}
+	for _, s := range p.stacks {
+		envs[s.environment] = true
+	}
+	for _, account := range []string{testAccount, prodAccount} {
+		assert.True(t, envs["aws://"+account+"/"+backupCopyRegion], "a stage stack in %s/%s: %v", account, backupCopyRegion, sortedKeys(envs))
+	}
+	var names []string
+	for _, child := range *p.cdkApp.Node().Children() {
+		if *awscdk.Stack_IsStack(child) {
+			names = append(names, *child.(awscdk.Stack).StackName())
+		}
+	}
+	for _, pl := range p.built.Delivery.All() {
+		assert.Contains(t, names, *pl.Stack.StackName()+"-support-"+backupCopyRegion)
+	}
+	for _, s := range p.stacks {
+		if strings.HasSuffix(s.stackName, "-support-"+backupCopyRegion) {
+			assert.Equal(t, "aws://"+pipelineAccount+"/"+backupCopyRegion, s.environment, s.stackName)
+		}
+	}
+
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	setup := string(readme)
+	setup = setup[strings.Index(setup, "### One-time set-up"):]
+	setup = setup[:strings.Index(setup, "\n### ")]
+	assert.Contains(t, setup, "aws://<pipeline account>/<backupCopyRegion>")
+	assert.Contains(t, setup, "aws://<test account>/<backupCopyRegion>")
 }

@@ -14,7 +14,6 @@ package clustersecrets
 import (
 	"encoding/json"
 	"errors"
-	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -25,6 +24,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // Props configure the secrets.
@@ -60,8 +60,6 @@ const (
 // DefaultRestAPIUsername is the REST API user when none is given.
 const DefaultRestAPIUsername = "admin"
 
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-
 // Validate reports every problem at once.
 func (p *Props) Validate() error {
 	if p == nil {
@@ -79,8 +77,8 @@ func (p *Props) Validate() error {
 		}
 	}
 	for _, r := range p.ReplicaRegions {
-		if !regionPattern.MatchString(r) {
-			l.Add("ReplicaRegions", "%q is not a region name; allowed: e.g. us-east-1", r)
+		if err := partition.ValidateRegion(r); err != nil {
+			l.Add("ReplicaRegions", "%v", err)
 		}
 	}
 	return l.Err()

@@ -1,7 +1,10 @@
-// Package images builds the two container images of a node as CDK Docker
-// image assets: kubo and the ipfs-cluster sidecar, each FROM a pinned
-// upstream release plus this project's scripts (see docker/README.md).
-// Synth only hashes the build contexts; `cdk deploy` or the pipeline builds.
+// Package images builds the container images of a node as CDK Docker image
+// assets: kubo and the ipfs-cluster sidecar, each FROM a pinned upstream
+// release plus this project's scripts, and the metrics collector, FROM the
+// pinned upstream collector (see docker/README.md). Synth only hashes the
+// build contexts; `cdk deploy` or the pipeline builds and pushes them to the
+// account's private ECR, the only registry a task without an Internet route
+// (publicSwarm=false) can pull from: every image of a task comes from here.
 //
 // Each image's build context is its own folder, narrowed by the folder's
 // .dockerignore to what its Dockerfile copies, so an image's asset hash (and
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
@@ -25,14 +29,17 @@ import (
 
 // The build contexts, relative to Props.SourceDir.
 const (
-	KuboDir    = "docker/kubo"
-	ClusterDir = "docker/ipfs-cluster"
+	KuboDir      = "docker/kubo"
+	ClusterDir   = "docker/ipfs-cluster"
+	CollectorDir = "docker/otel-collector"
 )
+
+// Dirs are every image's build context.
+var Dirs = []string{KuboDir, ClusterDir, CollectorDir}
 
 // Props configure the images.
 type Props struct {
-	// SourceDir is the repository root, which holds KuboDir and ClusterDir.
-	// Required.
+	// SourceDir is the repository root, which holds Dirs. Required.
 	SourceDir string
 	// Platform of the images: linux/amd64 (the default, Fargate's X86_64)
 	// or linux/arm64 (Fargate's ARM64).
@@ -42,12 +49,14 @@ type Props struct {
 // Images are the container images a node runs.
 type Images struct {
 	constructs.Construct
-	Kubo    awsecs.ContainerImage
-	Cluster awsecs.ContainerImage
-	// The assets behind Kubo and Cluster; their AssetHash is what a task
+	Kubo      awsecs.ContainerImage
+	Cluster   awsecs.ContainerImage
+	Collector awsecs.ContainerImage
+	// The assets behind the images; their AssetHash is what a task
 	// definition's image tag is.
-	KuboAsset    awsecrassets.DockerImageAsset
-	ClusterAsset awsecrassets.DockerImageAsset
+	KuboAsset      awsecrassets.DockerImageAsset
+	ClusterAsset   awsecrassets.DockerImageAsset
+	CollectorAsset awsecrassets.DockerImageAsset
 }
 
 var allowedPlatforms = []string{"linux/amd64", "linux/arm64"}
@@ -59,11 +68,11 @@ func (p *Props) Validate() error {
 		return errors.New("images.Props: required (nil)")
 	}
 	l := propcheck.New("images.Props")
-	const allowedDir = "the repository root, whose " + KuboDir + " and " + ClusterDir + " each hold a Dockerfile and a .dockerignore"
+	allowedDir := "the repository root, whose " + strings.Join(Dirs, ", ") + " each hold a Dockerfile and a .dockerignore"
 	if p.SourceDir == "" {
 		l.Add("SourceDir", "required; allowed: %s", allowedDir)
 	} else {
-		for _, dir := range []string{KuboDir, ClusterDir} {
+		for _, dir := range Dirs {
 			// Without its .dockerignore a context would hash (and ship)
 			// whatever lies in the folder.
 			for _, name := range []string{"Dockerfile", ".dockerignore"} {
@@ -90,7 +99,7 @@ func (p *Props) Validate() error {
 	return l.Err()
 }
 
-// New declares both image assets.
+// New declares the image assets.
 func New(scope constructs.Construct, id string, props *Props) (*Images, error) {
 	if err := props.Validate(); err != nil {
 		return nil, err
@@ -111,11 +120,14 @@ func New(scope constructs.Construct, id string, props *Props) (*Images, error) {
 	}
 	kubo := asset("Kubo", KuboDir)
 	cluster := asset("Cluster", ClusterDir)
+	collector := asset("Collector", CollectorDir)
 	return &Images{
-		Construct:    this,
-		Kubo:         awsecs.ContainerImage_FromDockerImageAsset(kubo),
-		Cluster:      awsecs.ContainerImage_FromDockerImageAsset(cluster),
-		KuboAsset:    kubo,
-		ClusterAsset: cluster,
+		Construct:      this,
+		Kubo:           awsecs.ContainerImage_FromDockerImageAsset(kubo),
+		Cluster:        awsecs.ContainerImage_FromDockerImageAsset(cluster),
+		Collector:      awsecs.ContainerImage_FromDockerImageAsset(collector),
+		KuboAsset:      kubo,
+		ClusterAsset:   cluster,
+		CollectorAsset: collector,
 	}, nil
 }

@@ -49,7 +49,9 @@ const (
 // cluster's metrics on the task's loopback (Settings.ClusterMetrics) and
 // writes them to CloudWatch as embedded metric format logs.
 type MetricsCollector struct {
-	// Image of the collector, pinned. Required.
+	// Image of the collector, pinned, in a registry the task reaches
+	// without the Internet (constructs/images: the account's private ECR);
+	// it runs as monitoringspec.CollectorUser. Required.
 	Image awsecs.ContainerImage
 	// Config is the collector's configuration (ADOT's
 	// AOT_CONFIG_CONTENT). Required.
@@ -66,6 +68,10 @@ const (
 	collectorMemoryMiB  = 256
 	collectorGoLimitMiB = 200
 )
+
+// collectorStartPeriod: the collector reads its configuration from the
+// environment and starts its pipeline in seconds; it waits for no lock.
+const collectorStartPeriod = 30 * time.Second
 
 // Props configure one node: its Settings (plain values, shared with the
 // local cluster) and the resources it plugs into.
@@ -292,17 +298,15 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			},
 		}
 	}
-	// Read-only root file systems: each container writes only to its EFS
-	// mount and to its own task-local scratch at /tmp (Fargate ephemeral
-	// storage, gone with the task).
+	// Read-only root file systems: each peer container writes only to its
+	// EFS mount and to its own task-local scratch at /tmp (Fargate ephemeral
+	// storage, gone with the task; its image declares /tmp a VOLUME, or
+	// Fargate would create it root-owned 0755). The collector writes nothing.
 	volumes := []*awsecs.Volume{
 		efsVolume("kubo-repo", kuboAccessPoint),
 		efsVolume("cluster-state", clusterAccessPoint),
 		{Name: jsii.String("kubo-scratch")},
 		{Name: jsii.String("cluster-scratch")},
-	}
-	if p.MetricsCollector != nil {
-		volumes = append(volumes, &awsecs.Volume{Name: jsii.String("collector-scratch")})
 	}
 	taskDefinition := awsecs.NewFargateTaskDefinition(this, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(float64(p.CPU)),
@@ -398,10 +402,12 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	if c := p.MetricsCollector; c != nil {
 		// No port mapping and no security group rule: it only dials the
 		// cluster's loopback endpoint and CloudWatch Logs. Not essential:
-		// a failing collector must not take the peer down.
-		collector := taskDefinition.AddContainer(jsii.String(CollectorContainerName), &awsecs.ContainerDefinitionOptions{
+		// a failing collector must not take the peer down. Its own user,
+		// a read-only root and no volume: it writes nothing but its logs.
+		taskDefinition.AddContainer(jsii.String(CollectorContainerName), &awsecs.ContainerDefinitionOptions{
 			Image:                  c.Image,
 			Essential:              jsii.Bool(false),
+			User:                   jsii.String(monitoringspec.CollectorUser),
 			ReadonlyRootFilesystem: jsii.Bool(true),
 			MemoryLimitMiB:         jsii.Number(collectorMemoryMiB),
 			EnableRestartPolicy:    jsii.Bool(true),
@@ -409,12 +415,21 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 				monitoringspec.CollectorConfigVariable: c.Config,
 				"GOMEMLIMIT":                           fmt.Sprintf("%dMiB", collectorGoLimitMiB),
 			}),
+			// A non-essential container's health does not count for the
+			// task's: this shows a collector that runs but does not work
+			// (ECS restarts it only when it exits).
+			HealthCheck: &awsecs.HealthCheck{
+				Command:     jsii.Strings(append([]string{"CMD"}, monitoringspec.CollectorHealthCheck...)...),
+				Interval:    healthInterval,
+				Timeout:     healthTimeout,
+				Retries:     jsii.Number(3),
+				StartPeriod: seconds(collectorStartPeriod),
+			},
 			Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 				StreamPrefix: jsii.String(name),
 				LogGroup:     logGroup("CollectorLogs"),
 			}),
 		})
-		collector.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(nodespec.ScratchPath), SourceVolume: jsii.String("collector-scratch"), ReadOnly: jsii.Bool(false)})
 		// EMF records only: CloudWatch extracts the metrics from them, so
 		// the role needs no cloudwatch:PutMetricData at all.
 		c.LogGroup.GrantWrite(taskRole)

@@ -4,9 +4,9 @@ package backupspec
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // DefaultRetentionDays keeps a daily recovery point for five weeks: what
@@ -23,8 +23,6 @@ const MaxRetentionDays = 36500
 // and made unique with a digest of the whole.
 func CopyVaultName(stackName string) string { return names.Fit(stackName, "-copy", 50) }
 
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-
 // ValidateRetentionDays checks a rule's retention.
 func ValidateRetentionDays(days int) error {
 	if days < 1 || days > MaxRetentionDays {
@@ -36,12 +34,13 @@ func ValidateRetentionDays(days int) error {
 // ValidateCopyRegion checks the region recovery points are copied to: empty
 // (no copy) or another region than the cluster's.
 func ValidateCopyRegion(copyRegion, region string) error {
-	switch {
-	case copyRegion == "":
+	if copyRegion == "" {
 		return nil
-	case !regionPattern.MatchString(copyRegion):
-		return fmt.Errorf("%q is not an AWS region name; allowed: empty (no copy) or a region such as eu-central-1", copyRegion)
-	case copyRegion == region:
+	}
+	if err := partition.ValidateRegion(copyRegion); err != nil {
+		return fmt.Errorf("%w; or empty (no copy)", err)
+	}
+	if copyRegion == region {
 		return fmt.Errorf("%q is the cluster's own region; allowed: empty or another region (a copy in the same region survives nothing the original does not)", copyRegion)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // Region is where CloudFront takes ACM certificates and web ACLs from and
@@ -99,6 +101,9 @@ func ValidateCertificateArn(arn string) error {
 	if strings.Contains(arn, "${Token[") || certificateArnPattern.MatchString(arn) {
 		return nil
 	}
+	if err := partition.ValidateArn(arn); err != nil {
+		return err
+	}
 	return fmt.Errorf("%q is not an ACM certificate ARN in %s; allowed: arn:aws:acm:%s:<account>:certificate/<uuid> (CloudFront uses certificates from %s only)", arn, Region, Region, Region)
 }
 
@@ -106,6 +111,9 @@ func ValidateCertificateArn(arn string) error {
 func ValidateWebACLArn(arn string) error {
 	if strings.Contains(arn, "${Token[") || webACLArnPattern.MatchString(arn) {
 		return nil
+	}
+	if err := partition.ValidateArn(arn); err != nil {
+		return err
 	}
 	return fmt.Errorf("%q is not a WAFv2 web ACL of scope CLOUDFRONT; allowed: arn:aws:wafv2:%s:<account>:global/webacl/<name>/<uuid>", arn, Region)
 }

@@ -14,11 +14,29 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
-// CollectorImage is the AWS Distro for OpenTelemetry collector, pinned to a
-// release (2026-07-10; OpenTelemetry Collector v0.156.0): it scrapes the
-// cluster's Prometheus endpoint and writes CloudWatch metrics as embedded
-// metric format (EMF) logs.
-const CollectorImage = "public.ecr.aws/aws-observability/aws-otel-collector:v0.49.0"
+// The collector is the AWS Distro for OpenTelemetry collector: it scrapes
+// the cluster's Prometheus endpoint and writes CloudWatch metrics as
+// embedded metric format (EMF) logs. Its image (the pinned upstream release)
+// is docker/otel-collector, built into the account's private ECR.
+
+// The collector's user: upstream's aoc, which the image declares; not the
+// peers' 1000:100, so that it owns nothing of theirs.
+const (
+	CollectorUID = 4317
+	CollectorGID = 4317
+)
+
+// CollectorUser is the task definition's user for the collector.
+var CollectorUser = fmt.Sprintf("%d:%d", CollectorUID, CollectorGID)
+
+// CollectorHealthPort is where the collector's health_check extension
+// answers, on the task's loopback: the default of the image's /healthcheck
+// (which asks http://127.0.0.1:<port>/), clear of every peer port.
+const CollectorHealthPort = 13133
+
+// CollectorHealthCheck is the container health check's command (the image
+// is FROM scratch: no shell, so an exec form).
+var CollectorHealthCheck = []string{"/healthcheck", fmt.Sprintf("--port=%d", CollectorHealthPort)}
 
 // CollectorConfigVariable carries the collector's whole configuration (ADOT
 // reads it instead of --config when set).
@@ -60,6 +78,10 @@ const ScrapeInterval = time.Minute
 func CollectorConfig(stack, peer, region, logGroup string) string {
 	q := strconv.Quote
 	return strings.Join([]string{
+		// What the image's /healthcheck asks: 200 once the pipeline runs.
+		"extensions:",
+		"  health_check:",
+		fmt.Sprintf("    endpoint: %s", q(fmt.Sprintf("127.0.0.1:%d", CollectorHealthPort))),
 		"receivers:",
 		"  prometheus:",
 		"    config:",
@@ -88,6 +110,7 @@ func CollectorConfig(stack, peer, region, logGroup string) string {
 		fmt.Sprintf("      - dimensions: [[%s, %s]]", DimensionStack, DimensionPeer),
 		"        metric_name_selectors: [\"^ipfscluster_\", \"^up\"]",
 		"service:",
+		"  extensions: [health_check]",
 		// The collector's own metrics listen on :8888 by default: the
 		// cluster's port in this task. Off.
 		"  telemetry:",

@@ -1,9 +1,17 @@
 package monitoringspec
 
 import (
+	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/dockerfile"
 )
 
 func TestValidateEmail(t *testing.T) {
@@ -47,10 +55,58 @@ func TestCollectorConfig(t *testing.T) {
 	}
 }
 
-func TestCollectorImageIsPinned(t *testing.T) {
-	tag := CollectorImage[strings.LastIndex(CollectorImage, ":")+1:]
-	if tag == "latest" || !strings.HasPrefix(tag, "v") || strings.Count(tag, ".") != 2 {
-		t.Errorf("collector image %s is not pinned to a release", CollectorImage)
+// TestCollectorHealthCheckExtension: the image's /healthcheck asks
+// 127.0.0.1:<port>/; the configuration must run the health_check extension
+// there, on loopback, on a port no peer uses.
+func TestCollectorHealthCheckExtension(t *testing.T) {
+	var cfg struct {
+		Extensions map[string]struct {
+			Endpoint string `yaml:"endpoint"`
+		} `yaml:"extensions"`
+		Service struct {
+			Extensions []string `yaml:"extensions"`
+		} `yaml:"service"`
+	}
+	if err := yaml.Unmarshal([]byte(CollectorConfig("IpfsCluster", "node0", "eu-west-1", "metrics-log")), &cfg); err != nil {
+		t.Fatalf("the collector configuration is not YAML: %v", err)
+	}
+	want := fmt.Sprintf("127.0.0.1:%d", CollectorHealthPort)
+	if got := cfg.Extensions["health_check"].Endpoint; got != want {
+		t.Errorf("health_check endpoint %q, the image's /healthcheck asks %q", got, want)
+	}
+	if !slices.Equal(cfg.Service.Extensions, []string{"health_check"}) {
+		t.Errorf("service.extensions = %v: a configured extension runs only when the service lists it", cfg.Service.Extensions)
+	}
+	if !slices.Equal(CollectorHealthCheck, []string{"/healthcheck", fmt.Sprintf("--port=%d", CollectorHealthPort)}) {
+		t.Errorf("health check command %v does not ask the extension's port", CollectorHealthCheck)
+	}
+	for _, port := range []int{nodespec.SwarmPort, nodespec.KuboRPCPort, nodespec.GatewayPort, nodespec.RestAPIPort, nodespec.IPFSProxyPort, nodespec.ClusterSwarmPort, nodespec.PinSvcAPIPort, nodespec.MetricsPort} {
+		if port == CollectorHealthPort {
+			t.Errorf("health port %d is a peer's port in the same task", port)
+		}
+	}
+}
+
+// TestCollectorImage: docker/otel-collector is the upstream collector pinned
+// to a release, run as CollectorUser, with no volume (the task mounts none:
+// the collector writes nothing).
+func TestCollectorImage(t *testing.T) {
+	d, err := dockerfile.Read("../../../docker/otel-collector/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const upstream = "public.ecr.aws/aws-observability/aws-otel-collector"
+	if d.FinalFrom != upstream {
+		t.Errorf("FROM %s, want the upstream collector %s", d.FinalFrom, upstream)
+	}
+	if tag := d.From[upstream]; !regexp.MustCompile(`^v\d+\.\d+\.\d+$`).MatchString(tag) {
+		t.Errorf("FROM %s:%s is not pinned to a release", upstream, tag)
+	}
+	if d.User != CollectorUser {
+		t.Errorf("USER %q, the task definition runs the collector as %q", d.User, CollectorUser)
+	}
+	if len(d.Volumes) > 0 {
+		t.Errorf("VOLUME %v: the collector writes nothing and the task mounts nothing for it", d.Volumes)
 	}
 }
 

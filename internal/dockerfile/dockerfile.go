@@ -1,6 +1,8 @@
-// Package dockerfile reads what the local cluster needs from the images'
-// Dockerfiles: the FROM tags (the versions it builds), and the final stage's
-// ENV, ENTRYPOINT and CMD (what a container of the image starts with).
+// Package dockerfile reads what this repository checks in the images'
+// Dockerfiles without Docker: the FROM tags and digests (the versions the
+// local cluster builds, the pins), and the final stage's ENV, ENTRYPOINT, CMD,
+// USER and VOLUME (what a container of the image starts with, as whom, and
+// which paths a task-local volume takes its ownership and mode from).
 package dockerfile
 
 import (
@@ -16,30 +18,45 @@ import (
 // File is what the harness reads from one of the images' Dockerfiles.
 type File struct {
 	// From maps each FROM image (without tag) to its tag, e.g.
-	// "ipfs/kubo" -> "v0.43.0".
-	From map[string]string
+	// "ipfs/kubo" -> "v0.43.0", and FromDigest to its digest
+	// ("sha256:..."), when the line names one.
+	From, FromDigest map[string]string
+	// FinalFrom is the final stage's FROM image (without tag).
+	FinalFrom string
 	// Env holds the ENV lines of the final stage, in order (later wins).
 	Env []EnvVar
 	// Entrypoint and Cmd of the final stage (nil when not set there).
 	Entrypoint, Cmd []string
+	// User is the final stage's last USER ("" when the stage sets none:
+	// then its base image's user applies).
+	User string
+	// Volumes are the final stage's VOLUME paths, in order.
+	Volumes []string
+	// Final lists the final stage's instructions after its FROM, in order,
+	// as written (RUN's variables are the shell's business).
+	Final []Instruction
 }
+
+// Instruction is one instruction: its keyword in upper case and the rest of
+// the (joined) line.
+type Instruction struct{ Keyword, Args string }
 
 // EnvVar is one NAME=value pair.
 type EnvVar struct{ Name, Value string }
 
-var fromRE = regexp.MustCompile(`(?i)^FROM\s+(?:--\S+\s+)*([^\s:@]+(?:/[^\s:@]+)*)(?::([^\s@]+))?(?:@\S+)?(?:\s+AS\s+\S+)?\s*$`)
+var fromRE = regexp.MustCompile(`(?i)^FROM\s+(?:--\S+\s+)*([^\s:@]+(?:/[^\s:@]+)*)(?::([^\s@]+))?(?:@(\S+))?(?:\s+AS\s+\S+)?\s*$`)
 
-// Read parses FROM and ENV lines (with line continuations) of a
-// Dockerfile. ENV values are taken literally after removing one level of
-// double or single quotes; ${VAR} references to earlier ENV lines of the
-// same stage are expanded.
+// Read parses a Dockerfile (with line continuations). ENV values are taken
+// literally after removing one level of double or single quotes; in ENV,
+// USER and VOLUME, ${VAR} references to earlier ENV lines of the same stage
+// are expanded (ARG values are not known here).
 func Read(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	d := &File{From: map[string]string{}}
+	d := &File{From: map[string]string{}, FromDigest: map[string]string{}}
 	var logical []string
 	var cur strings.Builder
 	sc := bufio.NewScanner(f)
@@ -68,21 +85,52 @@ func Read(path string) (*File, error) {
 	if cur.Len() > 0 {
 		logical = append(logical, cur.String())
 	}
+	expand := func(s string) string {
+		return os.Expand(s, func(name string) string {
+			for i := len(d.Env) - 1; i >= 0; i-- {
+				if d.Env[i].Name == name {
+					return d.Env[i].Value
+				}
+			}
+			return ""
+		})
+	}
 	for _, l := range logical {
 		kw, rest, _ := strings.Cut(l, " ")
-		switch strings.ToUpper(kw) {
+		kw = strings.ToUpper(kw)
+		rest = strings.TrimSpace(rest)
+		if kw != "FROM" {
+			d.Final = append(d.Final, Instruction{kw, rest})
+		}
+		switch kw {
 		case "FROM":
 			m := fromRE.FindStringSubmatch(l)
 			if m == nil {
 				return nil, fmt.Errorf("%s: cannot parse %q", path, l)
 			}
 			d.From[m[1]] = m[2]
-			// ENV, ENTRYPOINT and CMD of earlier stages do not reach the
-			// final image.
-			d.Env, d.Entrypoint, d.Cmd = nil, nil, nil
+			if m[3] != "" {
+				d.FromDigest[m[1]] = m[3]
+			}
+			d.FinalFrom = m[1]
+			// What earlier stages set does not reach the final image.
+			d.Env, d.Entrypoint, d.Cmd, d.User, d.Volumes, d.Final = nil, nil, nil, "", nil, nil
+		case "USER":
+			d.User = expand(rest)
+		case "VOLUME":
+			var paths []string
+			if strings.HasPrefix(rest, "[") {
+				if err := json.Unmarshal([]byte(rest), &paths); err != nil {
+					return nil, fmt.Errorf("%s: %q: %w", path, l, err)
+				}
+			} else {
+				paths = strings.Fields(rest)
+			}
+			for _, p := range paths {
+				d.Volumes = append(d.Volumes, expand(p))
+			}
 		case "CMD", "ENTRYPOINT":
 			var args []string
-			rest = strings.TrimSpace(rest)
 			if strings.HasPrefix(rest, "[") {
 				if err := json.Unmarshal([]byte(rest), &args); err != nil {
 					return nil, fmt.Errorf("%s: %q: %w", path, l, err)
@@ -96,19 +144,12 @@ func Read(path string) (*File, error) {
 				d.Entrypoint = args
 			}
 		case "ENV":
-			vars, err := parseEnv(strings.TrimSpace(rest))
+			vars, err := parseEnv(rest)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %q: %w", path, l, err)
 			}
 			for _, v := range vars {
-				v.Value = os.Expand(v.Value, func(name string) string {
-					for i := len(d.Env) - 1; i >= 0; i-- {
-						if d.Env[i].Name == name {
-							return d.Env[i].Value
-						}
-					}
-					return ""
-				})
+				v.Value = expand(v.Value)
 				d.Env = append(d.Env, v)
 			}
 		}
