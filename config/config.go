@@ -203,7 +203,14 @@ func LoadCdkJSONContext(path string) (map[string]any, error) {
 // Parse turns raw context values (JSON types from cdk.json, strings from
 // `-c key=value`) into a validated Config. Missing keys keep their defaults.
 // All problems are reported together.
-func Parse(raw map[string]any) (Config, error) {
+func Parse(raw map[string]any) (Config, error) { return parse(raw, false) }
+
+// ParseLocal is Parse for the local cluster (package localcluster), which
+// has no CloudFront distribution: websiteDomains need no
+// websiteCertificateArn there (one given is still checked).
+func ParseLocal(raw map[string]any) (Config, error) { return parse(raw, true) }
+
+func parse(raw map[string]any, local bool) (Config, error) {
 	c := Defaults()
 	p := &parser{raw: raw}
 	// A misspelt setting would otherwise leave its default in place
@@ -248,7 +255,7 @@ func Parse(raw map[string]any) (Config, error) {
 	if c.RestAPICredentialsSecretName == "" {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}
-	problems := append(p.problems, c.validate()...)
+	problems := append(p.problems, c.validate(local)...)
 	c.Pipeline, problems = parsePipeline(raw, c, problems)
 	if len(problems) > 0 {
 		return Config{}, &ValidationError{Problems: problems}

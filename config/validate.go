@@ -43,13 +43,15 @@ var nodeSettingKeys = map[string]string{
 // Validate reports every problem of c, each naming its key and what is
 // allowed. Parse calls it; so does the stack, before its first construct.
 func (c Config) Validate() error {
-	if problems := c.validate(); len(problems) > 0 {
+	if problems := c.validate(false); len(problems) > 0 {
 		return &ValidationError{Problems: problems}
 	}
 	return nil
 }
 
-func (c Config) validate() []string {
+// validate lists every problem; local relaxes what only a deployment needs
+// (see ParseLocal).
+func (c Config) validate(local bool) []string {
 	var problems []string
 	fail := func(key, format string, args ...any) {
 		problems = append(problems, key+": "+fmt.Sprintf(format, args...))
@@ -138,7 +140,7 @@ func (c Config) validate() []string {
 	c.validateDomain(KeyGatewayDomainName, c.GatewayDomainName, KeyGatewayCertificateArn, c.GatewayCertificateArn, fail)
 	c.validateDomain(KeyAPIDomainName, c.APIDomainName, KeyAPICertificateArn, c.APICertificateArn, fail)
 
-	c.validateWebsites(fail)
+	c.validateWebsites(fail, local)
 
 	check(KeyCloudFrontPriceClass, edgespec.ValidatePriceClass(c.CloudFrontPriceClass))
 	check(KeyRestAPIUsername, nodespec.ValidateRestAPIUsername(c.RestAPIUsername))
@@ -169,7 +171,7 @@ func (c Config) validateDomain(domainKey, domain, certKey, cert string, fail fun
 
 // validateWebsites checks the subdomain gateway and the DNSLink websites
 // against the domains they need and the names the other distributions take.
-func (c Config) validateWebsites(fail func(string, string, ...any)) {
+func (c Config) validateWebsites(fail func(string, string, ...any), local bool) {
 	if c.GatewaySubdomains && (c.GatewayDomainName == "" || c.GatewayCertificateArn == "") {
 		fail(KeyGatewaySubdomains, "true needs %s and %s (a certificate in %s covering <domain>, *.ipfs.<domain> and *.ipns.<domain>); allowed: false, or true with both set", KeyGatewayDomainName, KeyGatewayCertificateArn, edgespec.Region)
 	}
@@ -187,7 +189,7 @@ func (c Config) validateWebsites(fail func(string, string, ...any)) {
 		fail(KeyWebsiteDomains, "%v", err)
 	}
 	switch {
-	case len(c.WebsiteDomains) > 0 && c.WebsiteCertificateArn == "":
+	case len(c.WebsiteDomains) > 0 && c.WebsiteCertificateArn == "" && !local:
 		fail(KeyWebsiteCertificateArn, "required with %s: one ACM certificate in %s covering every website name (a distribution has one certificate)", KeyWebsiteDomains, edgespec.Region)
 	case len(c.WebsiteDomains) == 0 && c.WebsiteCertificateArn != "":
 		fail(KeyWebsiteCertificateArn, "set without %s; allowed: empty, or a certificate with website domains", KeyWebsiteDomains)

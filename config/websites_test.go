@@ -111,3 +111,19 @@ func TestTooManyWebsitesForOneDistribution(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "websiteDomains: 101 names; allowed: at most 100")
 }
+
+// The local cluster has no CloudFront: websites need no certificate there,
+// every other rule still holds.
+func TestParseLocalNeedsNoWebsiteCertificate(t *testing.T) {
+	raw := map[string]any{KeyWebsiteDomains: "site-a.localhost,site-b.localhost"}
+	_, err := Parse(raw)
+	require.ErrorContains(t, err, "websiteCertificateArn: required with websiteDomains")
+	c, err := ParseLocal(raw)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"site-a.localhost", "site-b.localhost"}, c.NodeSettings(0).DNSLinkHosts)
+
+	_, err = ParseLocal(map[string]any{KeyWebsiteDomains: "*.example.net"})
+	assert.ErrorContains(t, err, "is a wildcard")
+	_, err = ParseLocal(map[string]any{KeyWebsiteDomains: "a.localhost", KeyWebsiteCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"})
+	assert.ErrorContains(t, err, "is not an ACM certificate ARN in us-east-1")
+}

@@ -185,8 +185,14 @@ func buildCached(ctx context.Context, cache, name string, log io.Writer, build f
 		return "", err
 	}
 	defer lf.Close()
-	if err := lockFile(ctx, lf); err != nil {
-		return "", err
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return "", err
+		}
+		fmt.Fprintf(log, "localcluster: waiting for another build of %s (another process holds %s)...\n", name, lf.Name())
+		if err := lockFile(ctx, lf); err != nil {
+			return "", err
+		}
 	}
 	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
 	if _, err := os.Stat(done); err == nil {

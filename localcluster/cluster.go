@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/dockerfile"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/internal/proc"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/localedge"
 )
 
 // Defaults of Options.
@@ -76,6 +79,11 @@ type Cluster struct {
 	kuboCmd        []string
 	clusterCmd     []string
 	mu             sync.Mutex // guards the Peers' kubo and cluster processes
+	// others are peers of the root beyond Peers (started with a larger
+	// -peers or nodeCount) with a process still running: Stop stops them
+	// too, whatever the configuration says now.
+	others []*Peer
+	edge   *localedge.Edge // the edge Up started, kept while this program runs
 }
 
 // Peer is one node: kubo and its cluster sidecar on one loopback address.
@@ -189,23 +197,63 @@ func New(opt Options) (*Cluster, error) {
 		return nil, fmt.Errorf("%s: ENTRYPOINT %q does not run %s", clusterDockerfile, cd.Entrypoint, filepath.Base(clusterEntrypoint))
 	}
 	for i := range opt.Peers {
-		dir := filepath.Join(root, fmt.Sprintf("node%d", i))
-		p := &Peer{
-			Index: i, IP: peerIP(opt.firstHost + i), Dir: dir, c: c,
-			IPFSPath:    filepath.Join(dir, "ipfs"),
-			ClusterPath: filepath.Join(dir, "ipfs-cluster"),
-			LogDir:      filepath.Join(dir, "logs"),
-		}
+		p := c.newPeer(i)
 		for _, d := range []string{p.IPFSPath, p.ClusterPath, p.LogDir} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return nil, err
 			}
 		}
-		p.kubo = proc.Load(fmt.Sprintf("node%d kubo", i), p.pidfile("kubo"))
-		p.cluster = proc.Load(fmt.Sprintf("node%d cluster", i), p.pidfile("cluster"))
 		c.Peers = append(c.Peers, p)
 	}
+	if c.others, err = c.runningOthers(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// runningOthers finds the root's node<i> directories beyond Peers whose
+// pidfiles name a running process.
+func (c *Cluster) runningOthers() ([]*Peer, error) {
+	dirs, err := filepath.Glob(filepath.Join(c.Root, "node*"))
+	if err != nil {
+		return nil, err
+	}
+	var others []*Peer
+	for _, dir := range dirs {
+		i, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "node"))
+		if err != nil || i < len(c.Peers) {
+			continue
+		}
+		p := c.newPeer(i)
+		if p.kubo != nil || p.cluster != nil {
+			others = append(others, p)
+		}
+	}
+	sort.Slice(others, func(a, b int) bool { return others[a].Index < others[b].Index })
+	return others, nil
+}
+
+// Others are the peers of the root beyond Peers that still run a process:
+// a root started with more peers than the configuration now has.
+func (c *Cluster) Others() []*Peer { return c.others }
+
+// NetEnv is the environment variable that picks the loopback network
+// (127.0.N.x): part of how a root is reached again.
+const NetEnv = netEnv
+
+// newPeer describes peer i of the root, attached to the processes its
+// pidfiles name if they still run.
+func (c *Cluster) newPeer(i int) *Peer {
+	dir := filepath.Join(c.Root, fmt.Sprintf("node%d", i))
+	p := &Peer{
+		Index: i, IP: peerIP(c.opt.firstHost + i), Dir: dir, c: c,
+		IPFSPath:    filepath.Join(dir, "ipfs"),
+		ClusterPath: filepath.Join(dir, "ipfs-cluster"),
+		LogDir:      filepath.Join(dir, "logs"),
+	}
+	p.kubo = proc.Load(fmt.Sprintf("node%d kubo", i), p.pidfile("kubo"))
+	p.cluster = proc.Load(fmt.Sprintf("node%d cluster", i), p.pidfile("cluster"))
+	return p
 }
 
 // Existing reports whether root holds a local cluster (its secrets file).

@@ -2,9 +2,13 @@ package localcluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,9 +78,10 @@ func (c *Cluster) EdgeOptions() localedge.Options {
 // peer: the real Lambda@Edge viewer-request handler with this cluster's
 // credentials, round-robin over the healthy peers, the distributions'
 // response headers. With Options.Detached it outlives this program (stop
-// it with StopEdge); otherwise it stops with it.
+// it with StopEdge); otherwise it stops with it. It fails when an edge of
+// this root is running (Up replaces or keeps one as needed).
 func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
-	if existing := proc.Load("local edge", c.edgePidfile()); existing != nil {
+	if existing := proc.Load(edgeName, c.edgePidfile()); existing != nil {
 		return nil, fmt.Errorf("a local edge is already running (pid %d; `localcluster down` stops it)", existing.Pid())
 	}
 	opt := c.EdgeOptions()
@@ -95,21 +100,133 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(c.edgePidfile(), []byte(strconv.Itoa(e.Pid())+"\n"), 0o644); err != nil {
+	if _, err := proc.Adopt(edgeName, c.edgePidfile(), e.Pid()); err != nil {
 		e.Stop()
 		return nil, err
 	}
+	if err := os.WriteFile(c.edgeServesFile(), []byte(c.edgeServes()+"\n"), 0o644); err != nil {
+		e.Stop()
+		return nil, err
+	}
+	c.logf("local edge started (pid %d)", e.Pid())
 	return e, nil
+}
+
+// EdgeRunning reports whether a local edge that StartEdge left running
+// (detached, the CLI's up) still runs.
+func (c *Cluster) EdgeRunning() bool {
+	return proc.Load(edgeName, c.edgePidfile()).Alive()
+}
+
+const edgeName = "local edge"
+
+// edgeServesFile records what the running edge was started with.
+func (c *Cluster) edgeServesFile() string { return filepath.Join(c.Root, "edge.serves") }
+
+// edgeServes sums up what an edge serves (listeners, peers, credentials,
+// gateway privacy): an edge started with another sum serves another
+// configuration (fewer peers, rotated credentials) and must be replaced.
+func (c *Cluster) edgeServes() string {
+	opt := c.EdgeOptions()
+	opt.Log = nil
+	b, err := json.Marshal(opt)
+	if err != nil {
+		panic(err) // plain values only
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// EdgeState is what is known of the root's local edge.
+type EdgeState struct {
+	Pid int // 0: not running
+	// Current: it was started for this configuration (peers,
+	// credentials); otherwise Up replaces it.
+	Current bool
+	// Health is nil when the edge answers the health checks the ALB asks
+	// of the peers, through itself and with the cluster's credentials.
+	Health error
+}
+
+// Edge reports the root's local edge, asking it for its health when it runs.
+func (c *Cluster) Edge(ctx context.Context) EdgeState {
+	p := proc.Load(edgeName, c.edgePidfile())
+	if p == nil {
+		return EdgeState{Health: errors.New("not running")}
+	}
+	b, _ := os.ReadFile(c.edgeServesFile())
+	return EdgeState{Pid: p.Pid(), Current: strings.TrimSpace(string(b)) == c.edgeServes(), Health: c.edgeHealth(ctx)}
+}
+
+// edgeHealth asks the edge for what the ALB's health checks ask a peer
+// (the REST API's health path and the gateway's empty directory), with the
+// credentials, so that a private gateway answers too.
+func (c *Cluster) edgeHealth(ctx context.Context) error {
+	gateway, api := c.EdgeURLs()
+	for _, x := range []struct {
+		url  string
+		want int
+	}{{api + nodespec.RestAPIHealthPath, localedge.APIHealthyStatus}, {gateway + nodespec.EmptyDirectoryPath, localedge.GatewayHealthyStatus}} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, x.url, nil)
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(c.Secrets.Username, c.Secrets.Password)
+		resp, err := probe.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != x.want {
+			return fmt.Errorf("%s: %s", x.url, resp.Status)
+		}
+	}
+	return nil
+}
+
+// existingEdgeGrace is how long a running edge may take to find the peers
+// healthy again (a round of its health checks) before Up replaces it.
+const existingEdgeGrace = 3 * localedge.DefaultHealthInterval
+
+// ensureEdge keeps a running edge that serves this configuration and
+// answers; any other is stopped and a new one started.
+func (c *Cluster) ensureEdge(ctx context.Context) error {
+	if st := c.Edge(ctx); st.Pid != 0 {
+		if !st.Current {
+			c.logf("the local edge (pid %d) serves another configuration (peers or credentials): replacing it", st.Pid)
+		} else {
+			gctx, cancel := context.WithTimeout(ctx, existingEdgeGrace)
+			err := c.poll(gctx, 200*time.Millisecond, fmt.Sprintf("waiting for the local edge (pid %d) to become healthy", st.Pid), nil,
+				func() error { return c.edgeHealth(gctx) })
+			cancel()
+			if err == nil {
+				c.logf("local edge already running and healthy (pid %d)", st.Pid)
+				return nil
+			}
+			c.logf("the local edge (pid %d) is not healthy (%v): replacing it", st.Pid, err)
+		}
+		if err := c.StopEdge(); err != nil {
+			return err
+		}
+	}
+	e, err := c.StartEdge(ctx)
+	if err != nil {
+		return fmt.Errorf("starting the local edge: %w", err)
+	}
+	c.edge = e
+	return c.poll(ctx, 200*time.Millisecond, "waiting for the local edge to become healthy", nil,
+		func() error { return c.edgeHealth(ctx) })
 }
 
 // StopEdge stops a local edge a previous StartEdge left running; none
 // running is fine.
 func (c *Cluster) StopEdge() error {
-	p := proc.Load("local edge", c.edgePidfile())
+	defer os.Remove(c.edgeServesFile())
+	p := proc.Load(edgeName, c.edgePidfile())
 	if p == nil {
 		return nil
 	}
-	defer os.Remove(c.edgePidfile())
+	c.logf("waiting for the local edge (pid %d) to stop...", p.Pid())
 	if _, err := p.Stop(5 * time.Second); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}

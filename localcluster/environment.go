@@ -49,7 +49,8 @@ const (
 )
 
 // LocalDifferences lists every way a local peer's environment differs from
-// the deployed one; nothing else may differ.
+// the deployed one; nothing else may differ. The configuration itself
+// differs only by LocalSettings.
 var LocalDifferences = localDifferences()
 
 func localDifferences() []LocalDifference {
@@ -66,6 +67,8 @@ func localDifferences() []LocalDifference {
 			func(*Cluster, *Peer) string { return allowedPrivateRanges }},
 		{KuboContainer, "KUBO_SUBDOMAIN_GATEWAY_HOSTS", "the gateway domain is localhost locally, whatever gatewayDomainName and gatewaySubdomains say: browsers resolve <cid>.ipfs.localhost to loopback with no DNS record or certificate, so a site can be tried at http://<cid>.ipfs.localhost:<port>/ (the entry has the deployment's shape: subdomains, inlined DNSLink names)",
 			func(*Cluster, *Peer) string { return LocalGatewayDomain }},
+		{KuboContainer, "KUBO_DNS_RESOLVERS", "names under localhost. resolve through the local DNSLink responder (`localcluster dnslink`, " + dnslinkURLShape + "), the stand-in for the public DNS a deployment finds its websites' _dnslink records in; kubo takes plain-HTTP DNS-over-HTTPS only on 127.0.0.1, so a port per LOCALCLUSTER_NET keeps two local clusters apart",
+			func(c *Cluster, p *Peer) string { return c.dnsResolvers(p) }},
 		{ClusterContainer, "CLUSTER_PEER_MULTIADDRS", "there is no Cloud Map namespace locally: the peers' loopback swarm addresses replace /dns4/node<i>.<namespace>",
 			func(c *Cluster, _ *Peer) string { return c.peerMultiaddrs() }},
 	}
@@ -87,6 +90,17 @@ func localDifferences() []LocalDifference {
 	return d
 }
 
+// LocalSetting is a configuration rule the local cluster does not apply,
+// and why (config.ParseLocal).
+type LocalSetting struct{ Key, Why string }
+
+// LocalSettings lists the configuration rules that differ locally: the
+// local cluster reads cdk.json and -c with config.ParseLocal, which leaves
+// out these.
+var LocalSettings = []LocalSetting{
+	{config.KeyWebsiteCertificateArn, "not required with websiteDomains: it is the websites distribution's certificate, and locally the local edge serves the websites over plain HTTP without one (a certificate that is given is still checked)"},
+}
+
 // LocalGatewayDomain is the local peers' subdomain gateway domain.
 const LocalGatewayDomain = "localhost"
 
@@ -103,11 +117,15 @@ const netEnv = "LOCALCLUSTER_NET"
 // peerIP returns the loopback address with last octet host on the net
 // LOCALCLUSTER_NET selects: peer i is at host 11+i (127.0.0.11, .12, ...).
 func peerIP(host int) string {
-	net := 0
+	return fmt.Sprintf("127.0.%d.%d", localNet(), host)
+}
+
+// localNet is LOCALCLUSTER_NET's value, 0 when unset or out of range.
+func localNet() int {
 	if v, err := strconv.Atoi(os.Getenv(netEnv)); err == nil && v > 0 && v < 255 {
-		net = v
+		return v
 	}
-	return fmt.Sprintf("127.0.%d.%d", net, host)
+	return 0
 }
 
 // loadConfig reads the configuration as `cdk synth` does: cdk.json's
@@ -124,7 +142,7 @@ func loadConfig(repoRoot string, overrides map[string]string) (config.Config, er
 	for k, v := range overrides {
 		raw[k] = v
 	}
-	return config.Parse(raw)
+	return config.ParseLocal(raw)
 }
 
 // nodeEnvironment is the node construct's environment for cfg: what

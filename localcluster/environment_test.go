@@ -106,3 +106,25 @@ func TestSuppliedDeployedEnvironment(t *testing.T) {
 	assert.Equal(t, "c", cluster["Y"])
 	assert.Equal(t, "/ip4/"+c.Peers[1].IP+"/tcp/5001", kubo["KUBO_API_ADDRESS"])
 }
+
+// Each LocalSettings rule is one config.Parse applies and the local
+// cluster does not: websites run locally without a certificate ARN.
+func TestLocalSettingsAreWhatOnlyTheDeploymentRequires(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	websites := map[string]string{config.KeyWebsiteDomains: "site.localhost"}
+	raw, err := config.LoadCdkJSONContext(root + "/cdk.json")
+	require.NoError(t, err)
+	raw[config.KeyWebsiteDomains] = websites[config.KeyWebsiteDomains]
+	_, deployErr := config.Parse(raw)
+	require.Error(t, deployErr)
+	for _, s := range LocalSettings {
+		assert.NotEmpty(t, s.Why, s.Key)
+		assert.Contains(t, deployErr.Error(), s.Key+": required", "a deployment requires %s", s.Key)
+	}
+	c, err := New(Options{Root: t.TempDir(), RepoRoot: root, Context: websites})
+	require.NoError(t, err)
+	kubo, _, err := c.PeerEnvironment(0)
+	require.NoError(t, err)
+	assert.Equal(t, "site.localhost", kubo["KUBO_DNSLINK_HOSTS"])
+}

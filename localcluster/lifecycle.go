@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +22,27 @@ import (
 // Starting, stopping and killing the peers' processes.
 
 const clusterEntrypoint = "docker/ipfs-cluster/cluster-entrypoint.sh"
+
+// Up brings the root to every peer and the local edge running and healthy,
+// from whatever state it is in, as an operator's "make sure it runs" would:
+// processes that run are left alone, dead ones (stale pidfiles included)
+// start again, and an edge that serves another configuration or does not
+// answer is replaced. Peers of the root beyond this configuration that
+// still run are an error: the cluster would count them.
+func (c *Cluster) Up(ctx context.Context) error {
+	if len(c.others) > 0 {
+		var names []string
+		for _, p := range c.others {
+			names = append(names, fmt.Sprintf("node%d", p.Index))
+		}
+		return fmt.Errorf("%s of %s still run but this configuration has %d peers: give the -c/-peers they were started with, or stop everything first (down)",
+			strings.Join(names, ", "), c.Root, len(c.Peers))
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	return c.ensureEdge(ctx)
+}
 
 // Start starts every peer that is not running and waits until every peer
 // answers and sees all the others.
@@ -118,6 +141,7 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 	running := p.kubo.Alive()
 	c.mu.Unlock()
 	if running {
+		c.logf("node%d kubo already running (pid %d)", p.Index, p.kubo.Pid())
 		return c.waitKubo(ctx, p)
 	}
 	if err := checkFree(p.IP, nodespec.SwarmPort, nodespec.KuboRPCPort, nodespec.GatewayPort); err != nil {
@@ -156,6 +180,7 @@ func (c *Cluster) startCluster(ctx context.Context, p *Peer) error {
 	running := p.cluster.Alive()
 	c.mu.Unlock()
 	if running {
+		c.logf("node%d cluster peer already running (pid %d)", p.Index, p.cluster.Pid())
 		return c.waitCluster(ctx, p)
 	}
 	if err := checkFree(p.IP, nodespec.RestAPIPort, nodespec.ClusterSwarmPort); err != nil {
@@ -211,6 +236,13 @@ func (c *Cluster) StopPeer(i int) error {
 	if err != nil {
 		return err
 	}
+	return c.stopPeer(i, cl, kb)
+}
+
+func (c *Cluster) stopPeer(i int, cl, kb *proc.Proc) error {
+	if cl != nil || kb != nil {
+		c.logf("waiting for node%d to stop (cluster peer pid %d, then kubo pid %d)...", i, cl.Pid(), kb.Pid())
+	}
 	k1, e1 := cl.Stop(c.opt.StopGrace)
 	k2, e2 := kb.Stop(c.opt.StopGrace)
 	for _, x := range []struct {
@@ -251,15 +283,20 @@ func (c *Cluster) KillPeer(i int) error {
 	return errors.Join(cl.Kill(), kb.Kill())
 }
 
-// Stop stops every peer (in parallel) gracefully.
+// Stop stops every peer of the root (in parallel) gracefully: those of
+// this configuration and any other it still runs (Others).
 func (c *Cluster) Stop() error {
-	errs := make([]error, len(c.Peers))
+	all := append(slices.Clip(c.Peers), c.others...)
+	errs := make([]error, len(all))
 	var wg sync.WaitGroup
-	for i := range c.Peers {
+	for n, p := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.StopPeer(i)
+			c.mu.Lock()
+			cl, kb := p.cluster, p.kubo
+			c.mu.Unlock()
+			errs[n] = c.stopPeer(p.Index, cl, kb)
 		}()
 	}
 	wg.Wait()

@@ -39,6 +39,20 @@ func poll(ctx context.Context, interval time.Duration, what string, dead func() 
 	}
 }
 
+// poll is the package's poll that tells the log, once, what it waits for
+// when the first try does not succeed: a start that waits minutes says why.
+func (c *Cluster) poll(ctx context.Context, interval time.Duration, what string, dead func() error, f func() error) error {
+	first := true
+	return poll(ctx, interval, what, dead, func() error {
+		err := f()
+		if err != nil && first {
+			c.logf("%s...", what)
+		}
+		first = false
+		return err
+	})
+}
+
 // pollClient polls f with peer i's REST API client every half second until
 // it succeeds or ctx ends.
 func (c *Cluster) pollClient(ctx context.Context, i int, what string, f func(*Client) error) error {
@@ -47,7 +61,7 @@ func (c *Cluster) pollClient(ctx context.Context, i int, what string, f func(*Cl
 		return err
 	}
 	cl := p.Client()
-	return poll(ctx, 500*time.Millisecond, what, nil, func() error { return f(cl) })
+	return c.poll(ctx, 500*time.Millisecond, what, nil, func() error { return f(cl) })
 }
 
 func logTail(path string, n int) string {
@@ -69,7 +83,7 @@ func (c *Cluster) waitKubo(ctx context.Context, p *Peer) error {
 		}
 		return nil
 	}
-	return poll(ctx, 200*time.Millisecond, fmt.Sprintf("waiting for node%d kubo", p.Index), dead, func() error {
+	return c.poll(ctx, 200*time.Millisecond, fmt.Sprintf("waiting for node%d kubo to answer", p.Index), dead, func() error {
 		resp, err := probe.Get(p.GatewayURL() + "/version")
 		if err != nil {
 			return err
@@ -91,8 +105,7 @@ func (c *Cluster) waitCluster(ctx context.Context, p *Peer) error {
 		}
 		return nil
 	}
-	what := fmt.Sprintf("waiting for node%d cluster peer", p.Index)
-	err := poll(ctx, 200*time.Millisecond, what, dead, func() error {
+	err := c.poll(ctx, 200*time.Millisecond, fmt.Sprintf("waiting for node%d cluster peer to become healthy", p.Index), dead, func() error {
 		resp, err := probe.Get(p.RESTURL() + "/health")
 		if err != nil {
 			return err
@@ -107,7 +120,7 @@ func (c *Cluster) waitCluster(ctx context.Context, p *Peer) error {
 		return err
 	}
 	cl := p.Client()
-	return poll(ctx, 250*time.Millisecond, what, dead, func() error {
+	return c.poll(ctx, 250*time.Millisecond, fmt.Sprintf("waiting for node%d cluster peer to attach to its kubo", p.Index), dead, func() error {
 		id, err := cl.ID(ctx)
 		if err != nil {
 			return err
@@ -169,7 +182,7 @@ func (c *Cluster) waitAllocatable(ctx context.Context, i, n int) error {
 // cluster peers' ConnectSwarms, some seconds after they start; until then
 // bitswap cannot fetch from another node.
 func (c *Cluster) waitKuboMesh(ctx context.Context) error {
-	return poll(ctx, 500*time.Millisecond, "waiting for the kubo daemons to connect to each other", nil, func() error {
+	return c.poll(ctx, 500*time.Millisecond, "waiting for the kubo daemons to connect to each other", nil, func() error {
 		ids := map[int]string{}
 		for _, p := range c.Peers {
 			if !p.kubo.Alive() {

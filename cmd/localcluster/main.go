@@ -3,14 +3,16 @@
 // (127.0.0.11-13, production ports), for trying the cluster and for fault
 // drills, plus the replication benchmark.
 //
-//	go run ./cmd/localcluster up            start three peers in the background
+//	go run ./cmd/localcluster up            start the peers and the edge in the background (or whatever of them is not running)
 //	go run ./cmd/localcluster status        processes, health, peers and pins
 //	go run ./cmd/localcluster stop-peer N   stop peer N (0-based), data kept
 //	go run ./cmd/localcluster start-peer N  start peer N again
-//	go run ./cmd/localcluster down          stop everything (data kept)
+//	go run ./cmd/localcluster down          stop every process of the root (data kept)
 //	go run ./cmd/localcluster rotate-credentials  new REST API password (restart each peer after)
 //	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
 //	go run ./cmd/localcluster build         only build/cache the binaries
+//	go run ./cmd/localcluster dnslink add site.localhost /ipfs/<cid>
+//	                                        a DNSLink record the peers resolve
 //
 // Flags (before the subcommand): -root DIR (default ./.localcluster),
 // -peers N (default: cdk.json's nodeCount), -c key=value (a cdk.json context
@@ -26,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,10 +42,12 @@ import (
 const usage = `usage: localcluster [-root DIR] [-peers N] [-c key=value ...] COMMAND
 
 commands:
-  up            build the binaries if needed, start every peer and the local edge in front of them
-                in the background, print addresses
-  down          stop the edge and every peer (SIGTERM, then SIGKILL); data and secrets stay in DIR
-  status        show each peer's processes, health, peers and pins
+  up            build the binaries if needed, bring every peer and the local edge in front of them
+                to running and healthy in the background (what runs and answers is left alone),
+                print addresses
+  down          stop the edge, the DNSLink responder and every peer of DIR, whatever -c and -peers
+                say (SIGTERM, then SIGKILL); data and secrets stay in DIR
+  status        show the edge and each peer: processes, health, peers and pins
   stop-peer N   stop peer N (0-based) gracefully; kill-peer N sends SIGKILL instead
   start-peer N  start peer N again from its data directory
   rotate-credentials
@@ -50,6 +55,8 @@ commands:
                 each peer takes it when restarted, the edge when its credentials cache expires
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
   build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
+  dnslink add HOST PATH | remove HOST | list
+                the _dnslink records the peers resolve for names under localhost (websites)
 `
 
 func main() {
@@ -69,7 +76,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	extra := env{kubo: kuboEnv, cluster: clusterEnv, context: map[string]string{}}
+	extra := env{kubo: kuboEnv, cluster: clusterEnv, context: map[string]string{}, flags: os.Args[1 : len(os.Args)-fs.NArg()]}
 	for _, kv := range cdkContext {
 		k, v, _ := strings.Cut(kv, "=")
 		extra.context[k] = v
@@ -101,6 +108,28 @@ func (m *multiFlag) Set(v string) error {
 type env struct {
 	kubo, cluster []string
 	context       map[string]string
+	flags         []string // the global flags as given, for the stop hint
+}
+
+// stopHint is the down command that reaches the same root again: the
+// global flags as given and the loopback network's variable.
+func (e env) stopHint() string {
+	var words []string
+	if v, ok := os.LookupEnv(localcluster.NetEnv); ok {
+		words = append(words, localcluster.NetEnv+"="+shellQuote(v))
+	}
+	words = append(words, "go", "run", "./cmd/localcluster")
+	for _, f := range e.flags {
+		words = append(words, shellQuote(f))
+	}
+	return strings.Join(append(words, "down"), " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func run(ctx context.Context, root string, peers, runs int, extra env, args []string) error {
@@ -138,13 +167,10 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		}
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		if err := c.Start(sctx); err != nil {
-			return fmt.Errorf("%w\n(logs in %s/node*/logs; `localcluster down` stops what started)", err, c.Root)
+		if err := c.Up(sctx); err != nil {
+			return fmt.Errorf("%w\n(logs in %s/node*/logs and %s; stop what runs with: %s)", err, c.Root, c.EdgeLog(), extra.stopHint())
 		}
-		if _, err := c.StartEdge(sctx); err != nil {
-			return fmt.Errorf("starting the local edge: %w", err)
-		}
-		printInfo(c, b)
+		printInfo(c, b, extra.stopHint())
 		return nil
 
 	case "down":
@@ -155,7 +181,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		if err := errors.Join(c.StopEdge(), c.Stop()); err != nil {
+		if err := errors.Join(c.StopEdge(), c.StopDNSLink(), c.Stop()); err != nil {
 			return err
 		}
 		fmt.Printf("stopped; data and secrets kept in %s (delete it for a new cluster)\n", c.Root)
@@ -226,6 +252,8 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		}
 		fmt.Printf("new REST API password in %s: restart the peers one at a time (stop-peer N, start-peer N); the local edge reads it within its credentials cache time (5 min)\n", c.SecretFile)
 		return nil
+	case "dnslink":
+		return dnslinkCommand(ctx, root, args[1:], func() (*localcluster.Cluster, error) { return open(nil, false) })
 
 	case "bench":
 		b, err := bins()
@@ -269,7 +297,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 	return errors.New("unknown command " + strconv.Quote(args[0]) + "\n" + usage)
 }
 
-func printInfo(c *localcluster.Cluster, b *localcluster.Binaries) {
+func printInfo(c *localcluster.Cluster, b *localcluster.Binaries, stopHint string) {
 	fmt.Printf("local IPFS Cluster running (%d peers, data in %s):\n", len(c.Peers), c.Root)
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  peer\tREST API (basic auth)\tgateway\tlogs")
@@ -286,13 +314,13 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries) {
 	fmt.Printf("  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" add README.md\n",
 		b.ClusterCtl, host, nodespec.RestAPIPort)
 	fmt.Printf("  curl %s/ipfs/<cid>\n", gateway)
-	fmt.Println("stop with: go run ./cmd/localcluster down")
+	fmt.Println("stop with:", stopHint)
 }
 
 func status(ctx context.Context, c *localcluster.Cluster) error {
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "peer\tkubo\tcluster\tREST API\tpeers seen\tpins (pinned here)")
-	for _, p := range c.Peers {
+	for _, p := range slices.Concat(c.Peers, c.Others()) {
 		state := func(b bool) string {
 			if b {
 				return "running"
@@ -324,6 +352,31 @@ func status(ctx context.Context, c *localcluster.Cluster) error {
 		fmt.Fprintf(w, "node%d\t%s\t%s\t%s\t%s\t%s\n", p.Index, state(p.KuboRunning()), state(p.ClusterRunning()), p.RESTURL(), seen, pins)
 	}
 	w.Flush()
+	for _, p := range c.Others() {
+		fmt.Printf("node%d runs but is beyond this configuration's %d peers (started with more; down stops it)\n", p.Index, len(c.Peers))
+	}
+	fmt.Println(edgeStatus(ctx, c))
 	fmt.Printf("credentials: %s\n", c.SecretFile)
 	return nil
+}
+
+func edgeStatus(ctx context.Context, c *localcluster.Cluster) string {
+	gateway, api := c.EdgeURLs()
+	line := fmt.Sprintf("edge: REST API %s, gateway %s: ", api, gateway)
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st := c.Edge(qctx)
+	if st.Pid == 0 {
+		return line + "stopped"
+	}
+	line += fmt.Sprintf("running (pid %d), ", st.Pid)
+	if st.Health != nil {
+		line += "unhealthy: " + st.Health.Error()
+	} else {
+		line += "healthy"
+	}
+	if !st.Current {
+		line += "; started for another configuration (peers or credentials): up replaces it"
+	}
+	return line
 }

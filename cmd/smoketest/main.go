@@ -53,6 +53,19 @@
 //
 // Everything else goes over HTTPS to the CloudFront distributions with the
 // REST API's basic credentials.
+//
+// # Against the local cluster
+//
+//	go run ./cmd/smoketest -local [-root DIR] [-peers N] [-c key=value ...]
+//
+// runs every HTTP check against the local cluster of cmd/localcluster
+// through its local edge (127.0.N.10, N = LOCALCLUSTER_NET), and makes no
+// AWS call: the root (default .localcluster; give the -peers and -c that
+// `localcluster up` got) replaces the stack outputs, its secrets.env the
+// credentials secret, and the local-processes check (every peer's kubo and
+// cluster peer and the edge running) the ECS one. cloudfront-cache-hit is
+// skipped: the local edge has no cache. -wait defaults to 1m and -timeout
+// to 5m there; -stack, -region and -role-arn do not apply.
 package main
 
 import (
@@ -141,6 +154,7 @@ type options struct {
 	roleARN        string
 	timeout, wait  time.Duration
 	privateGateway bool
+	local          localOptions
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -158,11 +172,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.DurationVar(&o.wait, "wait", 5*time.Minute, "bound of each wait")
 	fs.StringVar(&o.roleARN, "role-arn", getenv(envRoleARN), "assume this role for the AWS calls (env "+envRoleARN+")")
 	fs.BoolVar(&o.privateGateway, "private-gateway", private, "send the REST API credentials to the gateway too (env "+envPrivateGateway+")")
+	o.local.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.local.enabled {
+		return o, o.local.check(fs, &o)
 	}
 	if o.region == "" {
 		return o, errors.New("no region: give -region, " + envRegion + " or " + envAWSRegion)
@@ -216,6 +234,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stderr, "smoketest:", err)
 		}
 		return 2
+	}
+	if o.local.enabled {
+		return runLocal(ctx, o, stdout, stderr, httpClient)
 	}
 	out := map[string]string{}
 	var missing []string

@@ -23,26 +23,49 @@ const mimeType = "application/dns-message"
 
 // Server answers DNSLink TXT queries for the hosts it was given.
 type Server struct {
-	ttl     time.Duration
-	mu      sync.Mutex
-	records map[string]string // "_dnslink.<host>." -> "dnslink=/ipfs/<cid>"
-	srv     *http.Server
-	url     string
+	ttl    time.Duration
+	lookup func(host string) (path string, ok bool)
+	mu     sync.Mutex
+	table  map[string]string // host -> path, for Set
+	srv    *http.Server
+	url    string
 }
 
-// Start listens on 127.0.0.1 (a free port) and answers every TXT record
-// with ttl. Every other name gets NXDOMAIN.
+// Start listens on 127.0.0.1 (a free port) and answers the records Set
+// gives it with ttl. Every other name gets NXDOMAIN.
 func Start(ttl time.Duration) (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &Server{table: map[string]string{}}
+	return s, s.listen("127.0.0.1:0", ttl, func(host string) (string, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p, ok := s.table[host]
+		return p, ok
+	})
+}
+
+// Serve listens on addr and answers _dnslink.<host> with whatever lookup
+// says host's DNSLink path is (asked at every query, so a table kept
+// elsewhere, a file say, takes effect at once), with ttl.
+func Serve(addr string, ttl time.Duration, lookup func(host string) (path string, ok bool)) (*Server, error) {
+	s := &Server{}
+	return s, s.listen(addr, ttl, lookup)
+}
+
+func (s *Server) listen(addr string, ttl time.Duration, lookup func(string) (string, bool)) error {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s := &Server{ttl: ttl, records: map[string]string{}}
-	s.url = "http://" + l.Addr().String() + "/dns-query"
+	s.ttl, s.lookup = ttl, lookup
+	s.url = "http://" + l.Addr().String() + Path
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(l)
-	return s, nil
+	return nil
 }
+
+// Path is where the server answers (any path does; this is the one DoH
+// clients use by convention).
+const Path = "/dns-query"
 
 // URL is the DoH endpoint, for DNS.Resolvers.
 func (s *Server) URL() string { return s.url }
@@ -55,7 +78,13 @@ func (s *Server) Close() error { return s.srv.Close() }
 func (s *Server) Set(host, path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.records["_dnslink."+strings.TrimSuffix(strings.ToLower(host), ".")+"."] = "dnslink=" + path
+	s.table[CanonicalHost(host)] = path
+}
+
+// CanonicalHost is host as records are keyed: lower case, without the
+// trailing dot.
+func CanonicalHost(host string) string {
+	return strings.TrimSuffix(strings.ToLower(host), ".")
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -97,9 +126,16 @@ func (s *Server) answer(query []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no question: %w", err)
 	}
-	s.mu.Lock()
-	txt, ok := s.records[strings.ToLower(q.Name.String())]
-	s.mu.Unlock()
+	var txt string
+	name := strings.ToLower(q.Name.String())
+	host, isDNSLink := strings.CutPrefix(name, "_dnslink.")
+	path, ok := "", false
+	if isDNSLink {
+		path, ok = s.lookup(CanonicalHost(host))
+	}
+	if ok {
+		txt = "dnslink=" + path
+	}
 
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
 	if !ok {

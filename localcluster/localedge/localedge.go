@@ -32,8 +32,8 @@ const ServerScript = "lambda-edge/local-edge/server.mjs"
 
 // Health checks of the ALB's target groups (constructs/loadbalancer).
 const (
-	gatewayHealthyStatus = 200
-	apiHealthyStatus     = 204
+	GatewayHealthyStatus = 200
+	APIHealthyStatus     = 204
 	// DefaultHealthInterval is shorter than the ALB's 15 s: local tests
 	// restart peers and should not wait for the next round.
 	DefaultHealthInterval = 2 * time.Second
@@ -222,13 +222,13 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 	cfg, err := json.Marshal(config{
 		Gateway: site{
 			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams,
-			HealthPath: nodespec.EmptyDirectoryPath, HealthyStatus: gatewayHealthyStatus,
+			HealthPath: nodespec.EmptyDirectoryPath, HealthyStatus: GatewayHealthyStatus,
 			Headers:     edgespec.GatewayHeaders.Headers(),
 			ForwardHost: opt.ForwardHost,
 		},
 		API: site{
 			Listen: opt.APIListen, Upstreams: opt.APIUpstreams,
-			HealthPath: nodespec.RestAPIHealthPath, HealthyStatus: apiHealthyStatus,
+			HealthPath: nodespec.RestAPIHealthPath, HealthyStatus: APIHealthyStatus,
 			Headers: edgespec.APIHeaders.Headers(),
 		},
 		PrivateGateway:   opt.PrivateGateway,

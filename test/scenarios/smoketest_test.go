@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,12 +94,14 @@ func smokeTest(t *testing.T, ctx context.Context, c *localcluster.Cluster, f fro
 			t.Fatalf("the private gateway answers %d without credentials, want 401", resp.StatusCode)
 		}
 	}
-	results, err := smoketest.Run(ctx, smoketest.Config{
-		GatewayURL: f.gateway, APIURL: f.api, GatewayAuth: f.privateGateway,
-		Username: c.Secrets.Username, Password: c.Secrets.Password,
-		ExpectedPeers: len(c.Peers), ReplicationFactorMin: replicationMin(t, c),
-		Wait: 2 * time.Minute, HTTP: &http.Client{Timeout: time.Minute},
-	})
+	// What `smoketest -local` runs, through this front.
+	cfg, err := smoketest.LocalConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.GatewayURL, cfg.APIURL, cfg.GatewayAuth = f.gateway, f.api, f.privateGateway
+	cfg.Wait, cfg.HTTP = 2*time.Minute, &http.Client{Timeout: time.Minute}
+	results, err := smoketest.Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +138,98 @@ func smokeTest(t *testing.T, ctx context.Context, c *localcluster.Cluster, f fro
 			}
 			return nil
 		})
+	}
+}
+
+// `go run ./cmd/smoketest -local` as the README runs it, against a cluster
+// that `localcluster up` started: it passes while everything runs, and
+// fails naming the check when the edge or a peer is down.
+func TestSmokeTestCommandLocal(t *testing.T) {
+	ctx := scenarioCtx(t, 15*time.Minute)
+	root := filepath.Join(dataRoot, "smoketest-cli")
+	upCLI(t, ctx, root)
+	smoke := func() (int, string) {
+		return cli(t, ctx, "smoketest", "-local", "-root", root, "-wait", "20s")
+	}
+	line := func(out, check string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[1] == check {
+				return l
+			}
+		}
+		return ""
+	}
+
+	code, out := smoke()
+	if code != 0 || !strings.Contains(out, "smoketest: passed") {
+		t.Fatalf("healthy cluster: exit %d, want 0 and passed", code)
+	}
+	for _, check := range []string{"local-cluster", "local-processes", "api-refuses-missing-credentials", "api-refuses-wrong-credentials",
+		"peers", "add", "pinned", "gateway", "gateway-raw-block", "unpin"} {
+		if l := line(out, check); !strings.HasPrefix(l, "ok ") {
+			t.Errorf("%s: %q, want ok", check, l)
+		}
+	}
+	if l := line(out, "cloudfront-cache-hit"); !strings.HasPrefix(l, "skipped") {
+		t.Errorf("cloudfront-cache-hit: %q, want skipped", l)
+	}
+	_, api := localClusterAt(t, root).EdgeURLs()
+	if !strings.Contains(line(out, "local-cluster"), api) {
+		t.Errorf("the run does not say it went through the local edge %s", api)
+	}
+
+	// The edge down (stopped by its pid, as a crash would leave it).
+	stopByPidfile(t, filepath.Join(root, "edge.pid"))
+	code, out = smoke()
+	if code != 1 || !strings.Contains(out, "smoketest: FAILED") ||
+		!strings.HasPrefix(line(out, "local-processes"), "FAIL") || !strings.Contains(line(out, "local-processes"), "the local edge") {
+		t.Fatalf("edge down: exit %d; want 1 with local-processes FAIL naming the local edge", code)
+	}
+	mustCLI(t, ctx, "localcluster", "-root", root, "up")
+
+	// One peer down: the process check and the peers check fail.
+	mustCLI(t, ctx, "localcluster", "-root", root, "stop-peer", "1")
+	code, out = smoke()
+	if code != 1 || !strings.HasPrefix(line(out, "local-processes"), "FAIL") || !strings.Contains(line(out, "local-processes"), "node1 cluster peer") ||
+		!strings.HasPrefix(line(out, "peers"), "FAIL") {
+		t.Fatalf("node1 down: exit %d; want 1 with local-processes (node1) and peers FAIL", code)
+	}
+	mustCLI(t, ctx, "localcluster", "-root", root, "start-peer", "1")
+}
+
+// localClusterAt opens the local cluster in root without starting
+// anything (its addresses and credentials).
+func localClusterAt(t *testing.T, root string, overrides ...map[string]string) *localcluster.Cluster {
+	t.Helper()
+	opt := localcluster.Options{Root: root, RepoRoot: repoRoot}
+	for _, o := range overrides {
+		opt.Context = o
+	}
+	c, err := localcluster.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// stopByPidfile sends SIGTERM to the process a pidfile names and waits
+// until it is gone.
+func stopByPidfile(t *testing.T, pidfile string) {
+	t.Helper()
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d still running 10 s after SIGTERM", pid)
+		}
 	}
 }

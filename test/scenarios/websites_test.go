@@ -19,12 +19,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster/dnslink"
 )
-
-// The TTL the local DNS answers DNSLink records with: kubo turns a TTL it
-// learns through DoH into the response's max-age.
-const dnslinkTTL = 120 * time.Second
 
 // Two small websites: relative links, a nested page, assets and a 404 page.
 // kubo v0.43 (boxo) has dropped the old ipfs-404.html convention: a site
@@ -50,54 +45,30 @@ var contentTypes = map[string]string{
 	".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
 }
 
-// What is left of the record's TTL in kubo's cache: 1 to dnslinkTTL
-// seconds.
-var dnslinkCacheControl = regexp.MustCompile(`^public, max-age=(120|1[01][0-9]|[1-9][0-9]?)$`)
+// What is left of the record's TTL in kubo's cache: 1 to
+// localcluster.DNSLinkTTL (60) seconds.
+var dnslinkCacheControl = regexp.MustCompile(`^public, max-age=([1-5]?[0-9]|60)$`)
 
 var linkAttr = regexp.MustCompile(`(?:href|src)="([^"]+)"`)
 
-// The deployment's website hosting, run locally: the peers get the
-// configuration a deployment with websiteDomains gets (through the node
-// construct's environment; localhost is the subdomain gateway domain), the
+// The deployment's website hosting, run locally from the command line as
+// README "Hosting a website → Try it locally" shows it: `localcluster -c
+// websiteDomains=... up` (no certificate locally), the sites added with
+// ipfs-cluster-ctl add -r through the local edge, `localcluster dnslink
+// add` for their records; the peers get the configuration a deployment
+// with websiteDomains gets (localhost is the subdomain gateway domain), the
 // local edge forwards Host as the gateway and websites distributions do,
-// and a local DoH responder plays the public DNS of the DNSLink records.
-// Sites are added with ipfs-cluster-ctl add -r, the way an operator adds
-// one. Every request goes through the local edge with the Host header a
-// browser would send to it.
+// and the local DNSLink responder plays the public DNS. Every request goes
+// through the local edge with the Host header a browser would send to it.
 func TestWebsitesOnSubdomainsAndDNSLink(t *testing.T) {
 	ctx := scenarioCtx(t, 20*time.Minute)
-	// A cluster of its own, configured for websites; the shared one makes
-	// way (the next scenario starts it again).
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dns, err := dnslink.Start(dnslinkTTL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dns.Close() })
-	c, err := localcluster.New(localcluster.Options{
-		Root: filepath.Join(dataRoot, "websites"), RepoRoot: repoRoot, Bin: bins, Log: testLog{},
-		StopGrace: 20 * time.Second,
-		Context: map[string]string{
-			config.KeyWebsiteDomains:        "site-a.localhost,site-b.localhost",
-			config.KeyWebsiteCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
-		},
-		// Local only: DNSLink names under localhost. come from the DoH
-		// responder; a deployment resolves them in public DNS.
-		KuboEnv: []string{"KUBO_DNS_RESOLVERS=localhost.=" + dns.URL()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := filepath.Join(dataRoot, "websites")
+	websites := config.KeyWebsiteDomains + "=site-a.localhost,site-b.localhost"
+	upCLI(t, ctx, root, "-c", websites)
+	c := localClusterAt(t, root, map[string]string{config.KeyWebsiteDomains: "site-a.localhost,site-b.localhost"})
 	t.Cleanup(func() {
 		if t.Failed() {
 			dumpLogs(t, c)
-		}
-		if err := c.Stop(); err != nil {
-			t.Error(err)
 		}
 	})
 	kubo, _, err := c.PeerEnvironment(0)
@@ -107,16 +78,16 @@ func TestWebsitesOnSubdomainsAndDNSLink(t *testing.T) {
 	if kubo["KUBO_DNSLINK_HOSTS"] != "site-a.localhost,site-b.localhost" || kubo["KUBO_SUBDOMAIN_GATEWAY_HOSTS"] != localcluster.LocalGatewayDomain {
 		t.Fatalf("the peers' gateway hosts do not follow the configuration: %v", kubo)
 	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	edge := startLocalEdge(t, ctx, c, false)
-	gw, err := url.Parse(edge.GatewayURL())
+	gateway, _ := c.EdgeURLs()
+	gw, err := url.Parse(gateway)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := viewer{edge: gw.Host, port: gw.Port()}
+	dnslinkAdd := func(host, cid string) {
+		t.Helper()
+		mustCLI(t, ctx, "localcluster", "-root", root, "dnslink", "add", host, "/ipfs/"+cid)
+	}
 
 	sites := map[string]map[string]string{"A": websiteFiles("Site A"), "B": websiteFiles("Site B")}
 	cids := map[string]string{}
@@ -158,8 +129,12 @@ func TestWebsitesOnSubdomainsAndDNSLink(t *testing.T) {
 	// 4. DNSLink: the configured hosts serve the sites their _dnslink TXT
 	// names, with the record's TTL as max-age (a short TTL; CloudFront caps
 	// website responses at 5 minutes on top).
-	dns.Set("site-a.localhost", "/ipfs/"+cids["A"])
-	dns.Set("site-b.localhost", "/ipfs/"+cids["B"])
+	dnslinkAdd("site-a.localhost", cids["A"])
+	dnslinkAdd("site-b.localhost", cids["B"])
+	if out := mustCLI(t, ctx, "localcluster", "-root", root, "dnslink", "list"); !strings.Contains(out, "_dnslink.site-a.localhost\tdnslink=/ipfs/"+cids["A"]) ||
+		!strings.Contains(out, "answering on "+localcluster.DNSLinkURL()) {
+		t.Errorf("dnslink list does not show the records and the responder")
+	}
 	for name, host := range map[string]string{"A": "site-a.localhost", "B": "site-b.localhost"} {
 		v.crawl(t, ctx, host, sites[name], dnslinkCacheControl)
 		v.notFound(t, ctx, host, "/missing.html", sites[name]["404.html"])
@@ -170,9 +145,22 @@ func TestWebsitesOnSubdomainsAndDNSLink(t *testing.T) {
 	}
 	// 5. A host that is not configured is never served by its DNSLink
 	// (Gateway.NoDNSLink): it is a plain path gateway.
-	dns.Set("site-c.localhost", "/ipfs/"+cids["B"])
+	dnslinkAdd("site-c.localhost", cids["B"])
 	if res := v.get(t, ctx, "site-c.localhost", "/"); res.StatusCode == http.StatusOK || strings.Contains(res.body, "Site B") {
 		t.Fatalf("an unconfigured host with a DNSLink record served it: %d %.200s", res.StatusCode, res.body)
+	}
+	// Names outside localhost. never reach the local responder: refused.
+	if code, out := cli(t, ctx, "localcluster", "-root", root, "dnslink", "add", "www.example.org", "/ipfs/"+cids["A"]); code == 0 || !strings.Contains(out, "a name under localhost") {
+		t.Errorf("dnslink add www.example.org: exit %d, want a refusal naming localhost", code)
+	}
+	mustCLI(t, ctx, "localcluster", "-root", root, "dnslink", "remove", "site-c.localhost")
+	if out := mustCLI(t, ctx, "localcluster", "-root", root, "dnslink", "list"); strings.Contains(out, "site-c") {
+		t.Errorf("site-c.localhost still listed after remove")
+	}
+	// down stops the responder with everything else.
+	mustCLI(t, ctx, "localcluster", "-root", root, "down")
+	if c.DNSLinkRunning() {
+		t.Error("the DNSLink responder outlives localcluster down")
 	}
 }
 
@@ -184,7 +172,7 @@ func otherSite(name string) string {
 }
 
 // addSite writes files to a directory and adds it with ipfs-cluster-ctl
-// add -r (CIDv0, the default: the redirect has to turn it into CIDv1),
+// add -r through the local edge (CIDv0, the default: the redirect has to turn it into CIDv1),
 // waiting until every peer holds it.
 func addSite(t *testing.T, ctx context.Context, c *localcluster.Cluster, files map[string]string) string {
 	t.Helper()
@@ -198,8 +186,7 @@ func addSite(t *testing.T, ctx context.Context, c *localcluster.Cluster, files m
 			t.Fatal(err)
 		}
 	}
-	p := c.Peers[0]
-	cmd := exec.CommandContext(ctx, bins.ClusterCtl, "--host", fmt.Sprintf("/ip4/%s/tcp/%d", p.IP, nodespec.RestAPIPort),
+	cmd := exec.CommandContext(ctx, bins.ClusterCtl, "--host", fmt.Sprintf("/ip4/%s/tcp/%d", c.EdgeAddress(), nodespec.RestAPIPort),
 		"--force-http", "--basic-auth", c.Secrets.Username+":"+c.Secrets.Password,
 		"add", "-r", "--quieter", "--replication-min", fmt.Sprint(rf), "--replication-max", fmt.Sprint(rf), dir)
 	out, err := cmd.CombinedOutput()

@@ -230,3 +230,14 @@ func (p *Proc) Kill() error {
 func (p *Proc) killGroupLeftovers() {
 	syscall.Kill(-p.pid, syscall.SIGKILL)
 }
+
+// Adopt records in pidfile a process started elsewhere (the local edge), so
+// that Load finds it later and, like a process of Start, never mistakes a
+// later process that reuses its pid for it.
+func Adopt(name, pidfile string, pid int) (*Proc, error) {
+	p := &Proc{name: name, pidfile: pidfile, pid: pid, start: procStartTime(pid)}
+	if p.start == "" {
+		return nil, fmt.Errorf("%s (pid %d) is not running", name, pid)
+	}
+	return p, os.WriteFile(pidfile, []byte(fmt.Sprintf("%d %s\n", p.pid, p.start)), 0o644)
+}
