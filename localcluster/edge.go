@@ -123,9 +123,11 @@ const edgeName = "local edge"
 // edgeServesFile records what the running edge was started with.
 func (c *Cluster) edgeServesFile() string { return filepath.Join(c.Root, "edge.serves") }
 
-// edgeServes sums up what an edge serves (listeners, peers, credentials,
-// gateway privacy): an edge started with another sum serves another
-// configuration (fewer peers, rotated credentials) and must be replaced.
+// edgeServes sums up what an edge serves (listeners, peers, where its
+// credentials come from, gateway privacy): an edge started with another
+// sum serves another configuration (fewer peers) and must be replaced. A
+// rotated password needs no new edge: it reads the secrets file again when
+// its cache expires, as the deployed authenticator does.
 func (c *Cluster) edgeServes() string {
 	opt := c.EdgeOptions()
 	opt.Log = nil
