@@ -12,6 +12,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/kmspolicy"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/pipelines"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 )
@@ -83,6 +84,9 @@ func BuildAll(cdkApp awscdk.App, sourceDir string) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every key outside the pipelines' stages (whose cluster stacks' keys
+	// carry the statement from their constructs), CDK Pipelines' own too.
+	kmspolicy.AddTo(cdkApp)
 	awscdk.Aspects_Of(cdkApp).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsiiTrue()}), nil)
 	return built, nil
 }

@@ -85,7 +85,10 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	})
 	this := &IpfsCluster{Stack: stack}
 
-	dataRemoval := awscdk.RemovalPolicy_RETAIN
+	// Kept on update and on delete, but a failed first create cleans up
+	// after itself (RetainExceptOnCreate): nothing it leaves behind, such as
+	// the fixed-name credentials secret, blocks the retry.
+	dataRemoval := awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 	if cfg.DataRemovalPolicy == config.RemovalDestroy {
 		dataRemoval = awscdk.RemovalPolicy_DESTROY
 	}
@@ -141,10 +144,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		Vpc:                    vpc,
 		Subnets:                this.Network.PrivateSubnets(),
 		Targets:                peers,
-		ClientCidr:             cfg.VpcCidr,
 		AccessLogRemovalPolicy: dataRemoval,
-		// Kept with retained data; off with destroy so test stacks delete.
-		DeletionProtection: cfg.DataRemovalPolicy == config.RemovalRetain,
 	})
 	if err != nil {
 		return nil, err
@@ -220,13 +220,30 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		WebACLArn:             cfg.WebACLArn,
 		GatewaySubdomains:     cfg.GatewaySubdomains,
 		Websites:              websites(cfg),
+		DestroyLogs:           cfg.DataRemovalPolicy == config.RemovalDestroy,
 	})
 	if err != nil {
 		return nil, err
 	}
 
+	origins := []constructs.IDependable{this.Edge.GatewayDistribution(), this.Edge.APIDistribution()}
+	if websites := this.Edge.WebsitesDistribution(); websites != nil {
+		origins = append(origins, websites)
+	}
+	this.LoadBalancer.AdmitCloudFrontVpcOrigins(origins...)
+
 	if err := this.operations(scope, id, cfg, env, dataRemoval, retention, cluster); err != nil {
 		return nil, err
+	}
+
+	if cfg.DataRemovalPolicy == config.RemovalDestroy {
+		// The constructs keep their log groups (RETAIN, a record of what
+		// happened); a destroyed stack leaves nothing behind.
+		for _, s := range []awscdk.Stack{stack, this.EdgeMonitoring, this.BackupCopy} {
+			if s != nil {
+				awscdk.RemovalPolicies_Of(s).Destroy(&awscdk.RemovalPolicyProps{ApplyToResourceTypes: jsii.Strings("AWS::Logs::LogGroup")})
+			}
+		}
 	}
 
 	this.Outputs = map[string]awscdk.CfnOutput{}

@@ -49,7 +49,7 @@ func TestBackupPlanSelectsEveryNodesFileSystem(t *testing.T) {
 			assert.Equal(t, id, ref(path(rule, "TargetBackupVault")))
 			assert.Contains(t, s.outputs, outputs.BackupVaultName)
 			assert.Equal(t, id, ref(path(s.outputs, outputs.BackupVaultName, "Value")), "the output names this vault")
-			want := map[string]string{"retain": "Retain", "destroy": "Delete"}[string(s.config.DataRemovalPolicy)]
+			want, _ := dataPolicies(s)
 			assert.Equal(t, want, v.DeletionPolicy, "the vault follows the data's removal policy")
 		}
 

@@ -20,7 +20,7 @@ import (
 // come back under other peer IDs.
 func TestSecretsAreGeneratedAtDeployTime(t *testing.T) {
 	for _, s := range allApps() {
-		wantPolicy := map[string]string{"retain": "Retain", "destroy": "Delete"}[string(s.config.DataRemovalPolicy)]
+		wantPolicy, _ := dataPolicies(s)
 		for id, secret := range s.exactly(t, 2, "AWS::SecretsManager::Secret") {
 			assert.Nil(t, secret.Properties["SecretString"], "%s has a literal value", id)
 			generate, ok := secret.Properties["GenerateSecretString"].(map[string]any)

@@ -4,13 +4,15 @@ import (
 	"io/fs"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestEdgeNodeTests runs the Lambda@Edge handlers' own tests (node:test) so
-// that `go test ./...` covers them too. Node.js is a prerequisite of the
-// project (the CDK runs on it): a missing node is a failure, not a skip.
+// TestEdgeNodeTests runs the Lambda handlers' own tests (node:test): the
+// Lambda@Edge ones and the constructs' (the backup vault emptier), so that
+// `go test ./...` covers them too. Node.js is a prerequisite of the project
+// (the CDK runs on it): a missing node is a failure, not a skip.
 func TestEdgeNodeTests(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -18,27 +20,32 @@ func TestEdgeNodeTests(t *testing.T) {
 	}
 	root := absRepoRoot(t)
 	var files []string
-	err = filepath.WalkDir(filepath.Join(root, "lambda-edge"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "node_modules" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(d.Name(), ".test.mjs") {
-			rel, err := filepath.Rel(root, path)
+	for _, dir := range []string{"lambda-edge", "constructs"} {
+		err = filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			files = append(files, rel)
+			if d.IsDir() && d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(d.Name(), ".test.mjs") {
+				rel, err := filepath.Rel(root, path)
+				if err != nil {
+					return err
+				}
+				files = append(files, rel)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	if !slices.Contains(files, filepath.Join("constructs", "backup", "emptier", "index.test.mjs")) {
+		t.Fatalf("the vault emptier's tests are missing from %v", files)
 	}
 	if len(files) == 0 {
-		t.Fatal("no lambda-edge/**/*.test.mjs found")
+		t.Fatal("no lambda-edge/**/*.test.mjs or constructs/**/*.test.mjs found")
 	}
 	// Files are named explicitly: how `node --test <dir>` treats a
 	// directory differs between Node.js versions.

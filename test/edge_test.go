@@ -481,6 +481,10 @@ func TestEdgePropsValidation(t *testing.T) {
 			p.DisableLogging = true
 			p.LogBucket = awss3.NewBucket(stack, jsii.String("SomeLogBucket"), nil)
 		}, []string{"LogBucket", "DisableLogging"}},
+		{"destroying a log bucket it does not own", func(p *edge.Props) {
+			p.DestroyLogs = true
+			p.LogBucket = awss3.NewBucket(stack, jsii.String("OwnLogBucket"), nil)
+		}, []string{"DestroyLogs", "LogBucket"}},
 		{"negative log expiration", func(p *edge.Props) { p.LogExpirationDays = -3 }, []string{"LogExpirationDays", "positive"}},
 		{"log expiration with logging off", func(p *edge.Props) { p.LogExpirationDays = 30; p.DisableLogging = true }, []string{"LogExpirationDays", "applies only"}},
 	}

@@ -39,7 +39,10 @@ type resource struct {
 	Type           string         `json:"Type"`
 	Properties     map[string]any `json:"Properties"`
 	DeletionPolicy string         `json:"DeletionPolicy"`
-	DependsOn      []string       `json:"DependsOn"`
+	// UpdateReplacePolicy is what CloudFormation does with the old
+	// resource when an update replaces it.
+	UpdateReplacePolicy string   `json:"UpdateReplacePolicy"`
+	DependsOn           []string `json:"DependsOn"`
 }
 
 // loadAssembly reads every stack of the cloud assembly in dir and of its

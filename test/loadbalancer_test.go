@@ -75,21 +75,6 @@ func TestInternalLoadBalancerAndTargetGroups(t *testing.T) {
 	}
 }
 
-// TestLoadBalancerDeletionProtectionFollowsTheData (issue 8, item 5): on
-// with retained data, off with dataRemovalPolicy=destroy so test stacks
-// still delete.
-func TestLoadBalancerDeletionProtectionFollowsTheData(t *testing.T) {
-	for _, s := range allApps() {
-		want := map[string]string{"retain": "true", "destroy": "false"}[string(s.config.DataRemovalPolicy)]
-		require.NotEmpty(t, want, s.config.DataRemovalPolicy)
-		assert.Equal(t, want, albAttributes(loadBalancer(t, s))["deletion_protection.enabled"], "dataRemovalPolicy=%s", s.config.DataRemovalPolicy)
-		logs, bucket := s.withPrefix(t, "AWS::S3::Bucket", "LoadBalancerAccessLogs")
-		wantPolicy := map[string]string{"retain": "Retain", "destroy": "Delete"}[string(s.config.DataRemovalPolicy)]
-		assert.Equal(t, wantPolicy, bucket.DeletionPolicy, "%s with dataRemovalPolicy=%s", logs, s.config.DataRemovalPolicy)
-	}
-	assert.Equal(t, "destroy", string(destroyData.config.DataRemovalPolicy), "the fixture covers both policies")
-}
-
 // TestLoadBalancerPropsAreValidated: every problem at once, each naming its
 // field, and nothing created.
 func TestLoadBalancerPropsAreValidated(t *testing.T) {
@@ -105,13 +90,12 @@ func TestLoadBalancerPropsAreValidated(t *testing.T) {
 		{"nil", nil, []string{"loadbalancer.Props: required (nil)"}},
 		{"nothing", &loadbalancer.Props{}, []string{
 			"loadbalancer.Props.Vpc: required", "loadbalancer.Props.Subnets: required", "loadbalancer.Props.Targets: required",
-			`loadbalancer.Props.ClientCidr: "" is not a network`,
 		}},
-		{"same ports", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, ClientCidr: "10.0.0.0/16", GatewayPort: 80, RestAPIPort: 80}, []string{
+		{"same ports", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, GatewayPort: 80, RestAPIPort: 80}, []string{
 			"loadbalancer.Props.RestAPIPort: must differ from GatewayPort",
 		}},
-		{"host bits in the client cidr and a relative health path", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, ClientCidr: "10.0.0.1/16", GatewayHealthPath: "health"}, []string{
-			`loadbalancer.Props.ClientCidr: "10.0.0.1/16"`, `loadbalancer.Props.GatewayHealthPath: "health" is not a path`,
+		{"a snapshot policy for the logs and a relative health path", &loadbalancer.Props{Vpc: vpc, Subnets: &awsec2.SubnetSelection{}, Targets: sg, AccessLogRemovalPolicy: awscdk.RemovalPolicy_SNAPSHOT, GatewayHealthPath: "health"}, []string{
+			`loadbalancer.Props.AccessLogRemovalPolicy: "SNAPSHOT" is not supported`, `loadbalancer.Props.GatewayHealthPath: "health" is not a path`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

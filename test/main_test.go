@@ -39,6 +39,9 @@ var (
 	// destroyData is cdk.json with dataRemovalPolicy=destroy, as test
 	// deployments use it.
 	destroyData *synthesized
+	// keptCopy is cdk.json (data retained) with a backup copy region: the
+	// copy vault's stack under retain.
+	keptCopy *synthesized
 	// edgeApp holds the edge construct alone, in stacks of its own.
 	edgeApp *edgeFixture
 	// scratch holds every cloud assembly of the run and whatever the CDK
@@ -91,6 +94,7 @@ func run(m *testing.M) (int, error) {
 		{&defaults, nil},
 		{&privateSwarm, map[string]any{config.KeyPublicSwarm: "false", config.KeyNodeCount: "6"}},
 		{&destroyData, map[string]any{config.KeyDataRemovalPolicy: "destroy"}},
+		{&keptCopy, map[string]any{config.KeyBackupCopyRegion: "eu-central-1"}},
 	} {
 		if *f.dst, err = synth(f.overrides); err != nil {
 			return 1, fmt.Errorf("synth %v: %w", f.overrides, err)

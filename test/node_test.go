@@ -23,7 +23,7 @@ func TestOneZoneFileSystemPerNodeWithOneMountTargetInItsZone(t *testing.T) {
 	for _, s := range allApps() {
 		s.exactly(t, s.config.NodeCount, "AWS::EFS::FileSystem")
 		mountTargets := s.exactly(t, s.config.NodeCount, "AWS::EFS::MountTarget")
-		wantPolicy := map[bool]string{true: "Retain", false: "Delete"}[s.config.DataRemovalPolicy == "retain"]
+		wantPolicy, _ := dataPolicies(s)
 		for i := 0; i < s.config.NodeCount; i++ {
 			fsID, fs := s.withPrefix(t, "AWS::EFS::FileSystem", fmt.Sprintf("Node%dFileSystem", i))
 			zone := s.config.ZoneOf(i)

@@ -635,7 +635,7 @@ func TestStagesUseTheirOwnConfiguration(t *testing.T) {
 		zones    []string
 	}{
 		"test": {test, "2048", "Delete", []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}},
-		"prod": {prod, "4096", "Retain", []string{"eu-central-1a", "eu-central-1b", "eu-central-1c"}},
+		"prod": {prod, "4096", "RetainExceptOnCreate", []string{"eu-central-1a", "eu-central-1b", "eu-central-1c"}},
 	} {
 		for id, task := range tc.s.resources("AWS::ECS::TaskDefinition") {
 			if strings.Contains(id, "MaintenanceTask") {

@@ -23,6 +23,8 @@ func groupName(logicalID string) string {
 	for _, role := range []*regexp.Regexp{
 		regexp.MustCompile(`^(PeerSecurityGroup)`),
 		regexp.MustCompile(`^(LoadBalancerSecurityGroup)`),
+		// The lookup of CloudFront's VPC origin group (loadbalancer_test.go).
+		regexp.MustCompile(`^LoadBalancer(VpcOriginSecurityGroup)`),
 		regexp.MustCompile(`^(NetworkEndpointSecurityGroup)`),
 		regexp.MustCompile(`^(Node\d+TaskSecurityGroup)`),
 		regexp.MustCompile(`^(Node\d+FileSystemSecurityGroup)`),
@@ -70,8 +72,8 @@ func designedIngress(c config.Config) []string {
 		return fmt.Sprintf("%s <- %s tcp/%d-%d", group, source, port, port)
 	}
 	want := []string{
-		tcp("LoadBalancerSecurityGroup", c.VpcCidr, nodespec.GatewayPort),
-		tcp("LoadBalancerSecurityGroup", c.VpcCidr, nodespec.RestAPIPort),
+		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.GatewayPort),
+		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.RestAPIPort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.GatewayPort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.RestAPIPort),
 		tcp("PeerSecurityGroup", "PeerSecurityGroup", nodespec.ClusterSwarmPort),
@@ -103,7 +105,7 @@ func TestSecurityGroupRulesAreExactlyTheDesign(t *testing.T) {
 		"PeerSecurityGroup <- 0.0.0.0/0 tcp/4001-4001",
 		"PeerSecurityGroup <- 0.0.0.0/0 udp/4001-4001",
 		"PeerSecurityGroup <- PeerSecurityGroup tcp/9096-9096",
-		"LoadBalancerSecurityGroup <- 10.42.0.0/16 tcp/9094-9094",
+		"LoadBalancerSecurityGroup <- VpcOriginSecurityGroup tcp/9094-9094",
 	})
 }
 

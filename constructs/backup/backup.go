@@ -31,7 +31,9 @@ type Props struct {
 	// CopyVaultArn, when set, receives a copy of every recovery point (a
 	// vault in another region: NewCopyVault).
 	CopyVaultArn *string
-	// RemovalPolicy of the vault: the data's. Default RETAIN.
+	// RemovalPolicy of the vault: the data's. Default
+	// RETAIN_ON_UPDATE_OR_DELETE. With DESTROY the vault is emptied of its
+	// recovery points before it is deleted (NewVaultEmptier).
 	RemovalPolicy awscdk.RemovalPolicy
 }
 
@@ -76,7 +78,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Backup, error) {
 		p.RetentionDays = backupspec.DefaultRetentionDays
 	}
 	if p.RemovalPolicy == "" {
-		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 	}
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	// Encrypted, like every backup vault: with AWS Backup's own key here,
@@ -107,6 +109,11 @@ func New(scope constructs.Construct, id string, props *Props) (*Backup, error) {
 		BackupVault:     vault,
 		BackupPlanRules: &[]awsbackup.BackupPlanRule{awsbackup.NewBackupPlanRule(rule)},
 	})
+	if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY {
+		// The plan (and its selection) goes first, so no new job starts
+		// while the vault is being emptied.
+		plan.Node().AddDependency(NewVaultEmptier(this, "VaultEmptier", vault))
+	}
 	var resources []awsbackup.BackupResource
 	for _, fs := range p.FileSystems {
 		resources = append(resources, awsbackup.BackupResource_FromEfsFileSystem(fs))
@@ -140,10 +147,15 @@ func New(scope constructs.Construct, id string, props *Props) (*Backup, error) {
 
 // NewCopyVault creates the vault another region keeps the copies in, named
 // by convention (backupspec.CopyVaultName) so the plan's stack can name it
-// without a cross-region reference.
+// without a cross-region reference. With DESTROY it is emptied before it is
+// deleted, like the plan's vault.
 func NewCopyVault(scope constructs.Construct, id, vaultName string, removal awscdk.RemovalPolicy) awsbackup.BackupVault {
-	return awsbackup.NewBackupVault(scope, jsii.String(id), &awsbackup.BackupVaultProps{
+	vault := awsbackup.NewBackupVault(scope, jsii.String(id), &awsbackup.BackupVaultProps{
 		BackupVaultName: jsii.String(vaultName),
 		RemovalPolicy:   removal,
 	})
+	if removal == awscdk.RemovalPolicy_DESTROY {
+		NewVaultEmptier(scope, id+"Emptier", vault)
+	}
+	return vault
 }

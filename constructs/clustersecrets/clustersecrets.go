@@ -37,8 +37,10 @@ type Props struct {
 	// ReplicaRegions receive read-only replicas of the REST API credentials,
 	// e.g. us-east-1 for Lambda@Edge. Default none.
 	ReplicaRegions []string
-	// RemovalPolicy of both secrets. Default RETAIN: a retained file system
-	// without its seed would come back with different peer identities.
+	// RemovalPolicy of both secrets (the credentials' replicas follow their
+	// primary). Default RETAIN_ON_UPDATE_OR_DELETE: a retained file system
+	// without its seed would come back with different peer identities, and
+	// a failed first create must not leave the fixed-name secret behind.
 	RemovalPolicy awscdk.RemovalPolicy
 }
 
@@ -95,7 +97,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 	}
 	removal := props.RemovalPolicy
 	if removal == "" {
-		removal = awscdk.RemovalPolicy_RETAIN
+		removal = awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 	}
 	template, err := json.Marshal(map[string]string{UsernameKey: username})
 	if err != nil {

@@ -113,7 +113,7 @@ func NewEdge(scope constructs.Construct, id string, props *Props) (*Edge, error)
 
 	logBucket := p.LogBucket
 	if logBucket == nil && !p.DisableLogging {
-		logBucket = newLogBucket(c, p.LogExpirationDays)
+		logBucket = newLogBucket(c, p.LogExpirationDays, p.DestroyLogs)
 	}
 
 	var gatewayOrigin awscloudfront.IOrigin
@@ -122,6 +122,15 @@ func NewEdge(scope constructs.Construct, id string, props *Props) (*Edge, error)
 	e.api = newAPI(c, &p, e.auth, logBucket)
 	if p.Websites != nil {
 		e.websites = newWebsites(c, &p, gatewayOrigin, gatewayHeaders, logBucket)
+	}
+	if p.DestroyLogs && logBucket != nil {
+		// Deleted before the bucket is emptied, so that no distribution
+		// logs into it after.
+		for _, d := range []awscloudfront.Distribution{e.gateway, e.api, e.websites} {
+			if d != nil {
+				d.Node().AddDependency(logBucket)
+			}
+		}
 	}
 	e.gatewayURL = distributionURL(e.gateway, p.GatewayDomain)
 	e.apiURL = distributionURL(e.api, p.APIDomain)
@@ -182,7 +191,11 @@ func newAuthFunction(c constructs.Construct, id, bundleDir, secretName string) e
 	return fn
 }
 
-func newLogBucket(c constructs.Construct, expirationDays int) awss3.IBucket {
+func newLogBucket(c constructs.Construct, expirationDays int, destroy bool) awss3.IBucket {
+	removal := awscdk.RemovalPolicy_RETAIN
+	if destroy {
+		removal = awscdk.RemovalPolicy_DESTROY
+	}
 	b := awss3.NewBucket(c, jsii.String("AccessLogs"), &awss3.BucketProps{
 		// CloudFront standard logging writes with an ACL: ACLs must be on.
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
@@ -191,8 +204,9 @@ func newLogBucket(c constructs.Construct, expirationDays int) awss3.IBucket {
 		EnforceSSL:        jsii.Bool(true),
 		// Versioned like the load balancer's log bucket: an overwritten or
 		// deleted log stays recoverable for a while (audit records).
-		Versioned:     jsii.Bool(true),
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		Versioned:         jsii.Bool(true),
+		RemovalPolicy:     removal,
+		AutoDeleteObjects: jsii.Bool(destroy),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("expire-access-logs"),
 			Expiration:                          awscdk.Duration_Days(jsii.Number(float64(expirationDays))),

@@ -92,6 +92,11 @@ type Props struct {
 	LogExpirationDays int
 	// DisableLogging turns CloudFront access logging off.
 	DisableLogging bool
+	// DestroyLogs deletes the bucket the construct creates with the stack,
+	// emptied first (the distributions are deleted before it is emptied).
+	// Default false: the bucket is kept (RETAIN; its name is generated, so
+	// a bucket left by a failed create never blocks a retry).
+	DestroyLogs bool
 }
 
 // Domain is a custom domain for one distribution.
@@ -176,6 +181,9 @@ func (p *Props) Validate() error {
 	}
 	if p.DisableLogging && p.LogBucket != nil {
 		l.Add("LogBucket", "set while DisableLogging is true: choose one")
+	}
+	if p.DestroyLogs && p.LogBucket != nil {
+		l.Add("DestroyLogs", "set with LogBucket: it applies to the bucket the construct creates only")
 	}
 	if p.LogExpirationDays < 0 {
 		l.Add("LogExpirationDays", "must be positive (0 for the default %d), got %d", DefaultLogExpirationDays, p.LogExpirationDays)

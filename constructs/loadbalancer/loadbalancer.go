@@ -1,12 +1,12 @@
 // Package loadbalancer provides the internal Application Load Balancer in
 // front of every node's kubo gateway and cluster REST API. It has no
 // Internet-facing address: the CloudFront edge reaches it through a VPC
-// origin, which connects from inside the VPC.
+// origin, and its listeners admit that VPC origin only
+// (AdmitCloudFrontVpcOrigins), not the VPC's address range.
 package loadbalancer
 
 import (
 	"errors"
-	"net/netip"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -29,10 +29,6 @@ type Props struct {
 	// Targets is the security group of the nodes; the load balancer may
 	// reach only the gateway and REST API ports in it. Required.
 	Targets awsec2.ISecurityGroup
-	// ClientCidr may reach the listeners: the VPC's CIDR, where CloudFront's
-	// VPC origin connects from. Required, as a literal (not a token) so the
-	// rule can be checked at synth.
-	ClientCidr string
 	// GatewayPort and RestAPIPort are both the listener and the container
 	// ports. Default: the nodes' (nodespec).
 	GatewayPort int
@@ -43,19 +39,20 @@ type Props struct {
 	// IdleTimeout of connections; uploads to the REST API can be slow.
 	// Default 120 s.
 	IdleTimeout awscdk.Duration
-	// AccessLogRemovalPolicy of the access log bucket. Default RETAIN.
+	// AccessLogRemovalPolicy of the access log bucket: DESTROY empties and
+	// deletes it with the stack; anything else keeps it (RETAIN, see
+	// accessLogRemoval). Default RETAIN.
 	AccessLogRemovalPolicy awscdk.RemovalPolicy
-	// DeletionProtection keeps the load balancer from being deleted by
-	// accident (a stack deletion then fails until it is turned off). Turn
-	// it on wherever the data is retained.
-	DeletionProtection bool
 }
 
 // LoadBalancer is the internal ALB with one listener and target group per
 // service.
 type LoadBalancer struct {
 	constructs.Construct
-	LoadBalancer       awselasticloadbalancingv2.ApplicationLoadBalancer
+	LoadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
+	// SecurityGroup is the load balancer's: its listeners admit nothing
+	// until AdmitCloudFrontVpcOrigins.
+	SecurityGroup      awsec2.SecurityGroup
 	GatewayTargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
 	RestAPITargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
 	GatewayPort        int
@@ -73,8 +70,10 @@ func (p *Props) Validate() error {
 			l.Add(field, "required")
 		}
 	}
-	if prefix, err := netip.ParsePrefix(p.ClientCidr); err != nil || prefix.Masked() != prefix {
-		l.Add("ClientCidr", "%q is not a network in CIDR notation; allowed: a literal such as the VPC's CIDR, 10.42.0.0/16", p.ClientCidr)
+	switch p.AccessLogRemovalPolicy {
+	case "", awscdk.RemovalPolicy_RETAIN, awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE, awscdk.RemovalPolicy_DESTROY:
+	default:
+		l.Add("AccessLogRemovalPolicy", "%q is not supported; allowed: RETAIN, RETAIN_ON_UPDATE_OR_DELETE (kept as RETAIN) or DESTROY", p.AccessLogRemovalPolicy)
 	}
 	if !strings.HasPrefix(p.GatewayHealthPath, "/") && p.GatewayHealthPath != "" {
 		l.Add("GatewayHealthPath", "%q is not a path; allowed: an absolute path such as %s", p.GatewayHealthPath, nodespec.EmptyDirectoryPath)
@@ -118,12 +117,21 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 	}
 	this := constructs.NewConstruct(scope, jsii.String(id))
 
+	// The description is CloudFormation's replacement trigger: kept as
+	// deployed, although the listeners now admit the VPC origin only.
 	securityGroup := awsec2.NewSecurityGroup(this, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              p.Vpc,
 		Description:      jsii.String("Internal ALB: from inside the VPC (CloudFront VPC origin) to the node gateway and REST API ports only"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
+	// No deletion protection: a load balancer created with it on turns the
+	// rollback of a failed first deploy into ROLLBACK_FAILED, and turning it
+	// on after creation would make every `cdk destroy` stop at it. It holds
+	// no data (its access logs are in the bucket below, kept with retain)
+	// and the stack re-creates it as it was. Written out as false: a stack
+	// deployed with it on keeps an attribute the template merely omits.
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(this, jsii.String("Alb"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		DeletionProtection:      jsii.Bool(false),
 		Vpc:                     p.Vpc,
 		VpcSubnets:              p.Subnets,
 		InternetFacing:          jsii.Bool(false),
@@ -131,9 +139,9 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 		DropInvalidHeaderFields: jsii.Bool(true),
 		IdleTimeout:             p.IdleTimeout,
 		DesyncMitigationMode:    awselasticloadbalancingv2.DesyncMitigationMode_STRICTEST,
-		DeletionProtection:      jsii.Bool(p.DeletionProtection),
 	})
 
+	destroy := p.AccessLogRemovalPolicy == awscdk.RemovalPolicy_DESTROY
 	accessLogs := awss3.NewBucket(this, jsii.String("AccessLogs"), &awss3.BucketProps{
 		// ALB access logs support SSE-S3 only.
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
@@ -141,19 +149,25 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		Versioned:         jsii.Bool(true),
-		RemovalPolicy:     p.AccessLogRemovalPolicy,
+		RemovalPolicy:     accessLogRemoval(p.AccessLogRemovalPolicy),
+		AutoDeleteObjects: jsii.Bool(destroy),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Expiration:                  awscdk.Duration_Days(jsii.Number(365)),
 			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30)),
 		}},
 	})
 	alb.LogAccessLogs(accessLogs, jsii.String("alb"))
+	if destroy {
+		// The load balancer writes a log object every five minutes until
+		// it is gone: it must be deleted before the bucket is emptied, not
+		// in parallel (it depends on the bucket policy only).
+		alb.Node().AddDependency(accessLogs)
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(accessLogs, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-S1"),
 		Reason: jsii.String("This bucket only receives the load balancer's access logs; logging access to it would need yet another log bucket with the same finding. It is private, versioned and SSL-only."),
 	}}, jsii.Bool(false))
 
-	clients := awsec2.Peer_Ipv4(jsii.String(p.ClientCidr))
 	listen := func(name string, port int, healthPath, healthyCodes string) awselasticloadbalancingv2.ApplicationTargetGroup {
 		targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(this, jsii.String(name+"Targets"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
 			Vpc:                 p.Vpc,
@@ -173,11 +187,11 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 		alb.AddListener(jsii.String(name), &awselasticloadbalancingv2.BaseApplicationListenerProps{
 			Port:     jsii.Number(float64(port)),
 			Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
-			// Open would add 0.0.0.0/0; the rule below admits the VPC only.
+			// Open would add 0.0.0.0/0; AdmitCloudFrontVpcOrigins admits
+			// the edge only.
 			Open:                jsii.Bool(false),
 			DefaultTargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
 		})
-		securityGroup.AddIngressRule(clients, awsec2.Port_Tcp(jsii.Number(float64(port))), jsii.String(name+" listener from inside the VPC"), nil)
 		securityGroup.Connections().AllowTo(p.Targets, awsec2.Port_Tcp(jsii.Number(float64(port))), jsii.String(name+" to the nodes"))
 		return targetGroup
 	}
@@ -186,10 +200,24 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 
 	return &LoadBalancer{
 		Construct:          this,
+		SecurityGroup:      securityGroup,
 		LoadBalancer:       alb,
 		GatewayTargetGroup: gateway,
 		RestAPITargetGroup: restAPI,
 		GatewayPort:        p.GatewayPort,
 		RestAPIPort:        p.RestAPIPort,
 	}, nil
+}
+
+// accessLogRemoval is the bucket's policy for the data's policy. A kept bucket
+// is RETAIN, not RETAIN_ON_UPDATE_OR_DELETE: the load balancer writes a test
+// object into it as soon as logging is on, and CloudFormation cannot delete a
+// bucket that holds objects, so RetainExceptOnCreate would turn the rollback
+// of a failed first deploy into ROLLBACK_FAILED. Its name is generated, so a
+// bucket left by a failed create never collides with the retry's.
+func accessLogRemoval(data awscdk.RemovalPolicy) awscdk.RemovalPolicy {
+	if data == awscdk.RemovalPolicy_DESTROY {
+		return data
+	}
+	return awscdk.RemovalPolicy_RETAIN
 }

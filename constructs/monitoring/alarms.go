@@ -13,6 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/kmspolicy"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 )
 
@@ -28,6 +29,7 @@ func newTopic(scope constructs.Construct, displayName, email string) awssns.Topi
 		// under it once the topic is gone.
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	kmspolicy.LimitGrantsToAWSServices(key)
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchAlarmsPublish"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},

@@ -106,7 +106,8 @@ type Props struct {
 	// ProvisionedMiBps is used with the provisioned throughput mode (1 to
 	// 3414), and only then.
 	ProvisionedMiBps int
-	// RemovalPolicy of the file system. Default RETAIN.
+	// RemovalPolicy of the file system. Default RETAIN_ON_UPDATE_OR_DELETE
+	// (kept, except by the rollback of a failed first create).
 	RemovalPolicy awscdk.RemovalPolicy
 	// LogRetention of the container log groups. Default three months.
 	LogRetention awslogs.RetentionDays
@@ -200,7 +201,7 @@ func (p Props) withDefaults() Props {
 		p.ThroughputMode = awsefs.ThroughputMode_ELASTIC
 	}
 	if p.RemovalPolicy == "" {
-		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_THREE_MONTHS

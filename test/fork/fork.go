@@ -90,10 +90,9 @@ func Build(scope constructs.Construct, id string) (*Cluster, error) {
 		return nil, err
 	}
 	if c.LoadBalancer, err = loadbalancer.New(stack, "Alb", &loadbalancer.Props{
-		Vpc:        vpc,
-		Subnets:    &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
-		Targets:    c.Peers,
-		ClientCidr: VpcCidr,
+		Vpc:     vpc,
+		Subnets: &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
+		Targets: c.Peers,
 	}); err != nil {
 		return nil, err
 	}
@@ -131,5 +130,6 @@ func Build(scope constructs.Construct, id string) (*Cluster, error) {
 	}); err != nil {
 		return nil, err
 	}
+	c.LoadBalancer.AdmitCloudFrontVpcOrigins(c.Edge.GatewayDistribution(), c.Edge.APIDistribution())
 	return c, nil
 }

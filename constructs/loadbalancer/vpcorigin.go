@@ -1,0 +1,95 @@
+package loadbalancer
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// VpcOriginSecurityGroupName is the security group CloudFront creates in a
+// VPC with its first VPC origin there and puts on the network interfaces it
+// sends origin requests from. CloudFront does not return its ID with the VPC
+// origin, so it is looked up by this name.
+const VpcOriginSecurityGroupName = "CloudFront-VPCOrigins-Service-SG"
+
+// AdmitCloudFrontVpcOrigins lets CloudFront's VPC origins, and nothing else,
+// reach both listeners: an ingress rule per port whose source is the
+// security group CloudFront manages for VPC origins in this VPC. That group
+// exists only once a VPC origin does, so it is looked up at deploy time
+// (ec2:DescribeSecurityGroups, by VPC and name) after the constructs in
+// origins (the distributions whose VPC origins name this load balancer).
+//
+// The narrowest rule that works: VPC origin requests arrive from CloudFront's
+// addresses, not from the VPC's range, and the origin-facing managed prefix
+// list (the other documented source) admits every CloudFront distribution,
+// needs a context lookup for its region's ID and weighs 55 rules per
+// reference, over a security group's default quota of 60 with two ports.
+func (lb *LoadBalancer) AdmitCloudFrontVpcOrigins(origins ...constructs.IDependable) {
+	vpcID := lb.LoadBalancer.Vpc().VpcId()
+	call := &customresources.AwsSdkCall{
+		Service: jsii.String("EC2"),
+		Action:  jsii.String("DescribeSecurityGroups"),
+		Parameters: map[string]any{
+			"Filters": []map[string]any{
+				{"Name": "vpc-id", "Values": []*string{vpcID}},
+				{"Name": "group-name", "Values": []string{VpcOriginSecurityGroupName}},
+			},
+		},
+		// A missing group fails the deploy here, naming the path, instead
+		// of leaving the listeners closed.
+		PhysicalResourceId: customresources.PhysicalResourceId_FromResponse(jsii.String("SecurityGroups.0.GroupId")),
+		OutputPaths:        jsii.Strings("SecurityGroups.0.GroupId"),
+	}
+	lookup := customresources.NewAwsCustomResource(lb.Construct, jsii.String("VpcOriginSecurityGroup"), &customresources.AwsCustomResourceProps{
+		OnCreate: call,
+		OnUpdate: call,
+		Policy: customresources.AwsCustomResourcePolicy_FromStatements(&[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("ec2:DescribeSecurityGroups"),
+			Resources: jsii.Strings("*"),
+		})}),
+		InstallLatestAwsSdk: jsii.Bool(false),
+	})
+	for _, o := range origins {
+		lookup.Node().AddDependency(o)
+	}
+	source := lookup.GetResponseField(jsii.String("SecurityGroups.0.GroupId"))
+	for name, port := range map[string]int{"Gateway": lb.GatewayPort, "RestApi": lb.RestAPIPort} {
+		// Separate resources, not inline rules: the group must exist before
+		// the load balancer, and the source only after the distributions.
+		awsec2.NewCfnSecurityGroupIngress(lb.Construct, jsii.String(name+"FromVpcOrigins"), &awsec2.CfnSecurityGroupIngressProps{
+			GroupId:               lb.SecurityGroup.SecurityGroupId(),
+			IpProtocol:            jsii.String("tcp"),
+			FromPort:              jsii.Number(float64(port)),
+			ToPort:                jsii.Number(float64(port)),
+			SourceSecurityGroupId: source,
+			Description:           jsii.String(name + " listener from CloudFront's VPC origins only"),
+		})
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(lookup, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("ec2:DescribeSecurityGroups supports no resource-level permissions; the call is read-only and filtered to this VPC."),
+		AppliesTo: &[]any{"Resource::*"},
+	}}, jsii.Bool(true))
+	// The function CDK runs every AwsCustomResource of a stack with.
+	if provider := awscdk.Stack_Of(lb.Construct).Node().TryFindChild(jsii.String(awsCustomResourceProvider)); provider != nil {
+		cdknag.NagSuppressions_AddResourceSuppressions(provider, &[]*cdknag.NagPackSuppression{
+			{
+				Id:     jsii.String("AwsSolutions-L1"),
+				Reason: jsii.String("CDK chooses and updates the runtime of its AwsCustomResource function; the props offer no runtime."),
+			},
+			{
+				Id:        jsii.String("AwsSolutions-IAM4"),
+				Reason:    jsii.String("AWSLambdaBasicExecutionRole lets CDK's AwsCustomResource function write its own logs, nothing else."),
+				AppliesTo: &[]any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+			},
+		}, jsii.Bool(true))
+	}
+}
+
+// awsCustomResourceProvider is the ID of the singleton function CDK adds to
+// a stack for its AwsCustomResources (aws-cdk-lib custom-resources).
+const awsCustomResourceProvider = "AWS679f53fac002430cb0da5b7982bd2287"
