@@ -341,6 +341,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
+		RunbookURL: cfg.RunbookBaseURL,
 		Cluster:    cluster,
 		Nodes:      nodes,
 		TargetGroups: []monitoring.TargetGroup{
@@ -368,6 +369,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	this.EdgeMonitoringParts, err = monitoring.NewEdge(this.EdgeMonitoring, "EdgeMonitoring", &monitoring.EdgeProps{
 		StackName:     cfg.StackName,
 		AlarmEmail:    cfg.AlarmEmail,
+		RunbookURL:    cfg.RunbookBaseURL,
 		Distributions: distributions,
 		AuthFunction:  this.Edge.AuthFunction().Lambda(),
 	})
