@@ -42,6 +42,9 @@ var (
 	// keptCopy is cdk.json (data retained) with a backup copy region: the
 	// copy vault's stack under retain.
 	keptCopy *synthesized
+	// allFeatures is cdk.json with every optional setting on (see
+	// allFeaturesSettings).
+	allFeatures *synthesized
 	// edgeApp holds the edge construct alone, in stacks of its own.
 	edgeApp *edgeFixture
 	// scratch holds every cloud assembly of the run and whatever the CDK
@@ -95,6 +98,7 @@ func run(m *testing.M) (int, error) {
 		{&privateSwarm, map[string]any{config.KeyPublicSwarm: "false", config.KeyNodeCount: "6"}},
 		{&destroyData, map[string]any{config.KeyDataRemovalPolicy: "destroy"}},
 		{&keptCopy, map[string]any{config.KeyBackupCopyRegion: "eu-central-1"}},
+		{&allFeatures, allFeaturesSettings(allFeaturesNodeCount)},
 	} {
 		if *f.dst, err = synth(f.overrides); err != nil {
 			return 1, fmt.Errorf("synth %v: %w", f.overrides, err)
@@ -106,6 +110,39 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
+// allFeaturesNodeCount is the node count of the allFeatures fixture.
+const allFeaturesNodeCount = 6
+
+// allFeaturesSettings turns on every optional setting, choosing the heavier
+// side where two exclude each other: the private swarm (VPC endpoints), the
+// public gateway with subdomains and websites (privateGateway excludes
+// them), bursting throughput (one more alarm per node than the other modes),
+// destroy (auto-deleted buckets), a backup copy region (one more stack).
+// gatewayNoFetch needs replicationFactorMax = nodeCount.
+func allFeaturesSettings(nodeCount int) map[string]any {
+	const cert = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+	return map[string]any{
+		config.KeyNodeCount:              nodeCount,
+		config.KeyReplicationFactorMax:   nodeCount,
+		config.KeyGatewayNoFetch:         true,
+		config.KeyPublicSwarm:            false,
+		config.KeyEfsThroughputMode:      "bursting",
+		config.KeyDataRemovalPolicy:      "destroy",
+		config.KeyGatewayDomainName:      "gw.example.org",
+		config.KeyGatewayCertificateArn:  cert,
+		config.KeyGatewaySubdomains:      true,
+		config.KeyAPIDomainName:          "cluster.example.org",
+		config.KeyAPICertificateArn:      cert,
+		config.KeyWebsiteDomains:         []any{"www.example.org", "docs.example.net"},
+		config.KeyWebsiteCertificateArn:  cert,
+		config.KeyWebACLArn:              "arn:aws:wafv2:us-east-1:123456789012:global/webacl/ipfs/abcdef01-2345-6789-abcd-ef0123456789",
+		config.KeyAlarmEmail:             "ops@example.org",
+		config.KeyBackupCopyRegion:       "eu-central-1",
+		config.KeyCloudFrontPriceClass:   "PriceClass_All",
+		config.KeyRestAPICredentialsName: "ipfs-cluster/rest-api",
+	}
+}
+
 // cdkJSONContext returns cdk.json's context with overrides applied the way
 // `cdk -c key=value` would (string values).
 func cdkJSONContext(overrides map[string]any) map[string]any {
@@ -113,6 +150,10 @@ func cdkJSONContext(overrides map[string]any) map[string]any {
 	if err != nil {
 		panic(err)
 	}
+	// The CDK CLI turns version reporting on: each stack gets the
+	// AWS::CDK::Metadata resource a deployed stack has, which cfn-lint
+	// reads to recognise a CDK template.
+	ctx["aws:cdk:version-reporting"] = true
 	for k, v := range overrides {
 		ctx[k] = v
 	}

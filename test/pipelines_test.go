@@ -95,6 +95,8 @@ type pipelineApp struct {
 	stacks map[string]*assemblyStack
 	// missing lists context the synth could not answer offline.
 	missing []string
+	// outDir is the cloud assembly; TestMain removes it with scratch.
+	outDir string
 }
 
 var sharedPipelineApp *pipelineApp
@@ -115,14 +117,14 @@ func synthPipelineApp(settings map[string]any, build func(awscdk.App) (*app.Buil
 		return nil, err
 	}
 	cdkApp.Synth(nil)
-	p := &pipelineApp{built: built, cdkApp: cdkApp}
+	p := &pipelineApp{built: built, cdkApp: cdkApp, outDir: outdir}
 	if p.stacks, err = readAssembly(outdir); err != nil {
 		return nil, err
 	}
 	if p.missing, err = missingContext(outdir); err != nil {
 		return nil, err
 	}
-	return p, os.RemoveAll(outdir)
+	return p, nil
 }
 
 // delivery synthesizes the pipeline configuration on first use and shares
