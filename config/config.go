@@ -376,9 +376,15 @@ func (p *parser) list(key string, dst *[]string) {
 // NodeSettings are the plain values of node i, as its task definition and a
 // local peer get them.
 func (c Config) NodeSettings(i int) nodespec.Settings {
+	zone := ""
+	if len(c.AvailabilityZones) > 0 { // else Validate names the empty list
+		zone = c.ZoneOf(i)
+	}
 	return nodespec.Settings{
 		Index:                 i,
 		PeerCount:             c.NodeCount,
+		Zone:                  zone,
+		Region:                c.Region,
 		Namespace:             c.CloudMapNamespace,
 		CPU:                   c.TaskCPU,
 		MemoryMiB:             c.TaskMemoryMiB,

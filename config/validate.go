@@ -100,6 +100,9 @@ func (c Config) validate(local bool) []string {
 			// The edge's rules for these names (validateWebsites) are
 			// stricter and name the right key; one report is enough.
 			continue
+		case "Zone", "Region":
+			// So are the rules for availabilityZones and region above.
+			continue
 		}
 		key, ok := nodeSettingKeys[p.Field]
 		if !ok {

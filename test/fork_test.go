@@ -71,7 +71,7 @@ func TestForkableConstructs(t *testing.T) {
 		assert.Equal(t, namespaceID, ref(path(registry.Properties, "NamespaceId")), id)
 
 		_, defs := taskDefinition(t, s, id)
-		kubo, cluster := nodespec.Settings{Index: i, PeerCount: fork.Peers, Namespace: fork.Namespace}.Environment()
+		kubo, cluster := fork.PeerSettings(i).Environment()
 		assert.Equal(t, kubo, envOf(t, defs[node.KuboContainerName]), id)
 		assert.Equal(t, cluster, envOf(t, defs[node.ClusterContainerName]), id)
 		assert.Equal(t, strings.Join(nodespec.PeerMultiaddrs(fork.Namespace, fork.Peers), ","), envOf(t, defs[node.ClusterContainerName])["CLUSTER_PEER_MULTIADDRS"])

@@ -80,6 +80,28 @@ func TestServicesArePinnedToTheirZone(t *testing.T) {
 	}
 }
 
+// TestPeersAreTaggedWithTheZoneTheyRunIn (issue 14, item 4): each peer's
+// zone tag names the zone its task's subnet is in, its region tag the
+// stack's region, and the allocator spreads a pin over those tags before
+// it looks at free space; the peers span every configured zone.
+func TestPeersAreTaggedWithTheZoneTheyRunIn(t *testing.T) {
+	for _, s := range allApps() {
+		zones := map[string]bool{}
+		for i := 0; i < s.config.NodeCount; i++ {
+			_, service := s.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", i))
+			subnets := list(path(service.Properties, "NetworkConfiguration", "AwsvpcConfiguration", "Subnets"))
+			require.Len(t, subnets, 1, "node %d", i)
+			zone := subnetZone(t, s.stackTemplate, subnets[0])
+			_, defs := taskDefinition(t, s.stackTemplate, fmt.Sprintf("Node%d", i))
+			env := envOf(t, defs[node.ClusterContainerName])
+			assert.Equal(t, "region:"+s.config.Region+",zone:"+zone, env["CLUSTER_TAGS_TAGS"], "node %d", i)
+			assert.Equal(t, "tag:region,tag:zone,pinqueue,freespace", env["CLUSTER_BALANCED_ALLOCATEBY"], "node %d", i)
+			zones[zone] = true
+		}
+		assert.Len(t, zones, len(s.config.AvailabilityZones), "%d nodes span every zone", s.config.NodeCount)
+	}
+}
+
 // TestServicesRollOneAfterAnother (issue 8, item 1): node N+1's service
 // depends on node N's and on no other service, so CloudFormation updates one
 // peer at a time; the circuit breaker with rollback stops the chain where a
@@ -412,7 +434,10 @@ func TestNodePropsAreValidated(t *testing.T) {
 		{"nothing", &node.Props{Settings: nodespec.Settings{Index: 1}}, []string{
 			"node.Props.AvailabilityZone: required", "node.Props.Vpc: required", "node.Props.Cluster: required",
 			"node.Props.CloudMapNamespace: required", "node.Props.IdentitySeed: required", "node.Props.PeerSecurityGroup: required",
-			"node.Props.Settings.Namespace:",
+			"node.Props.Settings.Namespace:", "node.Props.Settings.Zone:", "node.Props.Settings.Region:",
+		}},
+		{"zone tag of another zone", &node.Props{Settings: nodespec.Settings{PeerCount: 3, Namespace: "a.internal", Zone: "eu-west-1b", Region: "eu-west-1"}, AvailabilityZone: "eu-west-1a"}, []string{
+			`node.Props.Settings.Zone: is "eu-west-1b" but AvailabilityZone is "eu-west-1a"`,
 		}},
 		{"index outside the cluster", &node.Props{Settings: nodespec.Settings{Index: 3, PeerCount: 3, Namespace: "a.internal"}}, []string{
 			"node.Props.Settings.Index: 3 is not a peer of a 3-peer cluster",

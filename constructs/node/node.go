@@ -77,7 +77,8 @@ const collectorStartPeriod = 30 * time.Second
 // local cluster) and the resources it plugs into.
 type Props struct {
 	nodespec.Settings
-	// AvailabilityZone the task and its file system live in. Required.
+	// AvailabilityZone the task and its file system live in; Settings.Zone
+	// (the peer's zone tag) must name the same zone. Required.
 	AvailabilityZone string
 	// Vpc the node runs in. Required.
 	Vpc awsec2.IVpc
@@ -164,6 +165,9 @@ func (p *Props) Validate() error {
 		if !required[field] {
 			l.Add(field, "required")
 		}
+	}
+	if p.AvailabilityZone != "" && p.Settings.Zone != "" && p.Settings.Zone != p.AvailabilityZone {
+		l.Add("Settings.Zone", "is %q but AvailabilityZone is %q; allowed: the same zone (the allocator spreads replicas by the peer's zone tag, which must name the zone it runs in)", p.Settings.Zone, p.AvailabilityZone)
 	}
 	if p.CloudMapNamespace != nil {
 		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.Namespace {

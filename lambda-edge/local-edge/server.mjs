@@ -253,6 +253,12 @@ class Site {
     });
     preq.on('response', (pres) => {
       const out = collect(pairsOf(pres.rawHeaders));
+      // Trailers need chunked framing, and Node will not write a Trailer
+      // header without it: ipfs-cluster declares X-Stream-Error on every
+      // stream, an empty one answered 204 with no body (and no framing).
+      if (!/\bchunked\b/i.test(pres.headers['transfer-encoding'] || '')) {
+        out.delete('trailer');
+      }
       applyPolicy(out, this.policy);
       res.writeHead(pres.statusCode, pres.statusMessage, flat(out));
       pres.pipe(res, { end: false });

@@ -39,6 +39,11 @@ const (
 // Zones are the fork's three zones, node i in Zones[i].
 var Zones = []string{Region + "a", Region + "b", Region + "c"}
 
+// PeerSettings are peer i's plain settings.
+func PeerSettings(i int) nodespec.Settings {
+	return nodespec.Settings{Index: i, PeerCount: Peers, Namespace: Namespace, Zone: Zones[i], Region: Region}
+}
+
 // Cluster is what the fork built.
 type Cluster struct {
 	Stack        awscdk.Stack
@@ -98,7 +103,7 @@ func Build(scope constructs.Construct, id string) (*Cluster, error) {
 	}
 	for i := 0; i < Peers; i++ {
 		n, err := node.New(stack, "Peer"+strconv.Itoa(i), &node.Props{
-			Settings:           nodespec.Settings{Index: i, PeerCount: Peers, Namespace: Namespace},
+			Settings:           PeerSettings(i),
 			AvailabilityZone:   Zones[i],
 			Vpc:                vpc,
 			TaskSubnets:        &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC, AvailabilityZones: jsii.Strings(Zones[i])},

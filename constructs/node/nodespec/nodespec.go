@@ -161,6 +161,11 @@ type Settings struct {
 	// PeerCount is the number of peers of the cluster (this one included).
 	// Required.
 	PeerCount int
+	// Zone is the availability zone the peer runs in and Region its AWS
+	// region: the peer's ipfs-cluster tags (ZoneTag, RegionTag), by which
+	// the allocator spreads a pin's replicas (AllocateBy). Required: the
+	// allocator skips a peer that lacks one of its tags.
+	Zone, Region string
 	// Namespace is the private DNS namespace the peers' names live in, e.g.
 	// "ipfs-cluster.internal". Required.
 	Namespace string
@@ -224,6 +229,8 @@ var (
 	// A top-level domain alone ("localhost.", "test.") may have a resolver.
 	dnsLabelPattern    = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	resolverURLPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?&=+-]*)?$`)
+	// Zone and region names (eu-west-1a, euw1-az1, eu-west-1).
+	tagValuePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 	// kubo's DoH client refuses plain HTTP but to these.
 	localResolverPattern = regexp.MustCompile(`^http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?(/|$)`)
 )
@@ -234,6 +241,23 @@ const MaxProvisionedMiBps = 3414
 // MaxPeers bounds a cluster: every peer dials every other one and the
 // address list travels in each task definition's environment.
 const MaxPeers = 30
+
+// The peers' ipfs-cluster tags (informer.tags.tags).
+const (
+	ZoneTag   = "zone"
+	RegionTag = "region"
+)
+
+// AllocateBy is the balanced allocator's order (allocator.balanced.allocate_by):
+// a pin's replicas go to different regions first, then to different zones
+// within a region, and only then, within one zone, to the peer with the
+// shortest pin queue and the most free space. Upstream's default
+// (tag:group, freespace) ignores zones: with more than three peers two
+// replicas of a pin could share a zone. pinqueue before freespace is the
+// order upstream's changelog gives for its pinqueue informer: a peer with a
+// long backlog is passed over (its weight moves every 100,000 queued pins,
+// so free space decides otherwise).
+var AllocateBy = []string{"tag:" + RegionTag, "tag:" + ZoneTag, "pinqueue", "freespace"}
 
 // Validate reports every problem at once; zero values that have defaults
 // are fine.
@@ -248,6 +272,14 @@ func (s Settings) Validate() error {
 	}
 	if err := ValidateNamespace(s.Namespace); err != nil {
 		l.Add("Namespace", "%v", err)
+	}
+	for _, tag := range []struct{ field, name, value, example string }{{"Zone", ZoneTag, s.Zone, "eu-west-1a"}, {"Region", RegionTag, s.Region, "eu-west-1"}} {
+		switch {
+		case tag.value == "":
+			l.Add(tag.field, "required: the allocator never places a pin on a peer that lacks its %s tag", tag.name)
+		case !tagValuePattern.MatchString(tag.value):
+			l.Add(tag.field, "%q is not allowed; allowed: lower-case letters, digits and inner '-', e.g. %s (the cluster parses its tags as name:value,name:value)", tag.value, tag.example)
+		}
 	}
 	if memories, ok := FargateMemoryMiB[s.CPU]; !ok {
 		l.Add("CPU", "%d is not a Fargate CPU value; allowed: %v", s.CPU, sortedKeys(FargateMemoryMiB))
@@ -444,7 +476,26 @@ func (s Settings) Environment() (kubo, cluster map[string]string) {
 	cluster["CLUSTER_RESOURCEMANAGER_MEMORYLIMITBYTES"] = strconv.Itoa(memory.clusterResourceMgrMiB << 20)
 	cluster["IPFS_CLUSTER_WAIT_LOCK"] = ClusterStateLockWait.String()
 	cluster["CLUSTER_METRICS_ENABLESTATS"] = strconv.FormatBool(s.ClusterMetrics)
+	// Replaces the tags of service.json (upstream's group:default), which
+	// AllocateBy does not use.
+	cluster["CLUSTER_TAGS_TAGS"] = s.tagsVariable()
+	cluster["CLUSTER_BALANCED_ALLOCATEBY"] = strings.Join(AllocateBy, ",")
 	return kubo, cluster
+}
+
+// Tags are the peer's ipfs-cluster tags.
+func (s Settings) Tags() map[string]string {
+	return map[string]string{RegionTag: s.Region, ZoneTag: s.Zone}
+}
+
+// tagsVariable is CLUSTER_TAGS_TAGS: name:value pairs in name order.
+func (s Settings) tagsVariable() string {
+	tags := s.Tags()
+	var pairs []string
+	for _, name := range slices.Sorted(maps.Keys(tags)) {
+		pairs = append(pairs, name+":"+tags[name])
+	}
+	return strings.Join(pairs, ",")
 }
 
 // DNSResolversVariable is KUBO_DNS_RESOLVERS for resolvers: domain=url

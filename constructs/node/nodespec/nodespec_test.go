@@ -1,6 +1,7 @@
 package nodespec
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func TestMemoryBudget(t *testing.T) {
 }
 
 func TestEnvironmentOfTheDefaultPeer(t *testing.T) {
-	kubo, cluster := Settings{Index: 1, PeerCount: 3, Namespace: "ipfs.internal"}.Environment()
+	kubo, cluster := Settings{Index: 1, PeerCount: 3, Namespace: "ipfs.internal", Zone: "eu-west-1b", Region: "eu-west-1"}.Environment()
 	want := map[string]string{
 		"KUBO_GATEWAY_NOFETCH": "false",
 		"KUBO_STORAGE_MAX":     "100GB",
@@ -59,6 +60,11 @@ func TestEnvironmentOfTheDefaultPeer(t *testing.T) {
 		"CLUSTER_IPFSHTTP_NODEMULTIADDRESS":        "/ip4/127.0.0.1/tcp/5001",
 		"CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS": "/ip4/127.0.0.1/tcp/9097",
 		"IPFS_CLUSTER_WAIT_LOCK":                   "3m0s",
+		// ipfs-cluster v1.1.6's envconfig names (informer/tags: prefix
+		// cluster_tags, allocator/balanced: cluster_balanced); maps are
+		// name:value,name:value.
+		"CLUSTER_TAGS_TAGS":           "region:eu-west-1,zone:eu-west-1b",
+		"CLUSTER_BALANCED_ALLOCATEBY": "tag:region,tag:zone,pinqueue,freespace",
 	}
 	for k, v := range wantCluster {
 		if cluster[k] != v {
@@ -89,17 +95,44 @@ func TestStartPeriodsOutlastTheLockWaits(t *testing.T) {
 }
 
 func TestValidateReportsEveryField(t *testing.T) {
-	err := Settings{Index: 5, PeerCount: 3, Namespace: "Not_A_Name", CPU: 3, MemoryMiB: 1000, ReplicationFactorMin: 3, ReplicationFactorMax: 2, KuboStorageMax: "lots", PublicGatewayHosts: []string{"*.x.org"}}.Validate()
+	err := Settings{Index: 5, PeerCount: 3, Namespace: "Not_A_Name", Zone: "eu-west-1a,x:y", CPU: 3, MemoryMiB: 1000, ReplicationFactorMin: 3, ReplicationFactorMax: 2, KuboStorageMax: "lots", PublicGatewayHosts: []string{"*.x.org"}}.Validate()
 	fields := map[string]bool{}
 	for _, p := range propcheck.Problems(err) {
 		fields[p.Field] = true
 	}
-	for _, f := range []string{"Index", "Namespace", "CPU", "MemoryMiB", "ReplicationFactorMin", "KuboStorageMax", "PublicGatewayHosts"} {
+	for _, f := range []string{"Index", "Namespace", "Zone", "Region", "CPU", "MemoryMiB", "ReplicationFactorMin", "KuboStorageMax", "PublicGatewayHosts"} {
 		if !fields[f] {
 			t.Errorf("no problem reported for %s in %v", f, err)
 		}
 	}
-	if err := (Settings{PeerCount: 3, Namespace: "ipfs-cluster.internal"}).Validate(); err != nil {
+	if err := (Settings{PeerCount: 3, Namespace: "ipfs-cluster.internal", Zone: "eu-west-1a", Region: "eu-west-1"}).Validate(); err != nil {
 		t.Errorf("defaults rejected: %v", err)
+	}
+}
+
+// TestAllocationSpreadsOverTheTagsFirst: the allocator's order names every
+// tag the peers carry, regions before zones, all of them before the
+// metrics that rank peers within a zone; a peer without one of them would
+// never be allocated (upstream skips peers that lack a metric).
+func TestAllocationSpreadsOverTheTagsFirst(t *testing.T) {
+	s := Settings{Zone: "eu-west-1a", Region: "eu-west-1"}
+	var tags []string
+	for i, by := range AllocateBy {
+		name, isTag := strings.CutPrefix(by, "tag:")
+		if isTag {
+			if len(tags) != i {
+				t.Errorf("allocate_by %v: %s comes after a metric that is not a tag", AllocateBy, by)
+			}
+			if _, ok := s.Tags()[name]; !ok {
+				t.Errorf("allocate_by names tag %q, which the peers do not carry (%v)", name, s.Tags())
+			}
+			tags = append(tags, name)
+		}
+	}
+	if !slices.Equal(tags, []string{RegionTag, ZoneTag}) {
+		t.Errorf("allocate_by's tags %v, want region then zone", tags)
+	}
+	if len(tags) != len(s.Tags()) {
+		t.Errorf("the peers carry tags %v that allocate_by %v does not use", s.Tags(), AllocateBy)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 func TestGatewayHostsAndResolversReachKubo(t *testing.T) {
 	s := Settings{
-		PeerCount: 3, Namespace: "ipfs-cluster.internal",
+		PeerCount: 3, Namespace: "ipfs-cluster.internal", Zone: "eu-west-1a", Region: "eu-west-1",
 		SubdomainGatewayHosts: []string{"gw.example.org"},
 		DNSLinkHosts:          []string{"www.example.org", "docs.example.net"},
 		DNSResolvers:          map[string]string{".": "", "localhost.": "http://127.0.0.1:8053/dns-query"},
@@ -33,7 +33,7 @@ func TestGatewayHostsAndResolversReachKubo(t *testing.T) {
 
 func TestGatewayHostProblems(t *testing.T) {
 	err := Settings{
-		PeerCount: 3, Namespace: "ipfs-cluster.internal",
+		PeerCount: 3, Namespace: "ipfs-cluster.internal", Zone: "eu-west-1a", Region: "eu-west-1",
 		PublicGatewayHosts:    []string{"a.example.org"},
 		SubdomainGatewayHosts: []string{"a.example.org", "*.example.org"},
 		DNSLinkHosts:          []string{"b.example.org", "b.example.org"},
