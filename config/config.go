@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/backup/backupspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network/networkspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
@@ -46,6 +47,7 @@ const (
 	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
 	KeyWebACLArn              = "webAclArn"
 	KeyAlarmEmail             = "alarmEmail"
+	KeyRunbookBaseURL         = "runbookBaseUrl"
 	KeyBackupRetentionDays    = "backupRetentionDays"
 	KeyBackupCopyRegion       = "backupCopyRegion"
 	KeyGatewaySubdomains      = "gatewaySubdomains"
@@ -63,7 +65,7 @@ var Keys = []string{
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
 	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
-	KeyAlarmEmail, KeyBackupRetentionDays, KeyBackupCopyRegion,
+	KeyAlarmEmail, KeyRunbookBaseURL, KeyBackupRetentionDays, KeyBackupCopyRegion,
 	KeyGatewaySubdomains, KeyWebsiteDomains, KeyWebsiteCertificateArn,
 	// pipeline.go
 	KeyPipelineAccount, KeyPipelineRegion, KeySourceRepository, KeySourceConnectionArn,
@@ -129,6 +131,9 @@ type Config struct {
 	// AlarmEmail, when set, subscribes to both alarm topics (the cluster
 	// region's and us-east-1's).
 	AlarmEmail string
+	// RunbookBaseURL is the runbooks page the alarms link (empty: this
+	// project's); a fork points it at its own copy.
+	RunbookBaseURL string
 	// BackupRetentionDays keeps each daily AWS Backup recovery point.
 	BackupRetentionDays int
 	// BackupCopyRegion, when set, receives a copy of every recovery point
@@ -171,6 +176,7 @@ func Defaults() Config {
 		CloudFrontPriceClass: edgespec.PriceClasses[0],
 		RestAPIUsername:      "admin",
 		BackupRetentionDays:  backupspec.DefaultRetentionDays,
+		RunbookBaseURL:       monitoringspec.DefaultRunbookURL,
 	}
 }
 
@@ -247,6 +253,7 @@ func parse(raw map[string]any, local bool) (Config, error) {
 	p.str(KeyRestAPICredentialsName, &c.RestAPICredentialsSecretName)
 	p.str(KeyWebACLArn, &c.WebACLArn)
 	p.str(KeyAlarmEmail, &c.AlarmEmail)
+	p.str(KeyRunbookBaseURL, &c.RunbookBaseURL)
 	p.integer(KeyBackupRetentionDays, &c.BackupRetentionDays)
 	p.str(KeyBackupCopyRegion, &c.BackupCopyRegion)
 	p.boolean(KeyGatewaySubdomains, &c.GatewaySubdomains)

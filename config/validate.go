@@ -154,6 +154,7 @@ func (c Config) validate(local bool) []string {
 		check(KeyWebACLArn, edgespec.ValidateWebACLArn(c.WebACLArn))
 	}
 	check(KeyAlarmEmail, monitoringspec.ValidateEmail(c.AlarmEmail))
+	check(KeyRunbookBaseURL, monitoringspec.ValidateRunbookURL(c.RunbookBaseURL))
 	check(KeyBackupRetentionDays, backupspec.ValidateRetentionDays(c.BackupRetentionDays))
 	check(KeyBackupCopyRegion, backupspec.ValidateCopyRegion(c.BackupCopyRegion, c.Region))
 	return problems

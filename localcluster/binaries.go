@@ -117,6 +117,30 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	return b, nil
 }
 
+// EnsurePreviousKubo builds (once, then reuses) the kubo release of
+// test/binaries/kubo-previous and returns the ipfs binary and its version:
+// the upgrade rehearsal's starting point.
+func EnsurePreviousKubo(ctx context.Context, root string, log io.Writer) (path, version string, err error) {
+	if version, err = PreviousKuboVersion(root); err != nil {
+		return "", "", err
+	}
+	cache, err := binCacheDir()
+	if err != nil {
+		return "", "", err
+	}
+	goBin, err := goTool()
+	if err != nil {
+		return "", "", err
+	}
+	dir, err := buildCached(ctx, cache, "kubo-"+version, log, func(out string) error {
+		return goBuild(ctx, goBin, filepath.Join(root, kuboPreviousModule), out, log, nil, kuboModule+"/cmd/ipfs")
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("building kubo %s: %w", version, err)
+	}
+	return filepath.Join(dir, "ipfs"), version, nil
+}
+
 func goTool() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p, nil

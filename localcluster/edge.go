@@ -51,12 +51,14 @@ func (c *Cluster) EdgeLog() string { return filepath.Join(c.Root, "edge.log") }
 func (c *Cluster) EdgeOptions() localedge.Options {
 	gateway, api := c.EdgeURLs()
 	opt := localedge.Options{
-		RepoRoot:       c.opt.RepoRoot,
-		GatewayListen:  strings.TrimPrefix(gateway, "http://"),
-		APIListen:      strings.TrimPrefix(api, "http://"),
-		Username:       c.Secrets.Username,
-		Password:       c.Secrets.Password,
-		PrivateGateway: c.privateGateway,
+		RepoRoot:      c.opt.RepoRoot,
+		GatewayListen: strings.TrimPrefix(gateway, "http://"),
+		APIListen:     strings.TrimPrefix(api, "http://"),
+		// The secrets file, read again whenever the handler's cache
+		// expires: a rotation reaches the local edge as it reaches
+		// CloudFront.
+		CredentialsFile: &localedge.CredentialsFile{Path: c.SecretFile, UsernameVar: nodespec.RestAPIUsernameVariable, PasswordVar: nodespec.RestAPIPasswordVariable},
+		PrivateGateway:  c.privateGateway,
 		// Locally localhost is always a subdomain gateway and this one
 		// listener also plays the websites distribution: the viewer's Host
 		// reaches the peers, as it does in a deployment with
@@ -121,9 +123,11 @@ const edgeName = "local edge"
 // edgeServesFile records what the running edge was started with.
 func (c *Cluster) edgeServesFile() string { return filepath.Join(c.Root, "edge.serves") }
 
-// edgeServes sums up what an edge serves (listeners, peers, credentials,
-// gateway privacy): an edge started with another sum serves another
-// configuration (fewer peers, rotated credentials) and must be replaced.
+// edgeServes sums up what an edge serves (listeners, peers, where its
+// credentials come from, gateway privacy): an edge started with another
+// sum serves another configuration (fewer peers) and must be replaced. A
+// rotated password needs no new edge: it reads the secrets file again when
+// its cache expires, as the deployed authenticator does.
 func (c *Cluster) edgeServes() string {
 	opt := c.EdgeOptions()
 	opt.Log = nil

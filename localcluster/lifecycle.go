@@ -199,6 +199,9 @@ func (c *Cluster) startCluster(ctx context.Context, p *Peer) error {
 		cmd = exec.Command("/bin/sh", append([]string{script}, c.clusterCmd...)...)
 	}
 	cmd.Dir = p.Dir
+	if err := c.reloadSecrets(); err != nil {
+		return err
+	}
 	_, cmd.Env = c.processEnv(p)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if c.opt.wrap != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 // Secrets are what the stack generates into Secrets Manager at deploy time:
@@ -16,17 +18,17 @@ import (
 // (mode 0600), generated on first use and kept: peer identities stay the
 // same across restarts, as in the deployment.
 type Secrets struct {
-	Seed     string // CLUSTER_IDENTITY_SEED
-	Username string // RESTAPI_USERNAME
-	Password string // RESTAPI_PASSWORD
+	Seed     string // nodespec.IdentitySeedVariable
+	Username string // nodespec.RestAPIUsernameVariable
+	Password string // nodespec.RestAPIPasswordVariable
 }
 
 // env returns the secrets as the container environment carries them.
 func (s Secrets) env() []string {
 	return []string{
-		"CLUSTER_IDENTITY_SEED=" + s.Seed,
-		"RESTAPI_USERNAME=" + s.Username,
-		"RESTAPI_PASSWORD=" + s.Password,
+		nodespec.IdentitySeedVariable + "=" + s.Seed,
+		nodespec.RestAPIUsernameVariable + "=" + s.Username,
+		nodespec.RestAPIPasswordVariable + "=" + s.Password,
 	}
 }
 
@@ -52,7 +54,7 @@ func randomAlnum(n int) string {
 // loadOrCreateSecrets reads path, or generates fresh secrets and writes them
 // there with mode 0600.
 func loadOrCreateSecrets(path string) (Secrets, error) {
-	s, err := readSecrets(path)
+	s, err := ReadSecrets(path)
 	if err == nil {
 		return s, nil
 	}
@@ -60,9 +62,7 @@ func loadOrCreateSecrets(path string) (Secrets, error) {
 		return s, err
 	}
 	s = Secrets{Seed: randomAlnum(64), Username: "admin", Password: randomAlnum(32)}
-	content := "# Local stand-in for the secrets the stack generates in Secrets Manager.\n" +
-		"# Keep it: the peers' identities derive from CLUSTER_IDENTITY_SEED.\n" +
-		strings.Join(s.env(), "\n") + "\n"
+	content := secretsFileContent(s)
 	// Write a private temporary file, then link it into place: readers see
 	// either no file or a complete one, and a concurrent creator wins once.
 	f, err := os.CreateTemp(filepath.Dir(path), ".secrets-*")
@@ -83,14 +83,74 @@ func loadOrCreateSecrets(path string) (Secrets, error) {
 	}
 	if err := os.Link(f.Name(), path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return readSecrets(path)
+			return ReadSecrets(path)
 		}
 		return s, err
 	}
 	return s, nil
 }
 
-func readSecrets(path string) (Secrets, error) {
+// RotatePassword gives the REST API a new random password in the secrets
+// file, as `aws secretsmanager put-secret-value` does for a deployment: the
+// seed and the username stay. As there, nothing running changes at once:
+// each peer reads the file when it (re)starts, the local edge when its
+// credentials cache expires.
+func (c *Cluster) RotatePassword() error {
+	s, err := ReadSecrets(c.SecretFile)
+	if err != nil {
+		return err
+	}
+	s.Password = randomAlnum(32)
+	if err := writeSecretsFile(c.SecretFile, s); err != nil {
+		return err
+	}
+	c.logf("new REST API password written to %s; restart each peer (stop-peer, start-peer) to apply it", c.SecretFile)
+	return nil
+}
+
+// writeSecretsFile replaces path with s, mode 0600, atomically.
+func writeSecretsFile(path string, s Secrets) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".secrets-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(secretsFileContent(s)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func secretsFileContent(s Secrets) string {
+	return "# Local stand-in for the secrets the stack generates in Secrets Manager.\n" +
+		"# Keep it: the peers' identities derive from CLUSTER_IDENTITY_SEED.\n" +
+		strings.Join(s.env(), "\n") + "\n"
+}
+
+// reloadSecrets reads the secrets file again, as an ECS task reads its
+// secrets when it starts: a peer (re)started after a rotation gets the new
+// password, and so do the cluster's own clients.
+func (c *Cluster) reloadSecrets() error {
+	s, err := ReadSecrets(c.SecretFile)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.Secrets = s
+	c.mu.Unlock()
+	return nil
+}
+
+// ReadSecrets reads a local cluster's secrets file (<root>/secrets.env).
+func ReadSecrets(path string) (Secrets, error) {
 	var s Secrets
 	f, err := os.Open(path)
 	if err != nil {
@@ -105,11 +165,11 @@ func readSecrets(path string) (Secrets, error) {
 		}
 		k, v, _ := strings.Cut(l, "=")
 		switch k {
-		case "CLUSTER_IDENTITY_SEED":
+		case nodespec.IdentitySeedVariable:
 			s.Seed = v
-		case "RESTAPI_USERNAME":
+		case nodespec.RestAPIUsernameVariable:
 			s.Username = v
-		case "RESTAPI_PASSWORD":
+		case nodespec.RestAPIPasswordVariable:
 			s.Password = v
 		}
 	}
@@ -117,7 +177,7 @@ func readSecrets(path string) (Secrets, error) {
 		return s, err
 	}
 	if s.Seed == "" || s.Username == "" || s.Password == "" {
-		return s, fmt.Errorf("%s: CLUSTER_IDENTITY_SEED, RESTAPI_USERNAME and RESTAPI_PASSWORD are all required", path)
+		return s, fmt.Errorf("%s: %s, %s and %s are all required", path, nodespec.IdentitySeedVariable, nodespec.RestAPIUsernameVariable, nodespec.RestAPIPasswordVariable)
 	}
 	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/dockerfile"
@@ -22,7 +23,10 @@ const (
 	kuboDockerfile    = "docker/kubo/Dockerfile"
 	clusterDockerfile = "docker/ipfs-cluster/Dockerfile"
 	kuboBinModule     = "test/binaries/kubo"
-	clusterBinModule  = "test/binaries/ipfs-cluster"
+	// kuboPreviousModule builds the release before kuboBinModule's, for
+	// the upgrade rehearsal.
+	kuboPreviousModule = "test/binaries/kubo-previous"
+	clusterBinModule   = "test/binaries/ipfs-cluster"
 )
 
 // RepoRoot returns the root of the main module: $IPFS_CLUSTER_AWS_ROOT if set,
@@ -128,4 +132,44 @@ func checkVersions(root string) (Versions, error) {
 		}
 	}
 	return v, errors.Join(errs...)
+}
+
+// PreviousKuboVersion is the kubo release the upgrade rehearsal starts
+// from: the one test/binaries/kubo-previous requires. It must be older than
+// the pinned release (the Dockerfile's FROM), or the rehearsal would not be
+// an upgrade.
+func PreviousKuboVersion(root string) (string, error) {
+	prev, err := goModRequire(filepath.Join(root, kuboPreviousModule, "go.mod"), kuboModule)
+	if err != nil {
+		return "", err
+	}
+	v, err := imageVersions(root)
+	if err != nil {
+		return "", err
+	}
+	if !semverLess(prev, v.Kubo) {
+		return "", fmt.Errorf("%s/go.mod requires %s %s, which is not older than %s's FROM %s: set it to the release the deployment runs before this upgrade", kuboPreviousModule, kuboModule, prev, kuboDockerfile, v.Kubo)
+	}
+	return prev, nil
+}
+
+// semverLess compares vMAJOR.MINOR.PATCH release versions.
+func semverLess(a, b string) bool {
+	pa, pb := semverParts(a), semverParts(b)
+	for i := range pa {
+		if pa[i] != pb[i] {
+			return pa[i] < pb[i]
+		}
+	}
+	return false
+}
+
+func semverParts(v string) [3]int {
+	var out [3]int
+	core, _, _ := strings.Cut(strings.TrimPrefix(v, "v"), "-")
+	for i, f := range strings.SplitN(core, ".", 3) {
+		n, _ := strconv.Atoi(f)
+		out[i] = n
+	}
+	return out
 }

@@ -25,6 +25,30 @@ func TestBinaryVersionsMatchDockerfiles(t *testing.T) {
 	}
 }
 
+// The upgrade rehearsal starts from a release older than the pinned one.
+func TestPreviousKuboIsOlderThanThePinnedRelease(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, kuboPreviousModule, "go.sum"))
+	require.NoError(t, err, "%s must commit its go.sum", kuboPreviousModule)
+	prev, err := PreviousKuboVersion(root)
+	require.NoError(t, err)
+	assert.Regexp(t, `^v\d+\.\d+\.\d+$`, prev)
+
+	for _, previous := range []string{"v0.43.0", "v0.43.1", "v1.0.0"} {
+		tree := writeTree(t, map[string]string{
+			kuboDockerfile:                 "FROM ipfs/kubo:v0.43.0\n",
+			clusterDockerfile:              "FROM ipfs/ipfs-cluster:v1.1.6\n",
+			kuboPreviousModule + "/go.mod": "module z\n\nrequire github.com/ipfs/kubo " + previous + "\n",
+		})
+		_, err := PreviousKuboVersion(tree)
+		require.Error(t, err, previous)
+		assert.Contains(t, err.Error(), "is not older than docker/kubo/Dockerfile's FROM v0.43.0")
+	}
+	assert.True(t, semverLess("v0.9.9", "v0.10.0"))
+	assert.False(t, semverLess("v0.10.0", "v0.9.9"))
+}
+
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()

@@ -264,9 +264,11 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	output := func(id, value, description string) {
 		this.Outputs[id] = awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
 	}
-	var serviceNames []string
+	var serviceNames, fileSystemIDs, maintenanceTasks []string
 	for _, n := range this.Nodes {
 		serviceNames = append(serviceNames, *n.Service.ServiceName())
+		fileSystemIDs = append(fileSystemIDs, *n.FileSystem.FileSystemId())
+		maintenanceTasks = append(maintenanceTasks, *n.MaintenanceTaskDefinition.TaskDefinitionArn())
 	}
 	output(outputs.GatewayURL, *this.Edge.GatewayURL(), "Public IPFS gateway (CloudFront): <url>/ipfs/<cid>")
 	output(outputs.RestAPIURL, *this.Edge.APIURL(), "Cluster REST API (CloudFront, basic auth): ipfs-cluster-ctl --host /dns4/<host>/tcp/443/https")
@@ -280,6 +282,9 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	output(outputs.AlarmTopicArn, *this.Monitoring.Topic.TopicArn(), "SNS topic every alarm of this region notifies (the edge's alarms: the us-east-1 monitoring stack's topic)")
 	output(outputs.DashboardName, *this.Monitoring.Dashboard.DashboardName(), "CloudWatch dashboard of the cluster")
 	output(outputs.BackupVaultName, *this.Backup.Vault.BackupVaultName(), "AWS Backup vault with every node's daily recovery points")
+	output(outputs.BackupRoleArn, *this.Backup.Role.RoleArn(), "Role AWS Backup backs up and restores the file systems with (restore jobs need it)")
+	output(outputs.FileSystemIds, strings.Join(fileSystemIDs, ","), "EFS file system IDs of the peers, in index order")
+	output(outputs.MaintenanceTaskDefinitions, strings.Join(maintenanceTasks, ","), "Maintenance task definitions of the peers, in index order (docs/runbooks.md: restore a node from a backup)")
 	// Only with the features that need DNS records, so that the default
 	// template keeps its outputs.
 	if cfg.GatewaySubdomains {
@@ -354,6 +359,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
+		RunbookURL: cfg.RunbookBaseURL,
 		Cluster:    cluster,
 		Nodes:      nodes,
 		TargetGroups: []monitoring.TargetGroup{
@@ -381,6 +387,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	this.EdgeMonitoringParts, err = monitoring.NewEdge(this.EdgeMonitoring, "EdgeMonitoring", &monitoring.EdgeProps{
 		StackName:     cfg.StackName,
 		AlarmEmail:    cfg.AlarmEmail,
+		RunbookURL:    cfg.RunbookBaseURL,
 		Distributions: distributions,
 		AuthFunction:  this.Edge.AuthFunction().Lambda(),
 	})

@@ -121,6 +121,9 @@ func trickyValues() []trickyValue {
 	add(config.KeyRestAPICredentialsName, nil, "", "creds-AbC1234", "creds-AbC123/x", "s"+long(511),
 		"creds-AbC123", "ipfs/creds-abcdef", "my secret", "creds:x", "s"+long(512), "ünicode",
 		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")
+	add(config.KeyRunbookBaseURL, nil, "", "https://git.example.org/ops/ipfs-cluster/src/branch/main/docs/runbooks.md",
+		"http://example.org/runbooks.md", "https://example.org/runbooks.md#top", "https://example.org/runbooks.md?ref=main",
+		"example.org/runbooks.md", "https:///runbooks.md", "https://example.org/"+long(300), "https://example.org/run books.md")
 	add(config.KeyAlarmEmail, nil, "", "ops@example.com", "a.b+alarms@sub.example.org", "ops", "ops@example", "a@b.com,c@d.com", " ops@example.com ")
 	add(config.KeyBackupCopyRegion, nil, "", "eu-central-1", "us-east-1", "eu-west-1", "mars", "EU-CENTRAL-1", "cn-northwest-1", "us-gov-east-1", "eusc-de-east-1")
 	add(config.KeyWebACLArn, nil, validWebACL,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"os"
 	"path/filepath"
 	"sort"
@@ -230,6 +231,32 @@ func (s *stackTemplate) exactly(t *testing.T, n int, resourceType string) map[st
 	found := s.ofType(resourceType)
 	require.Len(t, found, n, "%s in %s", resourceType, s.artifactID)
 	return found
+}
+
+// nodeTasks returns the task definitions the nodes' services run (kubo and
+// the cluster), after requiring one per node and one maintenance task
+// definition per node beside them (constructs/node: run by hand only).
+func (s *stackTemplate) nodeTasks(t *testing.T, nodes int) map[string]resource {
+	t.Helper()
+	out := map[string]resource{}
+	maintenance := 0
+	for id, task := range s.ofType("AWS::ECS::TaskDefinition") {
+		names := map[any]bool{}
+		for _, c := range list(task.Properties["ContainerDefinitions"]) {
+			names[path(c, "Name")] = true
+		}
+		switch {
+		case names[node.KuboContainerName]:
+			out[id] = task
+		case names[node.MaintenanceContainerName] && len(names) == 1:
+			maintenance++
+		default:
+			t.Fatalf("%s: a task definition of neither a node nor its maintenance: %v", id, names)
+		}
+	}
+	require.Len(t, out, nodes, "node task definitions in %s", s.artifactID)
+	require.Equal(t, nodes, maintenance, "maintenance task definitions in %s", s.artifactID)
+	return out
 }
 
 // withPrefix returns the single resource of a type whose logical ID starts

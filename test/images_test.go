@@ -297,6 +297,7 @@ func TestImageHashesChangeOnlyWithWhatTheImagesCarry(t *testing.T) {
 		{"init script", "kubo", "container-init.d/010-ipfs-cluster-aws.sh", "# changed\n"},
 		{"new init script", "kubo", "container-init.d/020-new.sh", "#!/bin/sh\nset -eu\n"},
 		{"kubo Dockerfile", "kubo", "Dockerfile", "ENV EXTRA=1\n"},
+		{"restore script", "kubo", "maintenance/restore-from-backup.sh", "# changed\n"},
 		{"collector Dockerfile", "collector", "Dockerfile", "ENV EXTRA=1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -340,6 +341,7 @@ func expectedContext(t *testing.T, root, image string) []string {
 		for _, s := range scripts {
 			want = append(want, "container-init.d/"+filepath.Base(s))
 		}
+		want = append(want, "maintenance/restore-from-backup.sh")
 	case "cluster":
 		want = append(want, "cluster-entrypoint.sh", "go.mod", "go.sum")
 		for _, pkg := range []string{"cmd/cluster-identity", "identity"} {

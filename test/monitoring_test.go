@@ -169,7 +169,7 @@ func TestEveryAlarmIsInTheTableAndNotifiesItsTopic(t *testing.T) {
 			for name, a := range alarms {
 				assert.Equal(t, []any{map[string]any{"Ref": topic}}, a.Properties["AlarmActions"], "%s notifies on ALARM", name)
 				assert.Equal(t, []any{map[string]any{"Ref": topic}}, a.Properties["OKActions"], "%s notifies on OK", name)
-				assert.Regexp(t, `Runbook: `+regexp.QuoteMeta(monitoringspec.RunbookURL)+`#[a-z-]+$`, a.Properties["AlarmDescription"], name)
+				assert.Regexp(t, `Runbook: `+regexp.QuoteMeta(monitoringspec.DefaultRunbookURL)+`#[a-z-]+$`, a.Properties["AlarmDescription"], name)
 				assert.NotEmpty(t, a.Properties["EvaluationPeriods"], name)
 			}
 		}
@@ -553,4 +553,20 @@ func TestOperationsKeepTheDefaultSynthAccountFreeAndOffline(t *testing.T) {
 	for _, stack := range []awscdk.Stack{defaults.stack.Stack, defaults.stack.EdgeMonitoring} {
 		assert.True(t, *awscdk.Token_IsUnresolved(stack.Account()), "%s is environment-agnostic", *stack.StackName())
 	}
+}
+
+// A fork's runbooks: every alarm of both regions links the configured page,
+// with its section's anchor.
+func TestAlarmsLinkTheConfiguredRunbooks(t *testing.T) {
+	const page = "https://git.example.org/ops/ipfs-cluster/src/branch/main/docs/runbooks.md"
+	s, err := synth(map[string]any{config.KeyRunbookBaseURL: page})
+	require.NoError(t, err)
+	described := 0
+	for _, stack := range []awscdk.Stack{s.stack.Stack, s.stack.EdgeMonitoring} {
+		for name, a := range alarmsByName(t, resourcesOf(t, s, stack)) {
+			assert.Regexp(t, `Runbook: `+regexp.QuoteMeta(page)+`#[a-z-]+$`, a.Properties["AlarmDescription"], name)
+			described++
+		}
+	}
+	assert.Greater(t, described, 20)
 }

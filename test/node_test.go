@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // allApps are the app fixtures, for checks every configuration must pass.
@@ -311,7 +312,7 @@ func TestTaskEnvironmentIsNodespecs(t *testing.T) {
 
 func TestEveryEfsVolumeUsesIamAndTls(t *testing.T) {
 	s := defaults
-	for id, task := range s.exactly(t, s.config.NodeCount, "AWS::ECS::TaskDefinition") {
+	for id, task := range s.nodeTasks(t, s.config.NodeCount) {
 		efsVolumes := 0
 		for _, v := range list(task.Properties["Volumes"]) {
 			efs := path(v, "EFSVolumeConfiguration")
@@ -327,6 +328,61 @@ func TestEveryEfsVolumeUsesIamAndTls(t *testing.T) {
 			assert.NotEmpty(t, ref(path(efs, "AuthorizationConfig", "AccessPointId")), id)
 		}
 		assert.Equal(t, 2, efsVolumes, "%s: the kubo repo and the cluster state", id)
+	}
+}
+
+// TestMaintenanceTaskRestoresIntoItsOwnFileSystemOnly: node N's maintenance
+// task mounts node N's file system root (IAM, TLS) as root, runs only the
+// image's restore script, and is the only reason its role may act as root
+// there; the runbook finds it through the stack's output.
+func TestMaintenanceTaskRestoresIntoItsOwnFileSystemOnly(t *testing.T) {
+	s := defaults
+	var arns []string
+	for i := 0; i < s.config.NodeCount; i++ {
+		id, task := s.withPrefix(t, "AWS::ECS::TaskDefinition", fmt.Sprintf("Node%dMaintenanceTask", i))
+		arns = append(arns, id)
+		_, nodeTask := s.withPrefix(t, "AWS::ECS::TaskDefinition", fmt.Sprintf("Node%dTask", i))
+		assert.Equal(t, ref(nodeTask.Properties["TaskRoleArn"]), ref(task.Properties["TaskRoleArn"]), "%s borrows node%d's task role", id, i)
+		ownFS, _ := s.withPrefix(t, "AWS::EFS::FileSystem", fmt.Sprintf("Node%dFileSystem", i))
+		volumes := list(task.Properties["Volumes"])
+		require.Len(t, volumes, 1, id)
+		efs := path(volumes[0], "EFSVolumeConfiguration")
+		assert.Equal(t, ownFS, ref(path(efs, "FilesystemId")), id)
+		assert.Equal(t, "/", path(efs, "RootDirectory"), id)
+		assert.Equal(t, "ENABLED", path(efs, "TransitEncryption"), id)
+		assert.Equal(t, "ENABLED", path(efs, "AuthorizationConfig", "IAM"), id)
+		containers := list(task.Properties["ContainerDefinitions"])
+		require.Len(t, containers, 1, id)
+		c := containers[0]
+		assert.Equal(t, node.MaintenanceContainerName, path(c, "Name"))
+		assert.Equal(t, "0:0", path(c, "User"), "%s: root, to hand the restored data to the node's user", id)
+		assert.Equal(t, true, path(c, "ReadonlyRootFilesystem"), id)
+		assert.Equal(t, []any{nodespec.RestoreCommand}, path(c, "EntryPoint"), id)
+		assert.Equal(t, []any{nodespec.MaintenanceMountPath}, path(c, "Command"), id)
+		assert.Equal(t, []any{map[string]any{"Name": nodespec.RestoreOwnerVariable, "Value": nodespec.User}}, path(c, "Environment"), id)
+		assert.Equal(t, nodespec.MaintenanceMountPath, path(list(path(c, "MountPoints"))[0], "ContainerPath"), id)
+	}
+	// ClientRootAccess only on the role's own file system.
+	for _, policy := range s.ofType("AWS::IAM::Policy") {
+		for _, st := range list(path(policy.Properties, "PolicyDocument", "Statement")) {
+			if !strings.Contains(fmt.Sprint(path(st, "Action")), "elasticfilesystem:ClientRootAccess") {
+				continue
+			}
+			roles := list(policy.Properties["Roles"])
+			require.Len(t, roles, 1)
+			i := strings.TrimPrefix(strings.SplitN(fmt.Sprint(ref(roles[0])), "TaskRole", 2)[0], "Node")
+			ownFS, _ := s.withPrefix(t, "AWS::EFS::FileSystem", "Node"+i+"FileSystem")
+			assert.Contains(t, fmt.Sprint(path(st, "Resource")), ownFS, "root access of node%s's role", i)
+		}
+	}
+	// The output lists them in index order.
+	joined := fmt.Sprint(s.outputs[outputs.MaintenanceTaskDefinitions].(map[string]any)["Value"])
+	last := -1
+	for i, id := range arns {
+		at := strings.Index(joined, "Ref:"+id+"]")
+		require.GreaterOrEqual(t, at, 0, "output %s lacks node%d's %s", outputs.MaintenanceTaskDefinitions, i, id)
+		assert.Greater(t, at, last, "output %s out of index order", outputs.MaintenanceTaskDefinitions)
+		last = at
 	}
 }
 

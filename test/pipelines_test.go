@@ -640,6 +640,9 @@ func TestStagesUseTheirOwnConfiguration(t *testing.T) {
 		"prod": {prod, "4096", "RetainExceptOnCreate", []string{"eu-central-1a", "eu-central-1b", "eu-central-1c"}},
 	} {
 		for id, task := range tc.s.resources("AWS::ECS::TaskDefinition") {
+			if strings.Contains(id, "MaintenanceTask") {
+				continue // a fixed small size, run by hand
+			}
 			assert.Equal(t, tc.memory, path(task, "Properties", "Memory"), "%s %s", name, id)
 		}
 		for id, fs := range tc.s.resources("AWS::EFS::FileSystem") {

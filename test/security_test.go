@@ -157,7 +157,7 @@ func TestTemplatesCarryNoSecretMaterial(t *testing.T) {
 		}
 		// Task definitions: secrets are ARN references in Secrets, never
 		// environment values.
-		for id, task := range s.exactly(t, s.config.NodeCount, "AWS::ECS::TaskDefinition") {
+		for id, task := range s.nodeTasks(t, s.config.NodeCount) {
 			containers := list(task.Properties["ContainerDefinitions"])
 			require.Len(t, containers, 3, "%s: kubo, the cluster, the metrics collector", id)
 			secrets := 0

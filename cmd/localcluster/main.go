@@ -8,6 +8,7 @@
 //	go run ./cmd/localcluster stop-peer N   stop peer N (0-based), data kept
 //	go run ./cmd/localcluster start-peer N  start peer N again
 //	go run ./cmd/localcluster down          stop every process of the root (data kept)
+//	go run ./cmd/localcluster rotate-credentials  new REST API password (restart each peer after)
 //	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
 //	go run ./cmd/localcluster build         only build/cache the binaries
 //	go run ./cmd/localcluster dnslink add site.localhost /ipfs/<cid>
@@ -44,11 +45,14 @@ commands:
   up            build the binaries if needed, bring every peer and the local edge in front of them
                 to running and healthy in the background (what runs and answers is left alone),
                 print addresses
-  down          stop the edge, the DNSLink responder and every peer of DIR, whatever -c and -peers say (SIGTERM, then
-                SIGKILL); data and secrets stay in DIR
+  down          stop the edge, the DNSLink responder and every peer of DIR, whatever -c and -peers
+                say (SIGTERM, then SIGKILL); data and secrets stay in DIR
   status        show the edge and each peer: processes, health, peers and pins
   stop-peer N   stop peer N (0-based) gracefully; kill-peer N sends SIGKILL instead
   start-peer N  start peer N again from its data directory
+  rotate-credentials
+                write a new REST API password into DIR/secrets.env (the runbook's put-secret-value);
+                each peer takes it when restarted, the edge when its credentials cache expires
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
   build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
   dnslink add HOST PATH | remove HOST | list
@@ -235,6 +239,19 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		fmt.Printf("node%d started: REST API %s, gateway %s\n", n, p.RESTURL(), p.GatewayURL())
 		return nil
 
+	case "rotate-credentials":
+		if !localcluster.Existing(root) {
+			return fmt.Errorf("no local cluster in %s", root)
+		}
+		c, err := open(nil, false)
+		if err != nil {
+			return err
+		}
+		if err := c.RotatePassword(); err != nil {
+			return err
+		}
+		fmt.Printf("new REST API password in %s: restart the peers one at a time (stop-peer N, start-peer N); the local edge reads it within its credentials cache time (5 min)\n", c.SecretFile)
+		return nil
 	case "dnslink":
 		return dnslinkCommand(ctx, root, args[1:], func() (*localcluster.Cluster, error) { return open(nil, false) })
 

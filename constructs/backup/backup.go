@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -63,6 +64,8 @@ type Backup struct {
 	constructs.Construct
 	Vault awsbackup.BackupVault
 	Plan  awsbackup.BackupPlan
+	// Role backs up the selected file systems and restores them.
+	Role awsiam.IRole
 }
 
 // New creates the vault, the plan and its selection.
@@ -115,12 +118,22 @@ func New(scope constructs.Construct, id string, props *Props) (*Backup, error) {
 	for _, fs := range p.FileSystems {
 		resources = append(resources, awsbackup.BackupResource_FromEfsFileSystem(fs))
 	}
-	selection := plan.AddSelection(jsii.String("FileSystems"), &awsbackup.BackupSelectionOptions{
-		Resources: &resources,
-		// The restore runbook restores with this role.
-		AllowRestores: jsii.Bool(true),
+	// The role CDK would make for the selection, made here so that the
+	// stack can output it: the restore runbook starts its restore jobs
+	// with it.
+	role := awsiam.NewRole(this, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
+		Description: jsii.String("AWS Backup: backs up and restores the cluster's file systems"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AWSBackupServiceRolePolicyForBackup")),
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AWSBackupServiceRolePolicyForRestores")),
+		},
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(selection, &[]*cdknag.NagPackSuppression{{
+	plan.AddSelection(jsii.String("FileSystems"), &awsbackup.BackupSelectionOptions{
+		Resources: &resources,
+		Role:      role,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM4"),
 		Reason: jsii.String("AWS Backup's own service role policies (backup and restore) are what AWS Backup documents for its selections; " +
 			"they follow the service's API changes, which a hand-written copy would not."),
@@ -129,7 +142,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Backup, error) {
 			"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
 		},
 	}}, jsii.Bool(true))
-	return &Backup{Construct: this, Vault: vault, Plan: plan}, nil
+	return &Backup{Construct: this, Vault: vault, Plan: plan, Role: role}, nil
 }
 
 // NewCopyVault creates the vault another region keeps the copies in, named

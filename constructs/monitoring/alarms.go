@@ -59,6 +59,16 @@ type alarms struct {
 	stack  string
 	action awscloudwatchactions.SnsAction
 	all    []awscloudwatch.Alarm
+	// runbooks is the runbooks page every description links.
+	runbooks string
+}
+
+// runbookURL is url, or the default page when empty.
+func runbookURL(url string) string {
+	if url == "" {
+		return monitoringspec.DefaultRunbookURL
+	}
+	return url
 }
 
 // alarm describes one alarm; why and runbook end up in its description.
@@ -84,7 +94,7 @@ func (a *alarms) add(id string, spec alarm) awscloudwatch.Alarm {
 	}
 	al := awscloudwatch.NewAlarm(a.scope, jsii.String(id), &awscloudwatch.AlarmProps{
 		AlarmName:          jsii.String(name),
-		AlarmDescription:   jsii.String(fmt.Sprintf("%s Runbook: %s%s", spec.why, monitoringspec.RunbookURL, spec.runbook)),
+		AlarmDescription:   jsii.String(fmt.Sprintf("%s Runbook: %s%s", spec.why, a.runbooks, spec.runbook)),
 		Metric:             spec.metric,
 		Threshold:          jsii.Number(spec.threshold),
 		ComparisonOperator: spec.operator,

@@ -26,6 +26,8 @@ type EdgeProps struct {
 	StackName string
 	// AlarmEmail subscribes to this region's topic when set.
 	AlarmEmail string
+	// RunbookURL: as Props.RunbookURL.
+	RunbookURL string
 	// Distributions to watch. Required.
 	Distributions []Distribution
 	// AuthFunction is the Lambda@Edge authenticator (its us-east-1
@@ -44,6 +46,9 @@ func (p *EdgeProps) Validate() error {
 	}
 	if err := monitoringspec.ValidateEmail(p.AlarmEmail); err != nil {
 		l.Add("AlarmEmail", "%v", err)
+	}
+	if err := monitoringspec.ValidateRunbookURL(p.RunbookURL); err != nil {
+		l.Add("RunbookURL", "%v", err)
 	}
 	if len(p.Distributions) == 0 {
 		l.Add("Distributions", "required: at least one")
@@ -76,7 +81,7 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) (*Edge, er
 	p := *props
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	topic := newTopic(this, p.StackName+" edge alarms", p.AlarmEmail)
-	a := &alarms{scope: this, stack: p.StackName, action: awscloudwatchactions.NewSnsAction(topic)}
+	a := &alarms{scope: this, stack: p.StackName, action: awscloudwatchactions.NewSnsAction(topic), runbooks: runbookURL(p.RunbookURL)}
 	period := minutes(5)
 
 	for _, d := range p.Distributions {

@@ -66,6 +66,10 @@ type Props struct {
 	StackName string
 	// AlarmEmail subscribes to the topic when set.
 	AlarmEmail string
+	// RunbookURL is the runbooks page every alarm's description links, with
+	// the alarm's section anchor. Default: this project's docs/runbooks.md
+	// (monitoringspec.DefaultRunbookURL); a fork names its own.
+	RunbookURL string
 	// Cluster is the ECS cluster of the peers' services. Required.
 	Cluster awsecs.ICluster
 	// Nodes are the peers, in index order. Required.
@@ -95,6 +99,9 @@ func (p *Props) Validate() error {
 	}
 	if err := monitoringspec.ValidateEmail(p.AlarmEmail); err != nil {
 		l.Add("AlarmEmail", "%v", err)
+	}
+	if err := monitoringspec.ValidateRunbookURL(p.RunbookURL); err != nil {
+		l.Add("RunbookURL", "%v", err)
 	}
 	if p.Cluster == nil {
 		l.Add("Cluster", "required")
@@ -154,7 +161,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 	}
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	topic := newTopic(this, p.StackName+" alarms", p.AlarmEmail)
-	a := &alarms{scope: this, stack: p.StackName, action: awscloudwatchactions.NewSnsAction(topic)}
+	a := &alarms{scope: this, stack: p.StackName, action: awscloudwatchactions.NewSnsAction(topic), runbooks: runbookURL(p.RunbookURL)}
 
 	stopped := stoppedTasks(this, p)
 	for i, n := range p.Nodes {

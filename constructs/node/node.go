@@ -125,9 +125,12 @@ type Props struct {
 // Node is one peer.
 type Node struct {
 	constructs.Construct
-	Service    awsecs.FargateService
-	FileSystem awsefs.FileSystem
-	TaskRole   awsiam.IRole
+	Service awsecs.FargateService
+	// MaintenanceTaskDefinition is run by hand, with the node stopped, to
+	// put a restored backup in place (newMaintenanceTask).
+	MaintenanceTaskDefinition awsecs.FargateTaskDefinition
+	FileSystem                awsefs.FileSystem
+	TaskRole                  awsiam.IRole
 	// DNSName is the peer's Cloud Map name, node<Index>.<namespace>.
 	DNSName string
 	// Name is the peer's name, node<Index>.
@@ -275,8 +278,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			PosixUser: &awsefs.PosixUser{Uid: jsii.String(uid), Gid: jsii.String(gid)},
 		})
 	}
-	kuboAccessPoint := accessPoint("KuboRepo", "/ipfs")
-	clusterAccessPoint := accessPoint("ClusterState", "/ipfs-cluster")
+	kuboAccessPoint := accessPoint("KuboRepo", nodespec.KuboRepoDirectory)
+	clusterAccessPoint := accessPoint("ClusterState", nodespec.ClusterStateDirectory)
 
 	taskRole := awsiam.NewRole(this, jsii.String("TaskRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
@@ -437,6 +440,11 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		c.LogGroup.GrantWrite(taskRole)
 	}
 
+	maintenance := newMaintenanceTask(this, maintenanceProps{
+		name: name, image: p.KuboImage, fileSystem: fileSystem, fileSystemID: fileSystemID,
+		taskRole: taskRole, executionRole: taskDefinition.ExecutionRole(), logGroup: logGroups["KuboLogs"],
+	})
+
 	// Only the shared group is in the service's connections: a target
 	// group opens its ports to every group there, and the shared group's
 	// rules already admit the load balancer. The node's own group joins the
@@ -486,12 +494,13 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	}}, jsii.Bool(true))
 
 	return &Node{
-		Construct:  this,
-		Service:    service,
-		FileSystem: fileSystem,
-		TaskRole:   taskRole,
-		DNSName:    nodespec.PeerDNSName(p.Index, p.Settings.Namespace),
-		Name:       name,
+		Construct:                 this,
+		Service:                   service,
+		MaintenanceTaskDefinition: maintenance,
+		FileSystem:                fileSystem,
+		TaskRole:                  taskRole,
+		DNSName:                   nodespec.PeerDNSName(p.Index, p.Settings.Namespace),
+		Name:                      name,
 		// The container log groups.
 		KuboLogGroup:    logGroups["KuboLogs"],
 		ClusterLogGroup: logGroups["ClusterLogs"],

@@ -3,9 +3,10 @@
 //
 // Two listeners, the gateway and the REST API. Each runs the REAL
 // viewer-request handler of ../basic-auth/index.mjs (on the API always, on
-// the gateway when it is private), with the credentials given on stdin
-// instead of Secrets Manager; turns the HTTP request into a CloudFront
-// viewer-request event and back (a returned response is sent, a returned
+// the gateway when it is private), with the credentials read from the
+// local cluster's secrets file (or given on stdin) instead of Secrets
+// Manager; turns the HTTP request into a CloudFront viewer-request event and
+// back (a returned response is sent, a returned
 // request is proxied with its uri, querystring and headers); spreads
 // proxied requests round-robin over the healthy upstreams like the ALB
 // (active health checks, and an upstream that refuses a connection is
@@ -27,6 +28,7 @@
 // listens. With "exitOnStdinEnd" it stops when its stdin closes, so it
 // dies with the program that started it.
 
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -305,6 +307,29 @@ function listen(server, address) {
 }
 
 /**
+ * Where the handler reads the credentials from: the local stand-in of the
+ * Secrets Manager secret, a KEY=value file (config.credentialsFile: path and
+ * the two variable names), read again whenever the handler's cache expires,
+ * as the deployed function reads the secret again; or fixed values
+ * (config.credentials). Either way the handler validates the shape.
+ */
+export function credentialsLoader(config) {
+  const file = config.credentialsFile;
+  if (file) {
+    return async () => {
+      const values = {};
+      for (const line of (await readFile(file.path, 'utf8')).split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && !line.trimStart().startsWith('#')) values[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+      }
+      return { username: values[file.usernameVar], password: values[file.passwordVar] };
+    };
+  }
+  const { username, password } = config.credentials || {};
+  return async () => ({ username, password });
+}
+
+/**
  * Starts the two listeners. options.viewerRequest replaces the real
  * handler (tests); options.log receives one line per event.
  */
@@ -312,9 +337,14 @@ export async function startEdge(config, options = {}) {
   const log = options.log || ((m) => process.stderr.write(`localedge: ${m}\n`));
   let handler = options.viewerRequest;
   if (!handler) {
-    const { username, password } = config.credentials || {};
-    // Same shape as the Secrets Manager loader: the handler validates it.
-    handler = createHandler({ loadCredentials: async () => ({ username, password }), realm: config.realm, log });
+    handler = createHandler({
+      loadCredentials: credentialsLoader(config),
+      // Unset: the deployed function's cache time, so a rotation behaves
+      // here as it does at the edge.
+      ...(config.credentialsCacheTtlMs > 0 ? { cacheTtlMs: config.credentialsCacheTtlMs } : {}),
+      realm: config.realm,
+      log,
+    });
   }
   const sites = {
     gateway: new Site('gateway', config.gateway, config.privateGateway ? handler : null, log),

@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startEdge, toCloudFrontHeaders } from './server.mjs';
@@ -48,7 +51,9 @@ async function edge(apiUpstreams, options = {}, extra = {}) {
   const e = await startEdge({
     gateway: { listen: `${HOST}:0`, upstreams: extra.gatewayUpstreams || apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY, forwardHost: extra.forwardHost },
     api: { listen: `${HOST}:0`, upstreams: apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY },
-    credentials: { username: USER, password: PASS },
+    credentials: extra.credentialsFile ? undefined : { username: USER, password: PASS },
+    credentialsFile: extra.credentialsFile,
+    credentialsCacheTtlMs: extra.credentialsCacheTtlMs,
     privateGateway: extra.privateGateway ?? false,
     healthIntervalMs: extra.healthIntervalMs ?? 60000,
   }, { log: () => {}, ...options });
@@ -160,6 +165,40 @@ describe('the real viewer-request handler', () => {
     const closed = await edge([up.url], {}, { privateGateway: true });
     assert.equal((await request(closed.urls.gateway, 'GET', `/ipfs/${CID}`)).status, 401);
     assert.equal((await request(closed.urls.gateway, 'GET', `/ipfs/${CID}`, { headers: { Authorization: AUTH } })).status, 200);
+  });
+});
+
+describe('credentials from the secrets file', () => {
+  test('read again once the cache time has passed, as the deployed function re-reads its secret', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'localedge-'));
+    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'secrets.env');
+    const write = (password) => writeFile(path, `# comment\nRESTAPI_USERNAME=${USER}\nRESTAPI_PASSWORD=${password}\n`);
+    await write(PASS);
+    const up = await upstream(0);
+    const e = await edge([up.url], {}, {
+      credentialsFile: { path, usernameVar: 'RESTAPI_USERNAME', passwordVar: 'RESTAPI_PASSWORD' },
+      credentialsCacheTtlMs: 300,
+    });
+    const basic = (password) => ({ headers: { Authorization: 'Basic ' + Buffer.from(`${USER}:${password}`).toString('base64') } });
+    assert.equal((await request(e.urls.api, 'GET', '/id', basic(PASS))).status, 200);
+    await write('rotated-password');
+    // Within the cache time the old credentials still pass, the new do not.
+    assert.equal((await request(e.urls.api, 'GET', '/id', basic(PASS))).status, 200);
+    assert.equal((await request(e.urls.api, 'GET', '/id', basic('rotated-password'))).status, 401);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal((await request(e.urls.api, 'GET', '/id', basic('rotated-password'))).status, 200);
+    assert.equal((await request(e.urls.api, 'GET', '/id', basic(PASS))).status, 401);
+  });
+  test('a file without both variables fails closed (503), as a malformed secret does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'localedge-'));
+    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'secrets.env');
+    await writeFile(path, `RESTAPI_USERNAME=${USER}\n`);
+    const up = await upstream(0);
+    const e = await edge([up.url], {}, { credentialsFile: { path, usernameVar: 'RESTAPI_USERNAME', passwordVar: 'RESTAPI_PASSWORD' } });
+    assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).status, 503);
+    assert.equal(up.seen.length, 0);
   });
 });
 

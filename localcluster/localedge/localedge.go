@@ -59,8 +59,17 @@ type Options struct {
 	GatewayUpstreams, APIUpstreams []string
 	// Username and Password are the REST API credentials the viewer-request
 	// handler checks (the local stand-in for the Secrets Manager secret).
-	// They reach the Node process on its stdin only.
+	// They reach the Node process on its stdin only. Set them or
+	// CredentialsFile.
 	Username, Password string
+	// CredentialsFile, instead of Username and Password, is a KEY=value file
+	// the handler reads the credentials from, and reads again whenever its
+	// cache expires, as the deployed function re-reads its secret: a
+	// rotation then reaches the edge as it reaches CloudFront.
+	CredentialsFile *CredentialsFile
+	// CredentialsCacheTTL is how long the handler reuses credentials it read
+	// (default: the deployed function's, 5 minutes).
+	CredentialsCacheTTL time.Duration
 	// PrivateGateway runs the handler on the gateway too, as the gateway
 	// distribution does with privateGateway=true.
 	PrivateGateway bool
@@ -80,6 +89,14 @@ type Options struct {
 	// Log receives the edge's own lines: health changes, failures (never
 	// the credentials). Nil discards them.
 	Log io.Writer
+}
+
+// CredentialsFile names the file and the variables that hold the REST API
+// username and password.
+type CredentialsFile struct {
+	Path        string `json:"path"`
+	UsernameVar string `json:"usernameVar"`
+	PasswordVar string `json:"passwordVar"`
 }
 
 // Edge is a running local edge.
@@ -105,7 +122,9 @@ type config struct {
 	Gateway          site              `json:"gateway"`
 	API              site              `json:"api"`
 	PrivateGateway   bool              `json:"privateGateway"`
-	Credentials      map[string]string `json:"credentials"`
+	Credentials      map[string]string `json:"credentials,omitempty"`
+	CredentialsFile  *CredentialsFile  `json:"credentialsFile,omitempty"`
+	CredentialsTTLMs int64             `json:"credentialsCacheTtlMs,omitempty"`
 	HealthIntervalMs int64             `json:"healthIntervalMs"`
 	ExitOnStdinEnd   bool              `json:"exitOnStdinEnd"`
 }
@@ -130,8 +149,16 @@ func (o *Options) validate() error {
 			problems = append(problems, fmt.Sprintf("%s: %q is not host:port", field, addr))
 		}
 	}
-	if o.Username == "" || o.Password == "" {
-		problems = append(problems, "Username and Password: required (the viewer-request handler fails closed without them)")
+	switch f := o.CredentialsFile; {
+	case f != nil && (o.Username != "" || o.Password != ""):
+		problems = append(problems, "CredentialsFile: set it or Username and Password, not both")
+	case f != nil && (!filepath.IsAbs(f.Path) || f.UsernameVar == "" || f.PasswordVar == ""):
+		problems = append(problems, "CredentialsFile: an absolute Path and both variable names are required")
+	case f == nil && (o.Username == "" || o.Password == ""):
+		problems = append(problems, "Username and Password (or CredentialsFile): required (the viewer-request handler fails closed without them)")
+	}
+	if o.CredentialsCacheTTL < 0 {
+		problems = append(problems, "CredentialsCacheTTL: must not be negative")
 	}
 	if len(problems) > 0 {
 		return errors.New("localedge.Options: " + strings.Join(problems, "; "))
@@ -188,6 +215,10 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localedge: Node.js (a prerequisite of the project): %w", err)
 	}
+	var credentials map[string]string
+	if opt.CredentialsFile == nil {
+		credentials = map[string]string{"username": opt.Username, "password": opt.Password}
+	}
 	cfg, err := json.Marshal(config{
 		Gateway: site{
 			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams,
@@ -201,7 +232,9 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 			Headers: edgespec.APIHeaders.Headers(),
 		},
 		PrivateGateway:   opt.PrivateGateway,
-		Credentials:      map[string]string{"username": opt.Username, "password": opt.Password},
+		Credentials:      credentials,
+		CredentialsFile:  opt.CredentialsFile,
+		CredentialsTTLMs: opt.CredentialsCacheTTL.Milliseconds(),
 		HealthIntervalMs: opt.HealthInterval.Milliseconds(),
 		ExitOnStdinEnd:   !opt.Detached,
 	})

@@ -30,6 +30,15 @@ const (
 	DashboardName = "DashboardName"
 	// BackupVaultName holds the daily recovery points of every node.
 	BackupVaultName = "BackupVaultName"
+	// BackupRoleArn is the role AWS Backup backs up and restores the file
+	// systems with (a restore job needs it).
+	BackupRoleArn = "BackupRoleArn"
+	// FileSystemIds are the nodes' EFS file system IDs, in index order,
+	// comma-separated.
+	FileSystemIds = "FileSystemIds"
+	// MaintenanceTaskDefinitions are the ARNs of the nodes' maintenance
+	// task definitions, in index order, comma-separated.
+	MaintenanceTaskDefinitions = "MaintenanceTaskDefinitions"
 )
 
 // Outputs only present with a subdomain gateway or websites.

@@ -224,7 +224,14 @@ func waitConverged(t *testing.T, ctx context.Context, c *localcluster.Cluster, r
 // peer that holds it, and at least one running peer holds it.
 func requireRetrievable(t *testing.T, ctx context.Context, c *localcluster.Cluster, running []int) {
 	t.Helper()
-	for cid, ct := range allAdded() {
+	requireRetrievableFrom(t, ctx, c, running, allAdded())
+}
+
+// requireRetrievableFrom is requireRetrievable for the given contents (a
+// scenario's own cluster keeps its own).
+func requireRetrievableFrom(t *testing.T, ctx context.Context, c *localcluster.Cluster, running []int, contents map[string]*content) {
+	t.Helper()
+	for cid, ct := range contents {
 		holders := 0
 		for _, i := range running {
 			st, err := localStatus(ctx, c, i, cid)

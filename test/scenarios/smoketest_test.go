@@ -50,6 +50,12 @@ func startLocalEdge(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 	opt.GatewayListen, opt.APIListen = host, host
 	opt.PrivateGateway = privateGateway
 	opt.Log = testLog{}
+	return startEdgeWith(t, ctx, opt)
+}
+
+// startEdgeWith starts a local edge with opt; it stops with the test.
+func startEdgeWith(t *testing.T, ctx context.Context, opt localedge.Options) *localedge.Edge {
+	t.Helper()
 	edge, err := localedge.Start(ctx, opt)
 	if err != nil {
 		t.Fatal(err)

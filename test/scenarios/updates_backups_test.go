@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 )
 
@@ -282,17 +283,29 @@ func TestRestoreNodeFromLiveCopy(t *testing.T) {
 	after := addRandom(t, ctx, c, 1, 768<<10, rf, rf)
 	waitPinnedOn(t, ctx, c, after, everyone)
 
-	// The node's data is lost, and restored from the copy.
+	// The node's data is broken, and restored from the copy as the
+	// runbook does: the node stops (step 1); AWS Backup puts the recovery
+	// point in aws-backup-restore_<time>/ at the file system's root, which
+	// p.Dir plays (step 2); the maintenance task's restore-from-backup
+	// swaps it in (step 3); the node starts (step 4).
 	if err := c.StopPeer(n); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{p.IPFSPath, p.ClusterPath} {
-		if err := os.RemoveAll(d); err != nil {
-			t.Fatal(err)
+	if err := os.WriteFile(filepath.Join(p.IPFSPath, "config"), []byte("broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(p.Dir, "aws-backup-restore_2026-12-04T10-00-00-000Z")
+	copyTree(t, filepath.Join(backup, "ipfs"), filepath.Join(restored, "ipfs"))
+	copyTree(t, filepath.Join(backup, "ipfs-cluster"), filepath.Join(restored, "ipfs-cluster"))
+	restoreFromBackup(t, ctx, p.Dir)
+	for _, d := range []string{"ipfs", "ipfs-cluster"} {
+		if _, err := os.Stat(filepath.Join(p.Dir, d+".before-restore-2026-12-04T10-00-00-000Z")); err != nil {
+			t.Errorf("the broken %s/ is not kept beside: %v", d, err)
 		}
 	}
-	copyTree(t, filepath.Join(backup, "ipfs"), p.IPFSPath)
-	copyTree(t, filepath.Join(backup, "ipfs-cluster"), p.ClusterPath)
+	if _, err := os.Stat(restored); !os.IsNotExist(err) {
+		t.Errorf("the emptied %s is left behind (%v)", restored, err)
+	}
 	start = time.Now()
 	if err := c.StartPeer(ctx, n); err != nil {
 		t.Fatal(err)
@@ -310,6 +323,26 @@ func TestRestoreNodeFromLiveCopy(t *testing.T) {
 	t.Logf("restored node%d whole again %s after its start", n, time.Since(start).Round(10*time.Millisecond))
 	requireGateway(t, ctx, c, n, after, allAdded()[after].data)
 	requireRetrievable(t, ctx, c, everyone)
+	// Step 5: once healthy, the kept data goes.
+	restoreFromBackup(t, ctx, "--discard-previous", p.Dir)
+	for _, d := range []string{"ipfs", "ipfs-cluster"} {
+		if _, err := os.Stat(filepath.Join(p.Dir, d+".before-restore-2026-12-04T10-00-00-000Z")); !os.IsNotExist(err) {
+			t.Errorf("%s.before-restore-* is still there (%v)", d, err)
+		}
+	}
+}
+
+// restoreFromBackup runs the kubo image's restore-from-backup script (what
+// the maintenance task runs) on a node's file system root.
+func restoreFromBackup(t *testing.T, ctx context.Context, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot, "docker/kubo/maintenance/restore-from-backup.sh"), args...)
+	cmd.Env = append(os.Environ(), nodespec.RestoreOwnerVariable+"="+nodespec.User)
+	out, err := cmd.CombinedOutput()
+	t.Logf("restore-from-backup: %s", bytes.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("restore-from-backup %s: %v", strings.Join(args, " "), err)
+	}
 }
 
 // state runs `ipfs-cluster-service state <args>` on peer p's stopped state.

@@ -6,6 +6,7 @@ package monitoringspec
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -143,9 +144,28 @@ const (
 	AllocationLogLine = "not enough peers to allocate"
 )
 
-// RunbookURL links an alarm to its runbook (docs/runbooks.md). Alarm
-// descriptions carry it, so the e-mail an operator gets says what to do.
-const RunbookURL = "https://github.com/ipfs-cluster-aws/ipfs-cluster-aws/blob/main/docs/runbooks.md"
+// DefaultRunbookURL links an alarm to its runbook (docs/runbooks.md) unless
+// the deployment names its own copy (a fork's). Alarm descriptions carry
+// it, so the e-mail an operator gets says what to do.
+const DefaultRunbookURL = "https://github.com/ipfs-cluster-aws/ipfs-cluster-aws/blob/main/docs/runbooks.md"
+
+// MaxRunbookURLLength leaves room in an alarm description (at most 1024
+// characters) for the reason and the section anchor.
+const MaxRunbookURLLength = 300
+
+// ValidateRunbookURL checks the runbooks page the alarms link: empty (the
+// default) or an https URL without query or fragment (the alarms append
+// #<section>).
+func ValidateRunbookURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, " \t\n") || len(raw) > MaxRunbookURLLength {
+		return fmt.Errorf("%q is not a runbooks page URL; allowed: empty (%s) or an https:// URL of at most %d characters without query or #fragment (each alarm appends its section's anchor)", raw, DefaultRunbookURL, MaxRunbookURLLength)
+	}
+	return nil
+}
 
 // Runbook anchors.
 const (

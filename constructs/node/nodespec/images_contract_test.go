@@ -102,3 +102,25 @@ func TestClusterImageHealthCheckOutlastsItsLockWait(t *testing.T) {
 		t.Errorf("HEALTHCHECK start period %s, the task definition's is %s", m[1], ClusterStartPeriod)
 	}
 }
+
+// The maintenance task runs RestoreCommand from the kubo image with
+// RestoreOwnerVariable: the image must carry the script there, and the
+// script must read that variable and swap exactly the access points'
+// directories.
+func TestKuboImageCarriesTheRestoreScript(t *testing.T) {
+	dockerfile := read(t, "docker/kubo/Dockerfile")
+	if !regexp.MustCompile(`(?m)^COPY --chmod=0755 maintenance/restore-from-backup\.sh ` + regexp.QuoteMeta(RestoreCommand) + `$`).MatchString(dockerfile) {
+		t.Errorf("docker/kubo/Dockerfile does not COPY the restore script to %s", RestoreCommand)
+	}
+	if !strings.Contains(read(t, "docker/kubo/.dockerignore"), "!maintenance/restore-from-backup.sh") {
+		t.Error("docker/kubo/.dockerignore keeps the restore script out of the build context")
+	}
+	script := read(t, "docker/kubo/maintenance/restore-from-backup.sh")
+	if !strings.Contains(script, "${"+RestoreOwnerVariable+":?") {
+		t.Errorf("the restore script does not require %s", RestoreOwnerVariable)
+	}
+	dirs := strings.TrimPrefix(KuboRepoDirectory, "/") + " " + strings.TrimPrefix(ClusterStateDirectory, "/")
+	if strings.Count(script, "for d in "+dirs+"; do") != 2 {
+		t.Errorf("the restore script does not check and swap exactly %q", dirs)
+	}
+}

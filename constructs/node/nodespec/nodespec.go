@@ -43,6 +43,20 @@ const (
 	ClusterStatePath = "/data/ipfs-cluster"
 )
 
+// The node's file system root holds one directory per access point; the
+// maintenance task mounts the root itself, as root, to put a restored
+// backup in place (docs/runbooks.md "Restore a node from a backup").
+const (
+	KuboRepoDirectory     = "/ipfs"
+	ClusterStateDirectory = "/ipfs-cluster"
+	MaintenanceMountPath  = "/mnt/efs"
+	// RestoreCommand is docker/kubo/maintenance/restore-from-backup.sh in
+	// the kubo image; it takes the root as its argument.
+	RestoreCommand = "/usr/local/bin/restore-from-backup"
+	// RestoreOwnerVariable tells it the containers' User.
+	RestoreOwnerVariable = "RESTORE_OWNER"
+)
+
 // ScratchPath is the only writable path of either container besides its EFS
 // mount: both root file systems are read-only.
 const ScratchPath = "/tmp"
