@@ -64,6 +64,9 @@ func (c Config) validate(local bool) []string {
 		}
 	}
 
+	if n := len(c.CloudMapNamespace); n > stackspec.MaxCloudMapNamespaceLength {
+		fail(KeyCloudMapNamespace, "%d characters; allowed: at most %d: every node's task definition in the cluster stack lists every peer's address in it, and CloudFormation takes at most %d bytes of template", n, stackspec.MaxCloudMapNamespaceLength, stackspec.MaxTemplateBytes)
+	}
 	if !stackNamePattern.MatchString(c.StackName) {
 		fail(KeyStackName, "%q is not a valid stack name; allowed: a letter followed by up to 127 letters, digits or hyphens", c.StackName)
 	}

@@ -83,7 +83,8 @@ func trickyValues() []trickyValue {
 		"", "snapshot", "delete", "retain,destroy")
 	add(config.KeyCloudMapNamespace, nil, "a.b",
 		"", "internal", "Ipfs.Internal", "ipfs.internal.", "*.internal", "ipfs.exämple.org", "10.0.0.1",
-		"ipfs-.internal", long(64)+".internal", "ipfs..internal", "ipfs_cluster.internal")
+		"ipfs-.internal", long(64)+".internal", "ipfs..internal", "ipfs_cluster.internal",
+		long(55)+".internal", long(56)+".internal")
 	add(config.KeyVpcCidr, nil, "10.0.0.0/19", "100.64.0.0/16",
 		"", "10.0.0.0/20", "10.0.0.0/22", "10.0.0.0/15", "10.42.0.1/16", "2001:db8::/56", "10.42.0.0",
 		"１０.42.0.0/16", "10.42.0.0/16,10.43.0.0/16", "010.042.000.000/16")

@@ -144,7 +144,7 @@ func allFeaturesOverrides() map[string]any {
 	}
 	return map[string]any{
 		config.KeyStackName:             "IpfsCluster" + strings.Repeat("x", 128-len("IpfsCluster")),
-		config.KeyCloudMapNamespace:     longName("internal"),
+		config.KeyCloudMapNamespace:     strings.Repeat("n", stackspec.MaxCloudMapNamespaceLength-len(".internal")) + ".internal",
 		config.KeyAccount:               "123456789012",
 		config.KeyNodeCount:             strconv.Itoa(stackspec.MaxNodes()),
 		config.KeyReplicationFactorMax:  strconv.Itoa(stackspec.MaxNodes()),
@@ -172,10 +172,12 @@ func cdkJSONContext(overrides map[string]any) map[string]any {
 	if err != nil {
 		panic(err)
 	}
-	// The CDK CLI turns version reporting on: each stack gets the
-	// AWS::CDK::Metadata resource a deployed stack has, which cfn-lint
-	// reads to recognise a CDK template.
+	// The CDK CLI turns version reporting and path metadata on: each stack
+	// gets the AWS::CDK::Metadata resource a deployed stack has, which
+	// cfn-lint reads to recognise a CDK template, and each resource its
+	// aws:cdk:path, which counts against CloudFormation's template size.
 	ctx["aws:cdk:version-reporting"] = true
+	ctx["aws:cdk:enable-path-metadata"] = true
 	for k, v := range overrides {
 		ctx[k] = v
 	}

@@ -56,8 +56,8 @@ type MetricsCollector struct {
 	// Config is the collector's configuration (ADOT's
 	// AOT_CONFIG_CONTENT). Required.
 	Config string
-	// LogGroup receives the metric records; the task role may write to it
-	// and to nothing else. Required.
+	// LogGroup receives the metric records, and the collector's own log
+	// lines; the task role may write to it and to nothing else. Required.
 	LogGroup awslogs.ILogGroup
 }
 
@@ -430,9 +430,13 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 				Retries:     jsii.Number(3),
 				StartPeriod: seconds(collectorStartPeriod),
 			},
+			// Its own few lines (warnings and errors only) go beside its
+			// metric records, in streams <node>/metrics-collector/<task>:
+			// CloudWatch extracts metrics from the records only, and a log
+			// group per node for them would cost every node a resource.
 			Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 				StreamPrefix: jsii.String(name),
-				LogGroup:     logGroup("CollectorLogs"),
+				LogGroup:     c.LogGroup,
 			}),
 		})
 		// EMF records only: CloudWatch extracts the metrics from them, so

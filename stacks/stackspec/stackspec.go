@@ -33,9 +33,10 @@ const ClusterStackNodes = 12
 // that the measured counts stay within these).
 const (
 	// FixedResources is what the cluster stack holds besides its nodes.
-	FixedResources = 105
-	// NodeResources is one node with its alarms and metric filters.
-	NodeResources = 31
+	FixedResources = 115
+	// NodeResources is one node with its alarms, metric filters and
+	// maintenance task definition.
+	NodeResources = 30
 	// NestedNodeResources is what a node in a nested stack costs the cluster
 	// stack: the AWS::CloudFormation::Stack resource.
 	NestedNodeResources = 1
@@ -48,6 +49,14 @@ const (
 // cluster stack stays within MaxTemplateBytes. test/limits_test.go
 // synthesizes every one of them at its longest.
 const MaxWebsiteNamesLength = 1000
+
+// MaxCloudMapNamespaceLength bounds cloudMapNamespace below DNS's 253: every
+// task definition of the cluster stack lists every peer's address
+// (node<i>.<namespace>), so at MaxNodes the namespace recurs 30 times in
+// each of ClusterStackNodes task definitions; 64 characters keep the
+// cluster stack within MaxTemplateBytes with every other name at its
+// longest (test/limits_test.go).
+const MaxCloudMapNamespaceLength = 64
 
 // MaxNodes is the largest nodeCount: the peer mesh's bound
 // (nodespec.MaxPeers), or fewer if the cluster stack could not hold the
