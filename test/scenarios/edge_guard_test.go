@@ -125,6 +125,10 @@ func TestEdgeRefusesWhatTheClusterMishandles(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := strings.TrimSpace(ctl("add", "--quieter", "--cid-version", "1", "--raw-leaves", "--name", "edge-ctl-add", "--rmin", "2", "--rmax", "3", "--metadata", "k=v", file))
+	// The edge spreads requests over the peers like the load balancer: the
+	// next request may reach a peer the new pin has not reached over CRDT
+	// yet (it would answer 404), as a client of a deployment may see too.
+	waitFor(t, ctx, "the add through the edge reached every peer's pinset", func() error { return inPinset(ctx, c, added, true) })
 	ctl("pin", "rm", added)
 	ctl("pin", "rm", cid)
 	waitFor(t, ctx, "ipfs-cluster-ctl's unpins through the edge reached every peer", func() error {
