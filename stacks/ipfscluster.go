@@ -291,7 +291,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		output(outputs.GatewayDistributionDomainName, *this.Edge.GatewayDomainName(), "CNAME/alias target of "+strings.Join(edgespec.SubdomainGatewayAliases(cfg.GatewayDomainName), ", "))
 	}
 	if len(cfg.WebsiteDomains) > 0 {
-		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website: "+strings.Join(cfg.WebsiteDomains, ", "))
+		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website of websiteDomains")
 	}
 	return this, nil
 }

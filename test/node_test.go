@@ -189,10 +189,10 @@ func TestContainersHealthChecksDependencyAndShutdown(t *testing.T) {
 		assert.Equal(t, []any{map[string]any{"Condition": "HEALTHY", "ContainerName": node.KuboContainerName}}, cluster["DependsOn"])
 		assert.NotEqual(t, path(kubo, "LogConfiguration", "Options", "awslogs-group"), path(cluster, "LogConfiguration", "Options", "awslogs-group"), "one log group per container")
 	}
-	// One log group per container (kubo, cluster, metrics collector), the
-	// VPC flow logs, the collectors' metric records and the stopped-task
-	// log, all kept as configured.
-	for id, lg := range s.exactly(t, 3*s.config.NodeCount+3, "AWS::Logs::LogGroup") {
+	// A log group each for kubo and the cluster, the VPC flow logs, the
+	// collectors' metric records (and their own log lines) and the
+	// stopped-task log, all kept as configured.
+	for id, lg := range s.exactly(t, 2*s.config.NodeCount+3, "AWS::Logs::LogGroup") {
 		assert.EqualValues(t, s.config.LogRetentionDays, lg.Properties["RetentionInDays"], id)
 	}
 }

@@ -12,7 +12,9 @@ const (
 	MaxResources     = 500
 	MaxOutputs       = 200
 	MaxParameters    = 200
-	MaxTemplateBytes = 1 << 20
+	// MaxTemplateBytes is CloudFormation's "1 MB" read as cfn-lint's
+	// E1002 reads it (1,000,000 bytes), the stricter of the two readings.
+	MaxTemplateBytes = 1_000_000
 )
 
 // ClusterStackNodes is how many nodes live in the cluster stack itself;
