@@ -9,9 +9,9 @@ import "github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 
 // CloudFormation's quotas per template (nested templates included).
 const (
-	MaxResources     = 500
-	MaxOutputs       = 200
-	MaxParameters    = 200
+	MaxResources  = 500
+	MaxOutputs    = 200
+	MaxParameters = 200
 	// MaxTemplateBytes is CloudFormation's "1 MB" read as cfn-lint's
 	// E1002 reads it (1,000,000 bytes), the stricter of the two readings.
 	MaxTemplateBytes = 1_000_000
