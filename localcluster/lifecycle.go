@@ -176,6 +176,23 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 // startCluster runs docker/ipfs-cluster/cluster-entrypoint.sh unchanged,
 // with the image's CMD arguments.
 func (c *Cluster) startCluster(ctx context.Context, p *Peer) error {
+	err := c.startClusterOnce(ctx, p)
+	c.mu.Lock()
+	exited := err != nil && ctx.Err() == nil && p.cluster != nil && !p.cluster.Alive()
+	c.mu.Unlock()
+	if exited {
+		// ECS starts a task again whose essential container exited; so
+		// does this, once: ipfs-cluster v1.1.6 can crash at start when a
+		// peer's RPC call arrives before its RPC client exists (a nil
+		// pointer in go-libp2p-gorpc's makeCall, seen under load). A
+		// peer that fails twice is a fault of its own.
+		c.logf("node%d cluster peer exited while starting (%v); starting it once more, as ECS would", p.Index, err)
+		err = c.startClusterOnce(ctx, p)
+	}
+	return err
+}
+
+func (c *Cluster) startClusterOnce(ctx context.Context, p *Peer) error {
 	c.mu.Lock()
 	running := p.cluster.Alive()
 	c.mu.Unlock()

@@ -31,7 +31,9 @@ func LocalConfig(c *localcluster.Cluster) (Config, error) {
 	gateway, api := c.EdgeURLs()
 	return Config{
 		GatewayURL: gateway, APIURL: api,
-		Username: edge.Username, Password: edge.Password, GatewayAuth: edge.PrivateGateway,
+		// The secret's current value, as the deployed smoke test reads it
+		// from Secrets Manager (the edge reads the same file).
+		Username: c.Secrets.Username, Password: c.Secrets.Password, GatewayAuth: edge.PrivateGateway,
 		ExpectedPeers: len(c.Peers), ReplicationFactorMin: rfMin,
 	}, nil
 }
