@@ -159,6 +159,7 @@ func TestNodesBeyondTheClusterStackHaveANestedStackEach(t *testing.T) {
 		assert.Len(t, alarms, len(perNodeAlarms(t, s, 0)), peer)
 		for id, alarm := range alarms {
 			assert.Contains(t, alarm.Properties["AlarmName"], "-"+peer+"-", id)
+			assert.Regexp(t, `Runbook: `+regexp.QuoteMeta(monitoringspec.DefaultRunbookURL)+`#[a-z-]+$`, alarm.Properties["AlarmDescription"], "%s: %s links its runbook", peer, id)
 		}
 		n.exactly(t, 2, "AWS::Logs::MetricFilter")
 		assert.Empty(t, perNodeAlarms(t, s, i), "%s's alarms in the cluster stack", peer)
