@@ -159,6 +159,7 @@ func TestNodesBeyondTheClusterStackHaveANestedStackEach(t *testing.T) {
 		assert.Len(t, alarms, len(perNodeAlarms(t, s, 0)), peer)
 		for id, alarm := range alarms {
 			assert.Contains(t, alarm.Properties["AlarmName"], "-"+peer+"-", id)
+			assert.Regexp(t, `Runbook: `+regexp.QuoteMeta(monitoringspec.DefaultRunbookURL)+`#[a-z-]+$`, alarm.Properties["AlarmDescription"], "%s: %s links its runbook", peer, id)
 		}
 		n.exactly(t, 2, "AWS::Logs::MetricFilter")
 		assert.Empty(t, perNodeAlarms(t, s, i), "%s's alarms in the cluster stack", peer)
@@ -184,8 +185,8 @@ func TestNodesBeyondTheClusterStackHaveANestedStackEach(t *testing.T) {
 	body, err := json.Marshal(dashboard.Properties["DashboardBody"])
 	require.NoError(t, err)
 	for i := k; i < s.config.NodeCount; i++ {
-		assert.Contains(t, string(body), fmt.Sprintf("Node%dStackMonitoringNode%dTasksBelowDesired", i, i), "node %d's alarms on the dashboard", i)
-		assert.Contains(t, string(body), fmt.Sprintf("Node%dStackNode%dService", i, i), "node %d's service on the dashboard", i)
+		assert.Regexp(t, fmt.Sprintf(`"Node%dStackNestedStack\w+","Outputs.Node%dTasksBelowDesiredArn"`, i, i), string(body), "node %d's alarms on the dashboard", i)
+		assert.Regexp(t, fmt.Sprintf(`"Node%dStackNestedStack\w+","Outputs.DashboardFileSystemId"`, i), string(body), "node %d's file system on the dashboard", i)
 	}
 }
 

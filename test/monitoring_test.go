@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 // operations is cdk.json with every operations option turned the other way:
@@ -391,19 +393,29 @@ func TestAlarmTopicsAreEncryptedForCloudWatch(t *testing.T) {
 }
 
 // dashboardBody renders the dashboard's JSON with every reference replaced
-// by "<ref>", enough to read its structure.
+// by what it names: "<logical ID>" for a Ref, "<logical ID.attribute>" for
+// a GetAtt (a nested stack's output: "<resource.Outputs.name>"), "<ref>"
+// for any other function.
 func dashboardBody(t *testing.T, s *synthesized) map[string]any {
 	t.Helper()
 	dashboards := s.ofType("AWS::CloudWatch::Dashboard")
 	require.Len(t, dashboards, 1, "one dashboard per cluster")
-	for _, d := range dashboards {
+	for id, d := range dashboards {
+		assert.True(t, strings.HasPrefix(id, "MonitoringDashboard"), "the dashboard keeps its logical ID (and with it its name): %s", id)
 		assert.Equal(t, s.config.StackName, d.Properties["DashboardName"])
 		var text strings.Builder
 		for _, part := range list(path(d.Properties, "DashboardBody", "Fn::Join", 1)) {
-			if str, ok := part.(string); ok {
-				text.WriteString(str)
-			} else {
-				text.WriteString("<ref>")
+			switch {
+			case path(part, "Ref") != nil:
+				text.WriteString("<" + ref(part) + ">")
+			case path(part, "Fn::GetAtt") != nil:
+				text.WriteString("<" + ref(part) + "." + path(part, "Fn::GetAtt", 1).(string) + ">")
+			default:
+				if str, ok := part.(string); ok {
+					text.WriteString(str)
+				} else {
+					text.WriteString("<ref>")
+				}
 			}
 		}
 		var body map[string]any
@@ -413,35 +425,66 @@ func dashboardBody(t *testing.T, s *synthesized) map[string]any {
 	return nil
 }
 
-func TestDashboardSections(t *testing.T) {
-	s := defaults
-	body := dashboardBody(t, s)
-	var sections []string
-	metricsBySection := map[string]string{}
+// dashboardView is a dashboard's widgets by kind.
+type dashboardView struct {
+	// sections are the titles of the "## " text widgets, in order.
+	sections []string
+	// notes are the other text widgets.
+	notes []string
+	// alarmWidgets are the alarm references of each alarm status widget.
+	alarmWidgets [][]string
+	// graphs are the properties of the metric widgets, by section.
+	graphs map[string][]map[string]any
+}
+
+func viewDashboard(t *testing.T, s *synthesized) dashboardView {
+	t.Helper()
+	v := dashboardView{graphs: map[string][]map[string]any{}}
 	current := ""
-	alarmWidgets := 0
-	for _, w := range list(body["widgets"]) {
-		props := path(w, "properties")
+	for _, w := range list(dashboardBody(t, s)["widgets"]) {
+		props, _ := path(w, "properties").(map[string]any)
 		switch path(w, "type") {
 		case "text":
-			current = strings.TrimPrefix(strings.SplitN(path(props, "markdown").(string), "\n", 2)[0], "## ")
-			sections = append(sections, current)
-		case "alarm":
-			alarmWidgets++
-			assert.Len(t, list(path(props, "alarms")), len(alarmsByName(t, s.resources)), "the alarm widget shows every alarm of the region")
-		case "metric":
-			raw, err := json.Marshal(props)
-			require.NoError(t, err)
-			metricsBySection[current] += string(raw)
-			if current == monitoring.SectionEdge {
-				assert.Equal(t, "us-east-1", path(props, "region"), "CloudFront widgets read us-east-1")
+			markdown := props["markdown"].(string)
+			if title, ok := strings.CutPrefix(strings.SplitN(markdown, "\n", 2)[0], "## "); ok {
+				current = title
+				v.sections = append(v.sections, current)
 			} else {
-				assert.Equal(t, "<ref>", path(props, "region"), "the stack's own region (AWS::Region)")
+				v.notes = append(v.notes, markdown)
 			}
+		case "alarm":
+			var alarms []string
+			for _, a := range list(props["alarms"]) {
+				alarms = append(alarms, a.(string))
+			}
+			v.alarmWidgets = append(v.alarmWidgets, alarms)
+		case "metric":
+			v.graphs[current] = append(v.graphs[current], props)
 		}
 	}
-	assert.Equal(t, []string{monitoring.SectionAlarms, monitoring.SectionNodes, monitoring.SectionFileSystems, monitoring.SectionLoadBalancer, monitoring.SectionCluster, monitoring.SectionEdge}, sections)
-	assert.Equal(t, 1, alarmWidgets)
+	return v
+}
+
+// searches returns a graph's SEARCH expressions, checking that each shows
+// one series per dimension value, labelled by labelDimension.
+func searches(t *testing.T, graph map[string]any, labelDimension string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range list(graph["metrics"]) {
+		line := list(m)
+		require.Len(t, line, 1, "%s: a math expression, not a metric", graph["title"])
+		expression, _ := path(line[0], "expression").(string)
+		require.True(t, strings.HasPrefix(expression, "SEARCH('"), "%s: %s", graph["title"], expression)
+		assert.Equal(t, "${PROP('Dim."+labelDimension+"')}", path(line[0], "label"), "%s: series tell nodes apart", graph["title"])
+		out = append(out, expression)
+	}
+	return out
+}
+
+func TestDashboardSections(t *testing.T) {
+	s := defaults
+	v := viewDashboard(t, s)
+	assert.Equal(t, []string{monitoring.SectionAlarms, monitoring.SectionNodes, monitoring.SectionFileSystems, monitoring.SectionLoadBalancer, monitoring.SectionCluster, monitoring.SectionEdge}, v.sections)
 	for section, want := range map[string][]string{
 		monitoring.SectionNodes:        {"RunningTaskCount", "CpuUtilized", "MemoryUtilized"},
 		monitoring.SectionFileSystems:  {"MeteredIOBytes", "PercentIOLimit", "StorageBytes"},
@@ -449,13 +492,121 @@ func TestDashboardSections(t *testing.T) {
 		monitoring.SectionCluster:      {monitoringspec.MetricUp, monitoringspec.MetricPins, monitoringspec.MetricPinError, monitoringspec.MetricPinQueued},
 		monitoring.SectionEdge:         {"Requests", "CacheHitRate", "5xxErrorRate"},
 	} {
+		raw, err := json.Marshal(v.graphs[section])
+		require.NoError(t, err)
 		for _, m := range want {
-			assert.Contains(t, metricsBySection[section], `"`+m+`"`, "%s shows %s", section, m)
+			assert.Regexp(t, `"`+m+`\\?"`, string(raw), "%s shows %s", section, m)
+		}
+		for _, g := range v.graphs[section] {
+			region := "<AWS::Region>"
+			if section == monitoring.SectionEdge {
+				region = "us-east-1"
+			}
+			assert.Equal(t, region, g["region"], "%s: %s", section, g["title"])
 		}
 	}
-	for i := 0; i < s.config.NodeCount; i++ {
-		assert.Contains(t, metricsBySection[monitoring.SectionCluster], `"`+nodespec.PeerName(i)+`"`, "every peer on the cluster graphs")
+
+	// Three nodes: every alarm of the region, in one widget, and no note
+	// about alarms left out.
+	require.Len(t, v.alarmWidgets, 1)
+	var want []string
+	for id := range s.ofType("AWS::CloudWatch::Alarm") {
+		want = append(want, "<"+id+".Arn>")
 	}
+	assert.ElementsMatch(t, want, v.alarmWidgets[0], "the alarm widget shows every alarm of the region")
+	assert.Empty(t, v.notes)
+}
+
+// The graphs of the nodes, their file systems and the cluster's own
+// metrics cover every node without listing node by node (the file systems
+// excepted: EFS has no other dimension), so a large cluster's dashboard
+// fits its template.
+func TestDashboardGraphsCoverEveryNode(t *testing.T) {
+	fileSystemRef := regexp.MustCompile(`<(?:Node(\d+)FileSystem[0-9A-F]{8}|Node(\d+)StackNestedStack\w+\.Outputs\.DashboardFileSystemId)>`)
+	for _, s := range []*synthesized{defaults, allFeatures} {
+		v := viewDashboard(t, s)
+		cluster, _ := s.withPrefix(t, "AWS::ECS::Cluster", "Cluster")
+		for _, g := range v.graphs[monitoring.SectionNodes] {
+			expressions := searches(t, g, "ServiceName")
+			require.Len(t, expressions, 1, "%s: the same size at any node count", g["title"])
+			assert.Contains(t, expressions[0], `{ECS/ContainerInsights,ClusterName,ServiceName}`)
+			assert.Contains(t, expressions[0], `ClusterName="<`+cluster+`>"`, "every service of the cluster")
+		}
+		for _, g := range v.graphs[monitoring.SectionCluster] {
+			expressions := searches(t, g, monitoringspec.DimensionPeer)
+			require.Len(t, expressions, 1, "%s: the same size at any node count", g["title"])
+			assert.Contains(t, expressions[0], fmt.Sprintf(`{%s,%s,%s}`, monitoringspec.Namespace, monitoringspec.DimensionPeer, monitoringspec.DimensionStack))
+			assert.Contains(t, expressions[0], fmt.Sprintf(`%s="%s"`, monitoringspec.DimensionStack, s.config.StackName), "every peer of the stack")
+		}
+		require.Len(t, v.graphs[monitoring.SectionFileSystems], 3)
+		for _, g := range v.graphs[monitoring.SectionFileSystems] {
+			var nodes []int
+			for _, e := range searches(t, g, "FileSystemId") {
+				for _, m := range fileSystemRef.FindAllStringSubmatch(e, -1) {
+					i, err := strconv.Atoi(m[1] + m[2])
+					require.NoError(t, err)
+					nodes = append(nodes, i)
+				}
+				query := strings.SplitN(strings.TrimPrefix(e, "SEARCH('"), "'", 2)[0]
+				longest := fileSystemRef.ReplaceAllString(query, strings.Repeat("f", monitoringspec.MaxFileSystemIDLength))
+				assert.LessOrEqual(t, len(longest), monitoringspec.SearchMaxQueryLength, "%s: %s", g["title"], query)
+			}
+			want := make([]int, s.config.NodeCount)
+			for i := range want {
+				want[i] = i
+			}
+			assert.ElementsMatch(t, want, nodes, "%s lists every node's file system once", g["title"])
+		}
+		// A nested node's file system ID comes through an output of its
+		// own stack with a short name.
+		for i := stackspec.ClusterStackNodes; i < s.config.NodeCount; i++ {
+			assert.Regexp(t, fmt.Sprintf(`^Node%dFileSystem[0-9A-F]{8}$`, i), ref(path(nestedNode(t, s, i).outputs["DashboardFileSystemId"], "Value")))
+		}
+	}
+}
+
+// An alarm status widget holds at most 100 alarms. Beyond that the
+// dashboard shows the alarms that say a peer or the load balancer is
+// down, for every node, and how to list the others.
+func TestDashboardAlarmsFitTheirWidgets(t *testing.T) {
+	s := allFeatures
+	v := viewDashboard(t, s)
+	total := len(s.ofType("AWS::CloudWatch::Alarm"))
+	for _, n := range s.nested {
+		total += len(n.ofType("AWS::CloudWatch::Alarm"))
+	}
+	require.Greater(t, total, monitoringspec.AlarmWidgetMaxAlarms, "the largest cluster has more alarms than a widget holds")
+	var shown []string
+	for _, w := range v.alarmWidgets {
+		assert.LessOrEqual(t, len(w), monitoringspec.AlarmWidgetMaxAlarms)
+		shown = append(shown, w...)
+	}
+	var want []string
+	for id := range s.ofType("AWS::CloudWatch::Alarm") {
+		if strings.HasPrefix(id, "MonitoringTargetGroup") || regexp.MustCompile(`^MonitoringNode\d+(TasksBelowDesired|NotReporting)[0-9A-F]{8}$`).MatchString(id) {
+			want = append(want, "<"+id+".Arn>")
+		}
+	}
+	for i := stackspec.ClusterStackNodes; i < s.config.NodeCount; i++ {
+		for _, what := range []string{"TasksBelowDesired", "NotReporting"} {
+			output := fmt.Sprintf("Node%d%sArn", i, what)
+			assert.Regexp(t, fmt.Sprintf(`^MonitoringNode%d%s[0-9A-F]{8}$`, i, what), ref(path(nestedNode(t, s, i).outputs[output], "Value")), "%s is node%d's alarm", output, i)
+			pattern := regexp.MustCompile(fmt.Sprintf(`^<Node%dStackNestedStack\w+\.Outputs\.%s>$`, i, output))
+			var found []string
+			for _, a := range shown {
+				if pattern.MatchString(a) {
+					found = append(found, a)
+				}
+			}
+			require.Len(t, found, 1, "node%d's %s alarm", i, what)
+			want = append(want, found[0])
+		}
+	}
+	assert.ElementsMatch(t, want, shown, "the load balancer's alarms and each node's tasks-below-desired and not-reporting")
+	require.Len(t, v.notes, 1)
+	assert.Contains(t, v.notes[0], fmt.Sprintf("%d alarms", total))
+	assert.Contains(t, v.notes[0], "aws cloudwatch describe-alarms --state-value ALARM --alarm-name-prefix "+monitoringspec.AlarmNamePrefix(s.config.StackName, ""))
+	assert.Contains(t, v.notes[0], "aws cloudwatch describe-alarms --alarm-name-prefix "+monitoringspec.AlarmNamePrefix(s.config.StackName, "node<i>"))
 }
 
 func TestMetricsCollectorSidecar(t *testing.T) {

@@ -59,6 +59,9 @@ type alarms struct {
 	stack  string
 	action awscloudwatchactions.SnsAction
 	all    []awscloudwatch.Alarm
+	// summary are the alarms the dashboard shows when not all of them fit
+	// (alarm.summary).
+	summary []awscloudwatch.IAlarm
 	// runbooks is the runbooks page every description links.
 	runbooks string
 }
@@ -82,6 +85,9 @@ type alarm struct {
 	datapoints   int
 	missing      awscloudwatch.TreatMissingData
 	why, runbook string
+	// summary: the dashboard shows this alarm even when it cannot show
+	// every alarm (a peer down, the load balancer failing).
+	summary bool
 }
 
 func (a *alarms) add(id string, spec alarm) awscloudwatch.Alarm {
@@ -105,6 +111,9 @@ func (a *alarms) add(id string, spec alarm) awscloudwatch.Alarm {
 	al.AddAlarmAction(a.action)
 	al.AddOkAction(a.action)
 	a.all = append(a.all, al)
+	if spec.summary {
+		a.summary = append(a.summary, al)
+	}
 	return al
 }
 

@@ -1,6 +1,10 @@
 package monitoring
 
 import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -8,6 +12,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // Dashboard section titles, in order.
@@ -40,52 +45,110 @@ func labelled(m awscloudwatch.Metric, label string) awscloudwatch.IMetric {
 	return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(label)})
 }
 
-func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm) awscloudwatch.Dashboard {
-	per := func(f func(n Node) awscloudwatch.IMetric) []awscloudwatch.IMetric {
-		var out []awscloudwatch.IMetric
-		for _, n := range p.Nodes {
-			out = append(out, f(n))
-		}
-		return out
+// search graphs every time series a CloudWatch search expression finds,
+// each labelled with the value of the dimension that tells them apart: a
+// graph whose size does not grow with the node count, and that shows a
+// node the moment it reports.
+func search(query, statistic string, period awscdk.Duration, labelDimension string) awscloudwatch.IMetric {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf("SEARCH('%s', '%s', %d)", query, statistic, int(*period.ToSeconds(nil)))),
+		Label:      jsii.String(fmt.Sprintf("${PROP('Dim.%s')}", labelDimension)),
+		Period:     period,
+	})
+}
+
+// serviceSearch is a Container Insights metric of every service of the
+// ECS cluster: the peers' services are its only services.
+func serviceSearch(p Props, name, statistic string, period awscdk.Duration) []awscloudwatch.IMetric {
+	return []awscloudwatch.IMetric{search(
+		fmt.Sprintf(`{ECS/ContainerInsights,ClusterName,ServiceName} MetricName="%s" ClusterName="%s"`, name, *p.Cluster.ClusterName()),
+		statistic, period, "ServiceName")}
+}
+
+// clusterSearch is one of the collector's metrics of every peer of the
+// stack.
+func clusterSearch(p Props, name, statistic string, period awscdk.Duration) []awscloudwatch.IMetric {
+	return []awscloudwatch.IMetric{search(
+		fmt.Sprintf(`{%s,%s,%s} MetricName="%s" %s="%s"`, monitoringspec.Namespace, monitoringspec.DimensionPeer, monitoringspec.DimensionStack, name, monitoringspec.DimensionStack, p.StackName),
+		statistic, period, monitoringspec.DimensionPeer)}
+}
+
+// fileSystemSearches are an EFS metric of the nodes' file systems. EFS
+// metrics have no dimension but the file system's ID, so the searches
+// list the IDs, as many per search as CloudWatch's query length allows.
+func fileSystemSearches(fileSystemIDs []*string, name, statistic string, period awscdk.Duration) []awscloudwatch.IMetric {
+	schema, term := "{AWS/EFS,FileSystemId}", fmt.Sprintf(`MetricName="%s"`, name)
+	if class, ok := efsStorageClass(name); ok {
+		schema, term = "{AWS/EFS,FileSystemId,StorageClass}", term+fmt.Sprintf(` StorageClass="%s"`, class)
 	}
+	prefix := schema + " " + term + " ("
+	const or = " OR "
+	perSearch := (monitoringspec.SearchMaxQueryLength - len(prefix) - len(")") + len(or)) / (len(`""`) + monitoringspec.MaxFileSystemIDLength + len(or))
+	var out []awscloudwatch.IMetric
+	for first := 0; first < len(fileSystemIDs); first += perSearch {
+		var ids []string
+		for _, id := range fileSystemIDs[first:min(first+perSearch, len(fileSystemIDs))] {
+			ids = append(ids, `"`+*id+`"`)
+		}
+		out = append(out, search(prefix+strings.Join(ids, or)+")", statistic, period, "FileSystemId"))
+	}
+	return out
+}
+
+// alarmWidgets show every alarm when they fit one alarm status widget
+// (monitoringspec.AlarmWidgetMaxAlarms); otherwise the summary alarms (a
+// peer down, the load balancer failing), never more than a widget holds
+// per widget, and how to list the rest. Listing every alarm of a large
+// cluster would take several widgets, and for each node in a nested stack
+// an output per alarm: bytes the cluster stack's template cannot spare.
+func alarmWidgets(p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm) [][]awscloudwatch.IWidget {
+	shown, title := make([]awscloudwatch.IAlarm, len(all)), "Alarms"
+	for i, a := range all {
+		shown[i] = a
+	}
+	var rows [][]awscloudwatch.IWidget
+	if len(all) > monitoringspec.AlarmWidgetMaxAlarms {
+		shown, title = summary, "Alarms: peers down, load balancer"
+		rows = append(rows, []awscloudwatch.IWidget{awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+			Markdown: jsii.String(fmt.Sprintf("%d alarms are more than an alarm widget holds (%d): shown are each node's `%s` and `%s` and the load balancer's. "+
+				"Every alarm in ALARM: `aws cloudwatch describe-alarms --state-value ALARM --alarm-name-prefix %s`; "+
+				"every alarm of node *i*: `aws cloudwatch describe-alarms --alarm-name-prefix %s`.",
+				len(all), monitoringspec.AlarmWidgetMaxAlarms, whatTasksBelowDesired, whatNotReporting, monitoringspec.AlarmNamePrefix(p.StackName, ""), monitoringspec.AlarmNamePrefix(p.StackName, "node<i>"))),
+			Width: jsii.Number(24), Height: jsii.Number(2),
+		})})
+	}
+	for first := 0; first < len(shown); first += monitoringspec.AlarmWidgetMaxAlarms {
+		alarms := shown[first:min(first+monitoringspec.AlarmWidgetMaxAlarms, len(shown))]
+		rows = append(rows, []awscloudwatch.IWidget{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+			Title: jsii.String(title), Alarms: &alarms, Width: jsii.Number(24), Height: jsii.Number(6),
+		})})
+	}
+	return rows
+}
+
+func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm, fileSystemIDs []*string) awscloudwatch.Dashboard {
 	one := minutes(1)
 	five := minutes(5)
 
-	alarmList := make([]awscloudwatch.IAlarm, len(all))
-	for i, a := range all {
-		alarmList[i] = a
-	}
 	rows := [][]awscloudwatch.IWidget{
 		{section(SectionAlarms, "The edge's alarms (CloudFront, Lambda@Edge) are in us-east-1, in the stack's monitoring sibling.")},
-		{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
-			Title: jsii.String("Alarms"), Alarms: &alarmList, Width: jsii.Number(24), Height: jsii.Number(6),
-		})},
-		{section(SectionNodes, "")},
-		{
-			graph("Running tasks", per(func(n Node) awscloudwatch.IMetric {
-				return labelled(serviceMetric(n, "RunningTaskCount", "Minimum", one), n.Name)
-			}), ""),
-			graph("CPU utilized (units)", per(func(n Node) awscloudwatch.IMetric {
-				return labelled(serviceMetric(n, "CpuUtilized", "Average", one), n.Name)
-			}), ""),
-			graph("Memory utilized (MiB)", per(func(n Node) awscloudwatch.IMetric {
-				return labelled(serviceMetric(n, "MemoryUtilized", "Average", one), n.Name)
-			}), ""),
-		},
-		{section(SectionFileSystems, "")},
-		{
-			graph("Metered I/O (bytes per minute)", per(func(n Node) awscloudwatch.IMetric {
-				return labelled(efsMetric(n, "MeteredIOBytes", "Sum", one), n.Name)
-			}), ""),
-			graph("PercentIOLimit", per(func(n Node) awscloudwatch.IMetric {
-				return labelled(efsMetric(n, "PercentIOLimit", "Maximum", five), n.Name)
-			}), ""),
-			graph("Stored bytes", per(func(n Node) awscloudwatch.IMetric {
-				return labelled(efsMetric(n, "StorageBytes", "Maximum", minutes(15)), n.Name)
-			}), ""),
-		},
-		{section(SectionLoadBalancer, "")},
 	}
+	rows = append(rows, alarmWidgets(p, all, summary)...)
+	rows = append(rows,
+		[]awscloudwatch.IWidget{section(SectionNodes, "Per ECS service (one per node); the stack's `"+outputs.NodeServiceNames+"` output lists them in node order.")},
+		[]awscloudwatch.IWidget{
+			graph("Running tasks", serviceSearch(p, "RunningTaskCount", "Minimum", one), ""),
+			graph("CPU utilized (units)", serviceSearch(p, "CpuUtilized", "Average", one), ""),
+			graph("Memory utilized (MiB)", serviceSearch(p, "MemoryUtilized", "Average", one), ""),
+		},
+		[]awscloudwatch.IWidget{section(SectionFileSystems, "Per file system ID; the stack's `"+outputs.FileSystemIds+"` output lists them in node order.")},
+		[]awscloudwatch.IWidget{
+			graph("Metered I/O (bytes per minute)", fileSystemSearches(fileSystemIDs, "MeteredIOBytes", "Sum", one), ""),
+			graph("PercentIOLimit", fileSystemSearches(fileSystemIDs, "PercentIOLimit", "Maximum", five), ""),
+			graph("Stored bytes", fileSystemSearches(fileSystemIDs, "StorageBytes", "Maximum", minutes(15)), ""),
+		},
+		[]awscloudwatch.IWidget{section(SectionLoadBalancer, "")},
+	)
 	tgMetrics := func(f func(tg TargetGroup) awscloudwatch.IMetric) []awscloudwatch.IMetric {
 		var out []awscloudwatch.IMetric
 		for _, tg := range p.TargetGroups {
@@ -106,9 +169,7 @@ func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm) a
 		}), ""),
 	})
 	cluster := func(name, statistic string) []awscloudwatch.IMetric {
-		return per(func(n Node) awscloudwatch.IMetric {
-			return labelled(clusterMetric(p, n.Name, name, statistic, one), n.Name)
-		})
+		return clusterSearch(p, name, statistic, one)
 	}
 	rows = append(rows,
 		[]awscloudwatch.IWidget{section(SectionCluster, "Scraped from each peer's metrics endpoint by the collector in its task; `up` = 1 while the peer answers.")},

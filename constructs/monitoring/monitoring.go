@@ -164,22 +164,45 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 	a := &alarms{scope: this, stack: p.StackName, action: awscloudwatchactions.NewSnsAction(topic), runbooks: runbookURL(p.RunbookURL)}
 
 	stopped := stoppedTasks(this, p)
+	// What the dashboard reads of each node.
+	var fileSystemIDs []*string
 	for i, n := range p.Nodes {
 		if n.Scope == nil {
 			nodeAlarms(a, p, i, n, stopped)
+			fileSystemIDs = append(fileSystemIDs, n.FileSystem.FileSystemId())
 			continue
 		}
-		beside := &alarms{scope: constructs.NewConstruct(n.Scope, jsii.String(id)), stack: a.stack, action: a.action}
+		beside := &alarms{scope: constructs.NewConstruct(n.Scope, jsii.String(id)), stack: a.stack, action: a.action, runbooks: a.runbooks}
 		nodeAlarms(beside, p, i, n, stopped)
 		a.all = append(a.all, beside.all...)
+		for _, al := range beside.summary {
+			name := *al.Node().Id()
+			a.summary = append(a.summary, awscloudwatch.Alarm_FromAlarmArn(this, jsii.String(name), fromNodeStack(n.Scope, name+"Arn", al.AlarmArn())))
+		}
+		fileSystemIDs = append(fileSystemIDs, fromNodeStack(n.Scope, "DashboardFileSystemId", n.FileSystem.FileSystemId()))
 	}
 	for _, tg := range p.TargetGroups {
 		targetGroupAlarms(a, tg)
 	}
 
 	m := &Monitoring{Construct: this, Topic: topic, Alarms: a.all}
-	m.Dashboard = dashboard(this, p, a.all)
+	m.Dashboard = dashboard(this, p, a.all, a.summary, fileSystemIDs)
 	return m, nil
+}
+
+// fromNodeStack is value of a node's nested stack (the node's Scope) as the
+// cluster stack reads it: through an output of that stack named name. The
+// output CDK would make for the reference is named after the value's
+// whole construct path, the stack name included, and the dashboard repeats
+// each reference in the cluster stack's template, which is limited in size.
+func fromNodeStack(scope constructs.Construct, name string, value *string) *string {
+	nested, ok := scope.(awscdk.NestedStack)
+	if !ok {
+		return value
+	}
+	output := awscdk.NewCfnOutput(nested, jsii.String(name), &awscdk.CfnOutputProps{Value: value})
+	output.OverrideLogicalId(jsii.String(name))
+	return awscdk.Token_AsString(nested.NestedStackResource().GetAtt(jsii.String("Outputs."+name), awscdk.ResolutionTypeHint_STRING), nil)
 }
 
 // stoppedTasks records every stopped task of the cluster (EventBridge to a
@@ -255,11 +278,24 @@ func serviceMetric(n Node, name, statistic string, period awscdk.Duration) awscl
 
 func efsMetric(n Node, name, statistic string, period awscdk.Duration) awscloudwatch.Metric {
 	dims := map[string]*string{"FileSystemId": n.FileSystem.FileSystemId()}
-	if name == "StorageBytes" {
-		dims["StorageClass"] = jsii.String("Total")
+	if class, ok := efsStorageClass(name); ok {
+		dims["StorageClass"] = jsii.String(class)
 	}
 	return metric("AWS/EFS", name, statistic, period, dims)
 }
+
+// efsStorageClass is the storage class dimension metric name has: EFS
+// reports StorageBytes per class, Total being the whole file system.
+func efsStorageClass(name string) (string, bool) {
+	return "Total", name == "StorageBytes"
+}
+
+// What the summary alarms of a node are called (the dashboard's note
+// names them).
+const (
+	whatTasksBelowDesired = "tasks-below-desired"
+	whatNotReporting      = "not-reporting"
+)
 
 // maxPeersCompared keeps the pinset comparison within CloudWatch's limit
 // of 10 metrics per alarm: the peer itself and up to 9 neighbours.
@@ -270,7 +306,7 @@ func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseServ
 	peer := n.Name
 
 	a.add(id("TasksBelowDesired"), alarm{
-		subject: peer, what: "tasks-below-desired",
+		subject: peer, what: whatTasksBelowDesired,
 		metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			// A service without a running task may publish no
 			// RunningTaskCount at all: missing counts as zero.
@@ -287,6 +323,7 @@ func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseServ
 		missing: awscloudwatch.TreatMissingData_BREACHING,
 		why:     fmt.Sprintf("%s has had fewer running tasks than desired for %d minutes: longer than a rolling update takes, so the peer cannot start (see the stopped-task log and the service's events).", peer, monitoringspec.TasksBelowDesiredMinutes),
 		runbook: monitoringspec.RunbookPeerDown,
+		summary: true,
 	})
 	a.add(id("TasksRestarting"), alarm{
 		subject: peer, what: "tasks-restarting",
@@ -339,7 +376,7 @@ func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseServ
 		runbook: monitoringspec.RunbookPinStuck,
 	})
 	a.add(id("NotReporting"), alarm{
-		subject: peer, what: "not-reporting",
+		subject: peer, what: whatNotReporting,
 		metric:    clusterMetric(p, peer, monitoringspec.MetricUp, "Minimum", minutes(1)),
 		threshold: 1, operator: below, periods: monitoringspec.PeersUpMinutes,
 		// No data: the task, the collector or its path to CloudWatch is
@@ -347,6 +384,7 @@ func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseServ
 		missing: awscloudwatch.TreatMissingData_BREACHING,
 		why:     fmt.Sprintf("%s's cluster metrics have been missing or down for %d minutes: the cluster has fewer live peers than nodeCount (%d).", peer, monitoringspec.PeersUpMinutes, len(p.Nodes)),
 		runbook: monitoringspec.RunbookPeerDown,
+		summary: true,
 	})
 	if len(p.Nodes) > 1 {
 		using := map[string]awscloudwatch.IMetric{"self": clusterMetric(p, peer, monitoringspec.MetricPins, "Average", minutes(5))}
@@ -405,6 +443,7 @@ func targetGroupAlarms(a *alarms, tg TargetGroup) {
 		threshold: 1, operator: atLeast, periods: monitoringspec.UnhealthyTargetMinutes,
 		why:     fmt.Sprintf("The %s target group has had an unhealthy target for %d minutes: a peer answers its health check wrongly or not at all.", tg.Name, monitoringspec.UnhealthyTargetMinutes),
 		runbook: monitoringspec.RunbookLoadBalance,
+		summary: true,
 	})
 	period := minutes(5)
 	a.add(id+"Errors", alarm{
@@ -415,5 +454,6 @@ func targetGroupAlarms(a *alarms, tg TargetGroup) {
 		threshold: monitoringspec.ErrorRatePercent, operator: above, periods: monitoringspec.ErrorRatePeriods,
 		why:     fmt.Sprintf("More than %d %% of the %s target group's responses were 5xx (with at least %d requests) for %d minutes.", monitoringspec.ErrorRatePercent, tg.Name, monitoringspec.ErrorRateMinimumRequests, monitoringspec.ErrorRatePeriods*5),
 		runbook: monitoringspec.RunbookLoadBalance,
+		summary: true,
 	})
 }

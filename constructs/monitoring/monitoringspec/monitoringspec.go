@@ -134,6 +134,33 @@ func AlarmName(stack, subject, what string) string {
 	return stack + "-" + subject + "-" + what
 }
 
+// AlarmNamePrefix begins the name of every alarm of subject, or of every
+// alarm of the stack when subject is empty (for aws cloudwatch
+// describe-alarms --alarm-name-prefix).
+func AlarmNamePrefix(stack, subject string) string {
+	if subject == "" {
+		return stack + "-"
+	}
+	return AlarmName(stack, subject, "")
+}
+
+// CloudWatch's dashboard limits the dashboard is built within.
+const (
+	// AlarmWidgetMaxAlarms: "You can include up to 100 alarms in one alarm
+	// status widget" (CloudWatch user guide, "Add or remove an alarm widget
+	// from a CloudWatch dashboard").
+	AlarmWidgetMaxAlarms = 100
+	// SearchMaxQueryLength: "The maximum search expression query size is
+	// 1024 characters" (CloudWatch user guide, "CloudWatch search
+	// expression syntax").
+	SearchMaxQueryLength = 1024
+	// MaxFileSystemIDLength: fs- and up to 40 hex digits (the EFS API's
+	// FileSystemId pattern; today's IDs have 17). The dashboard's searches
+	// list the file systems' IDs, unknown until deployment, so they are
+	// cut for the longest.
+	MaxFileSystemIDLength = 3 + 40
+)
+
 // Log lines that page (metric filters on the cluster containers' logs).
 const (
 	// StallLogLine is the known upstream stall (README "Known issues"):

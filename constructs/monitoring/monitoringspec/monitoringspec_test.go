@@ -137,3 +137,19 @@ func TestRunbookAnchorsExist(t *testing.T) {
 		}
 	}
 }
+
+// A prefix lists a node's alarms and no other node's: node1's prefix must
+// not match node12's alarms.
+func TestAlarmNamePrefix(t *testing.T) {
+	node1 := AlarmNamePrefix("IpfsCluster", "node1")
+	if !strings.HasPrefix(AlarmName("IpfsCluster", "node1", "storage-near-storagemax"), node1) {
+		t.Errorf("%q does not begin node1's alarm names", node1)
+	}
+	if strings.HasPrefix(AlarmName("IpfsCluster", "node12", "storage-near-storagemax"), node1) {
+		t.Errorf("%q matches node12's alarms too", node1)
+	}
+	stack := AlarmNamePrefix("IpfsCluster", "")
+	if !strings.HasPrefix(AlarmName("IpfsCluster", "alb-gateway", "unhealthy-targets"), stack) || strings.HasPrefix(AlarmName("IpfsClusterTest", "node0", "not-reporting"), stack) {
+		t.Errorf("%q: want every alarm of the stack and none of IpfsClusterTest's", stack)
+	}
+}
