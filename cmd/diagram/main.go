@@ -28,6 +28,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/diagram"
 	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiiexit"
 )
 
 // Page is where the diagram is committed, relative to the repository root;
@@ -37,13 +38,17 @@ const (
 	Readme = "README.md"
 )
 
+// stderr keeps this program's messages after jsiiexit.Close, which
+// discards descriptor 2 for jsii's late race line.
+var stderr = jsiiexit.Stderr()
+
 func main() {
 	assembly := flag.String("assembly", "", "draw this cloud assembly directory instead of synthesizing cdk.json's configuration")
 	out := flag.String("o", Page, "output file, - for stdout")
 	png := flag.String("png", "", "also draw this PNG with cdk-dia (needs graphviz's dot)")
 	flag.Parse()
 	if err := run(*assembly, *out, *png); err != nil {
-		fmt.Fprintln(os.Stderr, "diagram:", err)
+		fmt.Fprintln(stderr, "diagram:", err)
 		os.Exit(1)
 	}
 }
@@ -107,7 +112,7 @@ func synth(dir string) (err error) {
 	if err != nil {
 		return fmt.Errorf("run from the repository root: %w", err)
 	}
-	defer jsii.Close()
+	defer jsiiexit.Close()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("synth: %v", r)
@@ -124,7 +129,7 @@ func synth(dir string) (err error) {
 // drawPNG runs cdk-dia on the assembly's tree.json.
 func drawPNG(assembly, png string) error {
 	if _, err := exec.LookPath("dot"); err != nil {
-		fmt.Fprintln(os.Stderr, "diagram: no graphviz (dot) on PATH: PNG skipped")
+		fmt.Fprintln(stderr, "diagram: no graphviz (dot) on PATH: PNG skipped")
 		return nil
 	}
 	abs, err := filepath.Abs(png)
@@ -133,7 +138,7 @@ func drawPNG(assembly, png string) error {
 	}
 	cmd := exec.Command("npx", "--yes", "cdk-dia@0.12", "--tree", filepath.Join(assembly, "tree.json"),
 		"--target", abs, "--rendering", "graphviz-png")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
 		return errors.New("cdk-dia: " + err.Error())
 	}

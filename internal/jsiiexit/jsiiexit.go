@@ -18,6 +18,8 @@
 package jsiiexit
 
 import (
+	"os"
+
 	"regexp"
 
 	"github.com/aws/jsii-runtime-go"
@@ -33,3 +35,9 @@ var raceLine = regexp.MustCompile(`Runtime process exited abnormally: waitid?: n
 // after Close returns: from then on the process's stderr (file descriptor
 // 2) is discarded. Call it last, after the app's own output.
 func Close() { quietly(jsii.Close) }
+
+// Stderr is where a program that goes on after Close writes its own
+// messages: a copy of the standard error it had, which Close leaves open
+// (Close points descriptor 2 itself at /dev/null for good, because jsii may
+// still print its line there). Call it before Close.
+func Stderr() *os.File { return keepStderr() }

@@ -9,6 +9,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// keepStderr returns a copy of descriptor 2 (os.Stderr if it cannot).
+func keepStderr() *os.File {
+	fd, err := unix.Dup(2)
+	if err != nil {
+		return os.Stderr
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), "/dev/stderr")
+}
+
 // quietly runs end with file descriptor 2 on a pipe, then points it at
 // /dev/null for good (a late race line goes nowhere) and passes on what
 // the pipe got, without the race line, to the original stderr.
