@@ -3,8 +3,10 @@ package scenarios
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -366,4 +368,139 @@ func requireKuboVersions(t *testing.T, ctx context.Context, c *localcluster.Clus
 			t.Fatalf("node%d runs kubo %s, want %s", i, v.Version, want)
 		}
 	}
+}
+
+// Runbook "Scale in without losing replicas", rehearsed on a cluster of its
+// own: four peers with pins of replication 2, the highest peer leaves. Its
+// steps, in order: stop it and let its metrics expire (step 2); re-pin
+// every pin allocated to it with its own factors, after which none is and
+// each is pinned on its new allocations (step 3); the smaller nodeCount, the
+// remaining peers restarting one at a time without its address (step 4).
+// Every pin is then served by the three peers left.
+func TestRunbookScaleIn(t *testing.T) {
+	ctx := scenarioCtx(t, 15*time.Minute)
+	stopShared(t)
+	root := t.TempDir()
+	open := func(nodes int) *localcluster.Cluster {
+		c, err := localcluster.New(localcluster.Options{
+			Root: root, RepoRoot: repoRoot, Bin: bins, Log: testLog{}, StopGrace: 20 * time.Second,
+			Context: map[string]string{"nodeCount": strconv.Itoa(nodes)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	four := open(4)
+	t.Cleanup(func() { four.Stop() })
+	if err := four.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const leaving = 3
+	ids := derivedIDs(t, four)
+	contents := ownContents{}
+	for range 6 {
+		contents.add(t, ctx, four, 0, 2)
+	}
+	// With equal free space the allocator prefers node0 to node3 in their
+	// shared zone, so two pins are given node3 by hand (what
+	// `ctl pin add --allocations` does): the drain must move them.
+	onLeaving := 0
+	for cid := range contents {
+		if onLeaving == 2 {
+			break
+		}
+		// A pin keeps its live allocations when pinned again: removed
+		// first (kubo keeps the blocks: no automatic GC), then pinned to
+		// node3 and node1.
+		for _, req := range []struct{ method, path string }{
+			{http.MethodDelete, "/pins/" + cid},
+			{http.MethodPost, fmt.Sprintf("/pins/%s?replication-min=2&replication-max=2&user-allocations=%s,%s", cid, ids[leaving], ids[1])},
+		} {
+			resp, err := four.Peers[0].Client().Do(ctx, req.method, req.path, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s %s: %s", req.method, req.path, resp.Status)
+			}
+		}
+		waitPinnedOn(t, ctx, four, cid, []int{leaving, 1})
+		onLeaving++
+	}
+
+	// Step 2.
+	start := time.Now()
+	if err := four.StopPeer(leaving); err != nil {
+		t.Fatal(err)
+	}
+	remaining := []int{0, 1, 2}
+	waitFor(t, ctx, fmt.Sprintf("node%d's metrics expired on node0", leaving), func() error {
+		mp, err := four.Peers[0].Client().MetricPeers(ctx)
+		if err != nil {
+			return err
+		}
+		for name, peers := range mp {
+			if slices.Contains(peers, ids[leaving]) {
+				return fmt.Errorf("node0 still holds a valid %s metric of node%d", name, leaving)
+			}
+		}
+		return nil
+	})
+	// Step 3: what `ctl pin add --rmin --rmax <cid>` sends.
+	client := four.Peers[0].Client()
+	pins, err := client.Allocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repinned := 0
+	for _, p := range pins {
+		if !slices.Contains(p.Allocations, ids[leaving]) {
+			continue
+		}
+		resp, err := client.Do(ctx, http.MethodPost, fmt.Sprintf("/pins/%s?replication-min=%d&replication-max=%d", p.Cid, p.ReplicationFactorMin, p.ReplicationFactorMax), nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("re-pinning %s: %s", p.Cid, resp.Status)
+		}
+		repinned++
+	}
+	if repinned < onLeaving {
+		t.Fatalf("re-pinned %d pins, but at least %d were allocated to node%d", repinned, onLeaving, leaving)
+	}
+	for cid := range contents {
+		var alloc []int
+		waitFor(t, ctx, cid+" allocated to the remaining peers only", func() error {
+			pin := allocationOf(t, ctx, four, cid)
+			alloc = nil
+			for _, a := range pin.Allocations {
+				alloc = append(alloc, indexOf(ids, a))
+			}
+			if slices.Contains(alloc, leaving) || len(alloc) < 2 {
+				return fmt.Errorf("allocated to %v", alloc)
+			}
+			return nil
+		})
+		waitPinnedOn(t, ctx, four, cid, alloc)
+	}
+	t.Logf("node%d drained: %d of %d pins re-pinned, every pin on two of the remaining peers, %s after it stopped",
+		leaving, repinned, len(contents), time.Since(start).Round(100*time.Millisecond))
+
+	// Step 4.
+	three := open(3)
+	t.Cleanup(func() { three.Stop() })
+	for _, i := range remaining {
+		if err := three.StopPeer(i); err != nil {
+			t.Fatal(err)
+		}
+		if err := three.StartPeer(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSees(t, ctx, three, remaining, remaining)
+	requireRetrievableFrom(t, ctx, three, remaining, contents)
 }
