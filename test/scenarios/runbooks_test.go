@@ -187,17 +187,11 @@ func TestRunbookScaleOut(t *testing.T) {
 	stopShared(t)
 	root := t.TempDir()
 	open := func(nodes int) *localcluster.Cluster {
-		c, err := localcluster.New(localcluster.Options{
-			Root: root, RepoRoot: repoRoot, Bin: bins, Log: testLog{}, StopGrace: 20 * time.Second,
-			Context: map[string]string{"nodeCount": strconv.Itoa(nodes)},
+		return ownCluster(t, root, func(o *localcluster.Options) {
+			o.Context = map[string]string{"nodeCount": strconv.Itoa(nodes)}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
 	}
 	three := open(3)
-	t.Cleanup(func() { three.Stop() })
 	if err := three.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +203,6 @@ func TestRunbookScaleOut(t *testing.T) {
 
 	start := time.Now()
 	six := open(6)
-	t.Cleanup(func() { six.Stop() })
 	for i := 3; i < 6; i++ {
 		if err := six.StartPeer(ctx, i); err != nil {
 			t.Fatal(err)
@@ -295,6 +288,23 @@ func allocationOf(t *testing.T, ctx context.Context, c *localcluster.Cluster, ci
 	return localcluster.Pin{}
 }
 
+// ownCluster opens a cluster of a scenario's own in root, with what every
+// scenario cluster has (the suite's binaries and log, the shared cluster's
+// stop grace) and edit's changes; it stops with the test.
+func ownCluster(t *testing.T, root string, edit func(*localcluster.Options)) *localcluster.Cluster {
+	t.Helper()
+	opt := localcluster.Options{Root: root, RepoRoot: repoRoot, Bin: bins, Log: testLog{}, StopGrace: 20 * time.Second}
+	if edit != nil {
+		edit(&opt)
+	}
+	c, err := localcluster.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
 // stopShared stops the shared cluster, whose addresses a scenario with a
 // cluster of its own needs; the next scenario starts it again.
 func stopShared(t *testing.T) {
@@ -321,16 +331,11 @@ func TestRunbookUpgradeKubo(t *testing.T) {
 	stopShared(t)
 	root := t.TempDir()
 	open := func(b *localcluster.Binaries) *localcluster.Cluster {
-		c, err := localcluster.New(localcluster.Options{Root: root, RepoRoot: repoRoot, Bin: b, Log: testLog{}, StopGrace: 20 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return ownCluster(t, root, func(o *localcluster.Options) { o.Bin = b })
 	}
 	oldBins := *bins
 	oldBins.IPFS = previous
 	before := open(&oldBins)
-	t.Cleanup(func() { before.Stop() })
 	if err := before.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +346,6 @@ func TestRunbookUpgradeKubo(t *testing.T) {
 	}
 
 	after := open(bins)
-	t.Cleanup(func() { after.Stop() })
 	for i := range after.Peers {
 		start := time.Now()
 		if err := after.StopPeer(i); err != nil {
@@ -382,17 +386,11 @@ func TestRunbookScaleIn(t *testing.T) {
 	stopShared(t)
 	root := t.TempDir()
 	open := func(nodes int) *localcluster.Cluster {
-		c, err := localcluster.New(localcluster.Options{
-			Root: root, RepoRoot: repoRoot, Bin: bins, Log: testLog{}, StopGrace: 20 * time.Second,
-			Context: map[string]string{"nodeCount": strconv.Itoa(nodes)},
+		return ownCluster(t, root, func(o *localcluster.Options) {
+			o.Context = map[string]string{"nodeCount": strconv.Itoa(nodes)}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
 	}
 	four := open(4)
-	t.Cleanup(func() { four.Stop() })
 	if err := four.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +490,6 @@ func TestRunbookScaleIn(t *testing.T) {
 
 	// Step 4.
 	three := open(3)
-	t.Cleanup(func() { three.Stop() })
 	for _, i := range remaining {
 		if err := three.StopPeer(i); err != nil {
 			t.Fatal(err)

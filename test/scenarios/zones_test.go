@@ -88,14 +88,9 @@ func TestZoneLossKeepsEveryPin(t *testing.T) {
 	})
 	root := filepath.Join(dataRoot, "zones")
 	newCluster := func(clusterEnv ...string) *localcluster.Cluster {
-		c, err := localcluster.New(localcluster.Options{
-			Root: root, RepoRoot: repoRoot, Bin: bins, Log: testLog{}, StopGrace: 20 * time.Second,
-			Context: overrides, Deployed: deployed, ClusterEnv: clusterEnv,
+		return ownCluster(t, root, func(o *localcluster.Options) {
+			o.Context, o.Deployed, o.ClusterEnv = overrides, deployed, clusterEnv
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
 	}
 
 	// Control: allocate_by without its tag entries.
