@@ -11,7 +11,9 @@
 // proxied requests round-robin over the healthy upstreams like the ALB
 // (active health checks, and an upstream that refuses a connection is
 // skipped until it passes one again; with none healthy it fails open to all
-// of them, as the ALB does); streams bodies both ways, trailers included;
+// of them, as the ALB does; a GET/HEAD/OPTIONS whose connection is reset
+// before the answer goes to the next one, standing in for the draining
+// ECS does before it stops a task); streams bodies both ways, trailers included;
 // and adds the response headers of the distributions' response headers
 // policies (handed over by the Go side, constructs/edge/edgespec).
 //
@@ -40,6 +42,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 // Errors that mean the upstream did not take the connection, so nothing of
 // the request reached it and another one may be tried.
 const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET']);
+
+// Methods whose request has no body to lose, so that one reset before the
+// answer can be sent again to another upstream.
+const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Turns Node's rawHeaders into CloudFront's {name: [{key, value}]}. */
 export function toCloudFrontHeaders(rawHeaders) {
@@ -274,6 +280,18 @@ class Site {
       if (!started && REFUSED.has(err.code)) {
         // Nothing of the request left: mark it down and try the next one.
         this.setHealth(upstream, false, `connection: ${err.code}`);
+        this.proxy(req, res, request, candidates);
+        return;
+      }
+      if (!res.headersSent && err.code === 'ECONNRESET' && REPLAYABLE.has(request.method)) {
+        // A peer stopping resets the connections it holds. ECS deregisters
+        // a task and drains it before stopping it, so the ALB never sends a
+        // request into that; here nothing deregisters a stopping peer, so
+        // a bodiless request is sent again elsewhere instead. A reset on a
+        // kept-alive connection may just be an idle close: not marked down.
+        if (!preq.reusedSocket) {
+          this.setHealth(upstream, false, `connection: ${err.code} before an answer`);
+        }
         this.proxy(req, res, request, candidates);
         return;
       }

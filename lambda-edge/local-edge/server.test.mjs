@@ -239,6 +239,22 @@ describe('load balancing', () => {
     }
     assert.equal(e.sites.api.upstreams[0].healthy, false);
   });
+  test('a GET reset before its answer, as by a stopping peer, is sent to the next upstream; a POST is not', async () => {
+    const reset = (req) => { req.socket.destroy(); };
+    const stopping = await upstream(24, { handler: reset });
+    const live = await upstream(25);
+    const e = await edge([stopping.url, live.url]);
+    const res = await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, '25');
+    assert.equal(stopping.seen.length, 1);
+    assert.equal(e.sites.api.upstreams[0].healthy, false);
+
+    const e2 = await edge([stopping.url, live.url]);
+    const post = await request(e2.urls.api, 'POST', `/pins/${CID}`, { headers: { Authorization: AUTH }, body: 'x' });
+    assert.equal(post.status, 502);
+    assert.equal(stopping.seen.length, 2);
+  });
   test('with no healthy upstream it fails open, and 502 when none answers', async () => {
     const up = await upstream(30, { health: 500 });
     const e = await edge([up.url]);
