@@ -53,6 +53,11 @@ const (
 	KeyGatewaySubdomains      = "gatewaySubdomains"
 	KeyWebsiteDomains         = "websiteDomains"
 	KeyWebsiteCertificateArn  = "websiteCertificateArn"
+
+	KeySecondRegion                  = "secondRegion"
+	KeySecondRegionAvailabilityZones = "secondRegionAvailabilityZones"
+	KeySecondRegionVpcCidr           = "secondRegionVpcCidr"
+	KeySecondRegionNodeCount         = "secondRegionNodeCount"
 )
 
 // Keys lists every context key the app reads; Parse refuses any other but
@@ -67,6 +72,7 @@ var Keys = []string{
 	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
 	KeyAlarmEmail, KeyRunbookBaseURL, KeyBackupRetentionDays, KeyBackupCopyRegion,
 	KeyGatewaySubdomains, KeyWebsiteDomains, KeyWebsiteCertificateArn,
+	KeySecondRegion, KeySecondRegionAvailabilityZones, KeySecondRegionVpcCidr, KeySecondRegionNodeCount,
 	// pipeline.go
 	KeyPipelineAccount, KeyPipelineRegion, KeySourceRepository, KeySourceConnectionArn,
 	KeyTestAccount, KeyTestRegion, KeyProdAccount, KeyProdRegion, KeyTestOverrides, KeyProdOverrides,
@@ -149,6 +155,15 @@ type Config struct {
 	// with WebsiteCertificateArn, one certificate covering all of them.
 	WebsiteDomains        []string
 	WebsiteCertificateArn string
+	// SecondRegion, when set, runs more peers of the same cluster in a
+	// second region: SecondRegionNodeCount of them (after parsing, 0 only
+	// without a second region; unset means NodeCount), over
+	// SecondRegionAvailabilityZones, in a VPC of SecondRegionVpcCidr peered
+	// with the first one's. Their indices follow the first region's.
+	SecondRegion                  string
+	SecondRegionAvailabilityZones []string
+	SecondRegionVpcCidr           string
+	SecondRegionNodeCount         int
 	// Pipeline is nil unless pipeline settings are given (pipeline.go).
 	Pipeline *Pipeline
 }
@@ -177,6 +192,7 @@ func Defaults() Config {
 		RestAPIUsername:      "admin",
 		BackupRetentionDays:  backupspec.DefaultRetentionDays,
 		RunbookBaseURL:       monitoringspec.DefaultRunbookURL,
+		SecondRegionVpcCidr:  networkspec.DefaultSecondRegionCidr,
 	}
 }
 
@@ -259,6 +275,13 @@ func parse(raw map[string]any, local bool) (Config, error) {
 	p.boolean(KeyGatewaySubdomains, &c.GatewaySubdomains)
 	p.list(KeyWebsiteDomains, &c.WebsiteDomains)
 	p.str(KeyWebsiteCertificateArn, &c.WebsiteCertificateArn)
+	p.str(KeySecondRegion, &c.SecondRegion)
+	p.list(KeySecondRegionAvailabilityZones, &c.SecondRegionAvailabilityZones)
+	p.str(KeySecondRegionVpcCidr, &c.SecondRegionVpcCidr)
+	p.integer(KeySecondRegionNodeCount, &c.SecondRegionNodeCount)
+	if c.SecondRegion != "" && c.SecondRegionNodeCount == 0 {
+		c.SecondRegionNodeCount = c.NodeCount
+	}
 	if c.RestAPICredentialsSecretName == "" {
 		c.RestAPICredentialsSecretName = c.StackName + "/rest-api-credentials"
 	}
@@ -373,18 +396,42 @@ func (p *parser) list(key string, dst *[]string) {
 	*dst = out
 }
 
-// NodeSettings are the plain values of node i, as its task definition and a
-// local peer get them.
+// TotalNodes is the number of peers of the cluster, both regions'.
+func (c Config) TotalNodes() int {
+	if c.SecondRegion == "" {
+		return c.NodeCount
+	}
+	return c.NodeCount + c.SecondRegionNodeCount
+}
+
+// InSecondRegion tells whether node i runs in the second region (the nodes
+// from NodeCount on).
+func (c Config) InSecondRegion(i int) bool { return c.SecondRegion != "" && i >= c.NodeCount }
+
+// RegionOf is node i's region.
+func (c Config) RegionOf(i int) string {
+	if c.InSecondRegion(i) {
+		return c.SecondRegion
+	}
+	return c.Region
+}
+
+// NodeSettings are the plain values of node i (0 to TotalNodes-1), as its
+// task definition and a local peer get them.
 func (c Config) NodeSettings(i int) nodespec.Settings {
 	zone := ""
-	if len(c.AvailabilityZones) > 0 { // else Validate names the empty list
+	zones := c.AvailabilityZones
+	if c.InSecondRegion(i) {
+		zones = c.SecondRegionAvailabilityZones
+	}
+	if len(zones) > 0 { // else Validate names the empty list
 		zone = c.ZoneOf(i)
 	}
-	return nodespec.Settings{
+	s := nodespec.Settings{
 		Index:                 i,
-		PeerCount:             c.NodeCount,
+		PeerCount:             c.TotalNodes(),
 		Zone:                  zone,
-		Region:                c.Region,
+		Region:                c.RegionOf(i),
 		Namespace:             c.CloudMapNamespace,
 		CPU:                   c.TaskCPU,
 		MemoryMiB:             c.TaskMemoryMiB,
@@ -399,6 +446,10 @@ func (c Config) NodeSettings(i int) nodespec.Settings {
 		// cluster gets the same environment.
 		ClusterMetrics: true,
 	}
+	if c.SecondRegion != "" {
+		s.SecondRegion, s.SecondRegionFrom = c.SecondRegion, c.NodeCount
+	}
+	return s
 }
 
 func (c Config) subdomainGatewayHosts() []string {

@@ -100,3 +100,60 @@ func TestAllProblemsAreReportedTogether(t *testing.T) {
 		assert.True(t, strings.Contains(err.Error(), key+":"), "missing %s in %s", key, err)
 	}
 }
+
+func TestSecondRegion(t *testing.T) {
+	two := map[string]any{
+		KeySecondRegion:                  "us-east-2",
+		KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c",
+	}
+	cfg, err := Parse(two)
+	require.NoError(t, err)
+	assert.Equal(t, 3, cfg.SecondRegionNodeCount, "unset: as many as the first region")
+	assert.Equal(t, 6, cfg.TotalNodes())
+	for i, want := range []struct{ region, zone string }{{"eu-west-1", "eu-west-1a"}, {"eu-west-1", "eu-west-1b"}, {"eu-west-1", "eu-west-1c"}, {"us-east-2", "us-east-2a"}, {"us-east-2", "us-east-2b"}, {"us-east-2", "us-east-2c"}} {
+		s := cfg.NodeSettings(i)
+		assert.Equal(t, want.region, s.Region, "node%d", i)
+		assert.Equal(t, want.zone, s.Zone, "node%d", i)
+		assert.Equal(t, 6, s.PeerCount)
+		require.NoError(t, s.Validate())
+	}
+	assert.Equal(t, "node4.us-east-2.ipfs-cluster.internal", strings.Split(strings.TrimPrefix(cfg.NodeSettings(0).PeerMultiaddrs()[4], "/dns4/"), "/")[0])
+
+	two[KeySecondRegionNodeCount] = 4.0
+	two[KeyReplicationFactorMax] = 7.0
+	cfg, err = Parse(two)
+	require.NoError(t, err)
+	assert.Equal(t, 7, cfg.TotalNodes())
+	assert.Equal(t, "us-east-2a", cfg.ZoneOf(6))
+
+	cases := []struct {
+		name     string
+		raw      map[string]any
+		messages []string
+	}{
+		{"settings without the region", map[string]any{KeySecondRegionNodeCount: 3.0, KeySecondRegionAvailabilityZones: "us-east-2a"}, []string{
+			"secondRegionNodeCount: is set but secondRegion is empty",
+			"secondRegionAvailabilityZones: is set but secondRegion is empty",
+		}},
+		{"same region", map[string]any{KeySecondRegion: "eu-west-1", KeySecondRegionAvailabilityZones: "eu-west-1a,eu-west-1b,eu-west-1c"}, []string{`secondRegion: "eu-west-1" is the first region`}},
+		{"zones of another region", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-1a,us-east-2b,us-east-2b"}, []string{
+			`secondRegionAvailabilityZones: "us-east-1a" is not a zone of region "us-east-2"`,
+			`secondRegionAvailabilityZones: "us-east-2b" is listed twice`,
+		}},
+		{"no zones", map[string]any{KeySecondRegion: "us-east-2"}, []string{"secondRegionAvailabilityZones: needs exactly 3 availability zones, got 0"}},
+		{"overlapping ranges", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionVpcCidr: "10.42.128.0/17"}, []string{"secondRegionVpcCidr: 10.42.128.0/17 overlaps vpcCidr 10.42.0.0/16"}},
+		{"too many peers", map[string]any{KeyNodeCount: 20.0, KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c"}, []string{"nodeCount/secondRegionNodeCount: 20 + 20 peers; allowed: at most 30 together"}},
+		{"too few in the second", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionNodeCount: 2.0}, []string{"secondRegionNodeCount: 2 is out of range; allowed: 3 to 30"}},
+		{"not a region", map[string]any{KeySecondRegion: "mars-1", KeySecondRegionAvailabilityZones: "mars-1a,mars-1b,mars-1c"}, []string{"secondRegion: "}},
+		{"another partition", map[string]any{KeySecondRegion: "cn-north-1", KeySecondRegionAvailabilityZones: "cn-north-1a,cn-north-1b,cn-north-1c"}, []string{"secondRegion: "}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.raw)
+			require.Error(t, err)
+			for _, m := range tc.messages {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+}

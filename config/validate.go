@@ -76,21 +76,8 @@ func (c Config) validate(local bool) []string {
 	// Required: the Lambda@Edge stack needs an explicit region.
 	check(KeyRegion, partition.ValidateRegion(c.Region))
 
-	if len(c.AvailabilityZones) != ZoneCount {
-		fail(KeyAvailabilityZones, "needs exactly %d availability zones, got %d (%v); allowed: %d distinct zones of %s", ZoneCount, len(c.AvailabilityZones), c.AvailabilityZones, ZoneCount, c.Region)
-	} else {
-		zonePattern := regexp.MustCompile(`^` + regexp.QuoteMeta(c.Region) + `[a-z]$`)
-		seen := map[string]bool{}
-		for _, az := range c.AvailabilityZones {
-			if !zonePattern.MatchString(az) {
-				fail(KeyAvailabilityZones, "%q is not a zone of region %q; allowed: zones named %s<letter>", az, c.Region, c.Region)
-			}
-			if seen[az] {
-				fail(KeyAvailabilityZones, "%q is listed twice; allowed: %d distinct zones", az, ZoneCount)
-			}
-			seen[az] = true
-		}
-	}
+	c.validateZones(KeyAvailabilityZones, c.AvailabilityZones, c.Region, fail)
+	c.validateSecondRegion(fail)
 
 	if c.NodeCount < MinNodes || c.NodeCount > stackspec.MaxNodes() {
 		fail(KeyNodeCount, "%d is out of range; allowed: %d to %d (one Fargate service per node, spread over the zones)", c.NodeCount, MinNodes, stackspec.MaxNodes())
@@ -105,8 +92,8 @@ func (c Config) validate(local bool) []string {
 			// The edge's rules for these names (validateWebsites) are
 			// stricter and name the right key; one report is enough.
 			continue
-		case "Zone", "Region":
-			// So are the rules for availabilityZones and region above.
+		case "Zone", "Region", "SecondRegion", "SecondRegionFrom":
+			// So are the rules for the regions and their zones above.
 			continue
 		}
 		key, ok := nodeSettingKeys[p.Field]
@@ -116,8 +103,12 @@ func (c Config) validate(local bool) []string {
 		fail(key, "%s", p.Message)
 	}
 
-	if c.GatewayNoFetch && c.ReplicationFactorMax != c.NodeCount {
-		fail(KeyGatewayNoFetch, "true needs %s = %s (%d), got %d: the load balancer sends a request to any node, and with NoFetch a node serves only what it holds; allowed: false, or true with every node holding every pin", KeyReplicationFactorMax, KeyNodeCount, c.NodeCount, c.ReplicationFactorMax)
+	if c.GatewayNoFetch && c.ReplicationFactorMax != c.TotalNodes() {
+		nodes := KeyNodeCount
+		if c.SecondRegion != "" {
+			nodes += " + " + KeySecondRegionNodeCount
+		}
+		fail(KeyGatewayNoFetch, "true needs %s = %s (%d), got %d: the load balancer sends a request to any node, and with NoFetch a node serves only what it holds; allowed: false, or true with every node holding every pin", KeyReplicationFactorMax, nodes, c.TotalNodes(), c.ReplicationFactorMax)
 	}
 
 	switch c.EfsThroughputMode {
@@ -215,7 +206,67 @@ func (c Config) validateWebsites(fail func(string, string, ...any), local bool) 
 }
 
 // ZoneOf returns the availability zone of node index i: nodes go round-robin
-// over the zones so that any replication factor >= 2 spans two zones.
+// over their region's zones so that any replication factor >= 2 spans two
+// zones.
 func (c Config) ZoneOf(i int) string {
+	if c.InSecondRegion(i) {
+		return c.SecondRegionAvailabilityZones[(i-c.NodeCount)%len(c.SecondRegionAvailabilityZones)]
+	}
 	return c.AvailabilityZones[i%len(c.AvailabilityZones)]
+}
+
+// validateSecondRegion checks the second region's settings: all unset
+// without a second region, else a region of the same partition with its
+// own zones, a VPC range that does not overlap the first one's, and room
+// for its peers in the cluster.
+func (c Config) validateSecondRegion(fail func(string, string, ...any)) {
+	if c.SecondRegion == "" {
+		for key, set := range map[string]bool{
+			KeySecondRegionAvailabilityZones: len(c.SecondRegionAvailabilityZones) > 0,
+			KeySecondRegionNodeCount:         c.SecondRegionNodeCount != 0,
+			KeySecondRegionVpcCidr:           c.SecondRegionVpcCidr != networkspec.DefaultSecondRegionCidr,
+		} {
+			if set {
+				fail(key, "is set but %s is empty; allowed: unset (one region), or %s set too", KeySecondRegion, KeySecondRegion)
+			}
+		}
+		return
+	}
+	if err := partition.ValidateRegion(c.SecondRegion); err != nil {
+		fail(KeySecondRegion, "%v", err)
+	} else if c.SecondRegion == c.Region {
+		fail(KeySecondRegion, "%q is the first region; allowed: empty (one region) or another region of the same partition", c.SecondRegion)
+	} else if a, b := partition.Of(c.Region), partition.Of(c.SecondRegion); a != b {
+		fail(KeySecondRegion, "%q is in partition %s, %s in %s; allowed: a region of %s (VPC peering and the edge stay within one partition)", c.SecondRegion, b, c.Region, a, a)
+	}
+	c.validateZones(KeySecondRegionAvailabilityZones, c.SecondRegionAvailabilityZones, c.SecondRegion, fail)
+	if err := networkspec.ValidateCidr(c.SecondRegionVpcCidr, ZoneCount); err != nil {
+		fail(KeySecondRegionVpcCidr, "%v", err)
+	} else if networkspec.Overlap(c.SecondRegionVpcCidr, c.VpcCidr) {
+		fail(KeySecondRegionVpcCidr, "%s overlaps %s %s; allowed: a range apart from it (the VPCs are peered), e.g. %s", c.SecondRegionVpcCidr, KeyVpcCidr, c.VpcCidr, networkspec.DefaultSecondRegionCidr)
+	}
+	if c.SecondRegionNodeCount < MinNodes || c.SecondRegionNodeCount > stackspec.MaxNodes() {
+		fail(KeySecondRegionNodeCount, "%d is out of range; allowed: %d to %d (unset: %s)", c.SecondRegionNodeCount, MinNodes, stackspec.MaxNodes(), KeyNodeCount)
+	} else if c.NodeCount+c.SecondRegionNodeCount > nodespec.MaxPeers {
+		fail(KeyNodeCount+"/"+KeySecondRegionNodeCount, "%d + %d peers; allowed: at most %d together (every peer keeps a connection to every other, and every task definition lists every peer's address)", c.NodeCount, c.SecondRegionNodeCount, nodespec.MaxPeers)
+	}
+}
+
+// validateZones checks a region's availability zones.
+func (c Config) validateZones(key string, zones []string, region string, fail func(string, string, ...any)) {
+	if len(zones) != ZoneCount {
+		fail(key, "needs exactly %d availability zones, got %d (%v); allowed: %d distinct zones of %s", ZoneCount, len(zones), zones, ZoneCount, region)
+		return
+	}
+	zonePattern := regexp.MustCompile(`^` + regexp.QuoteMeta(region) + `[a-z]$`)
+	seen := map[string]bool{}
+	for _, az := range zones {
+		if !zonePattern.MatchString(az) {
+			fail(key, "%q is not a zone of region %q; allowed: zones named %s<letter>", az, region, region)
+		}
+		if seen[az] {
+			fail(key, "%q is listed twice; allowed: %d distinct zones", az, ZoneCount)
+		}
+		seen[az] = true
+	}
 }

@@ -74,7 +74,7 @@ func TestForkableConstructs(t *testing.T) {
 		kubo, cluster := fork.PeerSettings(i).Environment()
 		assert.Equal(t, kubo, envOf(t, defs[node.KuboContainerName]), id)
 		assert.Equal(t, cluster, envOf(t, defs[node.ClusterContainerName]), id)
-		assert.Equal(t, strings.Join(nodespec.PeerMultiaddrs(fork.Namespace, fork.Peers), ","), envOf(t, defs[node.ClusterContainerName])["CLUSTER_PEER_MULTIADDRS"])
+		assert.Equal(t, strings.Join(nodespec.Settings{Namespace: fork.Namespace, PeerCount: fork.Peers}.PeerMultiaddrs(), ","), envOf(t, defs[node.ClusterContainerName])["CLUSTER_PEER_MULTIADDRS"])
 		assert.Equal(t, fork.ClusterImage, defs[node.ClusterContainerName]["Image"], id)
 
 		// The cluster swarm: every peer is in the shared group.

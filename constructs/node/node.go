@@ -89,7 +89,7 @@ type Props struct {
 	// Cluster is the ECS cluster. Required.
 	Cluster awsecs.ICluster
 	// CloudMapNamespace is the private DNS namespace the peer registers its
-	// name in; its name must be Settings.Namespace. Required.
+	// name in; its name must be Settings.PeerNamespace(Index). Required.
 	CloudMapNamespace awsservicediscovery.INamespace
 	// KuboImage and ClusterImage are the node's images. Required.
 	KuboImage    awsecs.ContainerImage
@@ -170,8 +170,8 @@ func (p *Props) Validate() error {
 		l.Add("Settings.Zone", "is %q but AvailabilityZone is %q; allowed: the same zone (the allocator spreads replicas by the peer's zone tag, which must name the zone it runs in)", p.Settings.Zone, p.AvailabilityZone)
 	}
 	if p.CloudMapNamespace != nil {
-		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.Namespace {
-			l.Add("CloudMapNamespace", "is named %q but Settings.Namespace is %q; allowed: the same name (the peers' addresses are built from it)", *name, p.Settings.Namespace)
+		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.PeerNamespace(p.Index) {
+			l.Add("CloudMapNamespace", "is named %q but this peer's name lives in %q (Settings.PeerNamespace); allowed: that name (the peers' addresses are built from it)", *name, p.Settings.PeerNamespace(p.Index))
 		}
 	}
 	if c := p.MetricsCollector; c != nil {
@@ -503,7 +503,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		MaintenanceTaskDefinition: maintenance,
 		FileSystem:                fileSystem,
 		TaskRole:                  taskRole,
-		DNSName:                   nodespec.PeerDNSName(p.Index, p.Settings.Namespace),
+		DNSName:                   nodespec.PeerDNSName(p.Index, p.Settings.PeerNamespace(p.Index)),
 		Name:                      name,
 		// The container log groups.
 		KuboLogGroup:    logGroups["KuboLogs"],

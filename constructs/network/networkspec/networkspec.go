@@ -17,6 +17,18 @@ const SubnetGroups = 2
 // DefaultCidr is the VPC's default range.
 const DefaultCidr = "10.42.0.0/16"
 
+// DefaultSecondRegionCidr is the second region's VPC's default range: the
+// two VPCs are peered, so their ranges must not overlap.
+const DefaultSecondRegionCidr = "10.43.0.0/16"
+
+// Overlap tells whether two valid CIDR ranges share an address (peered VPCs
+// must not: a route could not tell them apart).
+func Overlap(a, b string) bool {
+	pa, errA := netip.ParsePrefix(a)
+	pb, errB := netip.ParsePrefix(b)
+	return errA == nil && errB == nil && pa.Overlaps(pb)
+}
+
 // ValidateCidr checks that cidr is an IPv4 network large enough for every
 // subnet of zones zones.
 func ValidateCidr(cidr string, zones int) error {

@@ -169,6 +169,12 @@ type Settings struct {
 	// Namespace is the private DNS namespace the peers' names live in, e.g.
 	// "ipfs-cluster.internal". Required.
 	Namespace string
+	// SecondRegion, when set, is the region the peers from index
+	// SecondRegionFrom on run in: one cluster over two regions. Their names
+	// live in RegionNamespace(Namespace, SecondRegion), a namespace of
+	// that region. Default: one region.
+	SecondRegion     string
+	SecondRegionFrom int
 	// CPU and MemoryMiB of the task. Default 1024 and 4096.
 	CPU       int
 	MemoryMiB int
@@ -273,6 +279,18 @@ func (s Settings) Validate() error {
 	if err := ValidateNamespace(s.Namespace); err != nil {
 		l.Add("Namespace", "%v", err)
 	}
+	if s.SecondRegion != "" {
+		if s.SecondRegionFrom < 1 || s.SecondRegionFrom >= s.PeerCount {
+			l.Add("SecondRegionFrom", "%d leaves a region without peers; allowed: 1 to PeerCount-1 (%d)", s.SecondRegionFrom, s.PeerCount-1)
+		}
+		if !tagValuePattern.MatchString(s.SecondRegion) {
+			l.Add("SecondRegion", "%q is not allowed; allowed: lower-case letters, digits and inner '-', e.g. us-east-2", s.SecondRegion)
+		} else if err := ValidateNamespace(RegionNamespace(s.Namespace, s.SecondRegion)); err != nil && ValidateNamespace(s.Namespace) == nil {
+			l.Add("SecondRegion", "the second region's namespace: %v", err)
+		}
+	} else if s.SecondRegionFrom != 0 {
+		l.Add("SecondRegionFrom", "%d without a SecondRegion; allowed: 0", s.SecondRegionFrom)
+	}
 	for _, tag := range []struct{ field, name, value, example string }{{"Zone", ZoneTag, s.Zone, "eu-west-1a"}, {"Region", RegionTag, s.Region, "eu-west-1"}} {
 		switch {
 		case tag.value == "":
@@ -372,12 +390,27 @@ func PeerName(i int) string { return "node" + strconv.Itoa(i) }
 // PeerDNSName is peer i's name in the namespace.
 func PeerDNSName(i int, namespace string) string { return PeerName(i) + "." + namespace }
 
+// RegionNamespace is the namespace of the peers of a cluster's second
+// region: a Cloud Map namespace belongs to one region, and a VPC takes one
+// private hosted zone per name, so each region has its own, the second
+// one's below the first one's (Route 53 answers from the most specific
+// zone a VPC has).
+func RegionNamespace(namespace, region string) string { return region + "." + namespace }
+
+// PeerNamespace is the namespace peer i's name lives in.
+func (s Settings) PeerNamespace(i int) string {
+	if s.SecondRegion != "" && i >= s.SecondRegionFrom {
+		return RegionNamespace(s.Namespace, s.SecondRegion)
+	}
+	return s.Namespace
+}
+
 // PeerMultiaddrs are every peer's cluster swarm address in index order,
 // without /p2p: the cluster image derives the peer IDs from the seed.
-func PeerMultiaddrs(namespace string, peerCount int) []string {
-	out := make([]string, peerCount)
+func (s Settings) PeerMultiaddrs() []string {
+	out := make([]string, s.PeerCount)
 	for i := range out {
-		out[i] = fmt.Sprintf("/dns4/%s/tcp/%d", PeerDNSName(i, namespace), ClusterSwarmPort)
+		out[i] = fmt.Sprintf("/dns4/%s/tcp/%d", PeerDNSName(i, s.PeerNamespace(i)), ClusterSwarmPort)
 	}
 	return out
 }
@@ -466,7 +499,7 @@ func (s Settings) Environment() (kubo, cluster map[string]string) {
 
 	cluster = clusterAddresses(anyAddress, loopbackAddress)
 	cluster["CLUSTER_PEER_INDEX"] = strconv.Itoa(s.Index)
-	cluster["CLUSTER_PEER_MULTIADDRS"] = strings.Join(PeerMultiaddrs(s.Namespace, s.PeerCount), ",")
+	cluster["CLUSTER_PEER_MULTIADDRS"] = strings.Join(s.PeerMultiaddrs(), ",")
 	cluster["CLUSTER_PEERNAME"] = PeerName(s.Index)
 	cluster["CLUSTER_REPLICATIONFACTORMIN"] = strconv.Itoa(s.ReplicationFactorMin)
 	cluster["CLUSTER_REPLICATIONFACTORMAX"] = strconv.Itoa(s.ReplicationFactorMax)

@@ -136,3 +136,48 @@ func TestAllocationSpreadsOverTheTagsFirst(t *testing.T) {
 		t.Errorf("the peers carry tags %v that allocate_by %v does not use", s.Tags(), AllocateBy)
 	}
 }
+
+// TestSecondRegionPeersLiveInTheirRegionsNamespace: one address list for the
+// whole cluster, the second region's peers named in a namespace below the
+// first one's, the indices continuing.
+func TestSecondRegionPeersLiveInTheirRegionsNamespace(t *testing.T) {
+	s := Settings{Index: 4, PeerCount: 5, Zone: "us-east-2b", Region: "us-east-2", Namespace: "ipfs-cluster.internal", SecondRegion: "us-east-2", SecondRegionFrom: 3}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/dns4/node0.ipfs-cluster.internal/tcp/9096",
+		"/dns4/node1.ipfs-cluster.internal/tcp/9096",
+		"/dns4/node2.ipfs-cluster.internal/tcp/9096",
+		"/dns4/node3.us-east-2.ipfs-cluster.internal/tcp/9096",
+		"/dns4/node4.us-east-2.ipfs-cluster.internal/tcp/9096",
+	}
+	_, cluster := s.Environment()
+	if got := cluster["CLUSTER_PEER_MULTIADDRS"]; got != strings.Join(want, ",") {
+		t.Fatalf("CLUSTER_PEER_MULTIADDRS = %s, want %s", got, strings.Join(want, ","))
+	}
+	if got := cluster["CLUSTER_TAGS_TAGS"]; got != "region:us-east-2,zone:us-east-2b" {
+		t.Fatalf("CLUSTER_TAGS_TAGS = %s", got)
+	}
+
+	one := Settings{PeerCount: 3, Zone: "eu-west-1a", Region: "eu-west-1", Namespace: "ipfs-cluster.internal"}
+	if got := one.PeerMultiaddrs()[2]; got != "/dns4/node2.ipfs-cluster.internal/tcp/9096" {
+		t.Fatalf("one region: %s", got)
+	}
+
+	for name, bad := range map[string]Settings{
+		"SecondRegionFrom": {PeerCount: 3, Zone: "a", Region: "r", Namespace: "a.b", SecondRegion: "us-east-2", SecondRegionFrom: 3},
+		"SecondRegion":     {PeerCount: 3, Zone: "a", Region: "r", Namespace: "a.b", SecondRegion: "US_EAST", SecondRegionFrom: 1},
+	} {
+		fields := map[string]bool{}
+		for _, p := range propcheck.Problems(bad.Validate()) {
+			fields[p.Field] = true
+		}
+		if !fields[name] {
+			t.Errorf("%s not reported: %v", name, bad.Validate())
+		}
+	}
+	if err := (Settings{PeerCount: 3, Zone: "a", Region: "r", Namespace: "a.b", SecondRegionFrom: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "SecondRegionFrom") {
+		t.Errorf("SecondRegionFrom without a region: %v", err)
+	}
+}
