@@ -325,13 +325,18 @@ func (r *run) add(ctx context.Context) (string, error) {
 // pinStatus is what the check reads of /pins/<cid> (api.GlobalPinInfo).
 type pinStatus struct {
 	PeerMap map[string]struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
+		PeerName string `json:"peername"`
+		Status   string `json:"status"`
+		Error    string `json:"error"`
 	} `json:"peer_map"`
 }
 
 func (r *run) pinned(ctx context.Context) (string, error) {
 	var pinnedOn, total int
+	var regions []string
+	if rs := r.cfg.regions(); len(rs) > 1 {
+		regions = rs
+	}
 	_, err := r.until(ctx, func(ctx context.Context) error {
 		res, err := r.api(ctx, http.MethodGet, "/pins/"+url.PathEscape(r.cid), nil, nil)
 		if err != nil {
@@ -345,19 +350,36 @@ func (r *run) pinned(ctx context.Context) (string, error) {
 			return permanent("GET /pins/%s: %v", r.cid, err)
 		}
 		counts := map[string]int{}
+		pinnedIn := map[string]int{}
 		for _, p := range st.PeerMap {
 			counts[p.Status]++
+			if p.Status == "pinned" {
+				pinnedIn[r.cfg.PeerRegions[p.PeerName]]++
+			}
 		}
 		pinnedOn, total = counts["pinned"], len(st.PeerMap)
-		if pinnedOn >= r.cfg.ReplicationFactorMin {
-			return nil
+		if pinnedOn < r.cfg.ReplicationFactorMin {
+			return fmt.Errorf("pinned on %d peers, want at least %d; statuses %v", pinnedOn, r.cfg.ReplicationFactorMin, counts)
 		}
-		return fmt.Errorf("pinned on %d peers, want at least %d; statuses %v", pinnedOn, r.cfg.ReplicationFactorMin, counts)
+		var missing []string
+		for _, region := range regions {
+			if pinnedIn[region] == 0 {
+				missing = append(missing, region)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("pinned on %d peers but in no peer of %s; statuses %v", pinnedOn, strings.Join(missing, ", "), counts)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("pinned on %d of %d peers (replication-factor-min %d)", pinnedOn, total, r.cfg.ReplicationFactorMin), nil
+	detail := fmt.Sprintf("pinned on %d of %d peers (replication-factor-min %d)", pinnedOn, total, r.cfg.ReplicationFactorMin)
+	if len(regions) > 1 {
+		detail += ", in each of " + strings.Join(regions, ", ")
+	}
+	return detail, nil
 }
 
 // checkImmutable checks kubo's Cache-Control for /ipfs/.

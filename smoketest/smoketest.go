@@ -18,7 +18,8 @@
 //	                                 200 with no X-Stream-Error trailer and the
 //	                                 CID computed locally from the bytes
 //	pinned                           /pins/<cid> shows the CID pinned on at
-//	                                 least replication-factor-min peers
+//	                                 least replication-factor-min peers, in
+//	                                 every region of a two-region cluster
 //	gateway                          /ipfs/<cid> returns the bytes unchanged,
 //	                                 with kubo's immutable Cache-Control
 //	cloudfront-cache-hit             a second read says X-Cache: Hit from
@@ -53,6 +54,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -106,6 +108,11 @@ type Config struct {
 	ExpectedPeers int
 	// ReplicationFactorMin is how many peers must pin the added bytes.
 	ReplicationFactorMin int
+	// PeerRegions, for a cluster over several regions, maps each peer's
+	// name (its cluster peername) to its region: the added bytes must then
+	// be pinned in every region (with ReplicationFactorMin >= the number of
+	// regions, the allocator puts a copy in each). Empty: one region.
+	PeerRegions map[string]string
 	// Wait bounds each wait (peers to appear, the pin, the gateway's
 	// first answer, the unpin).
 	Wait time.Duration
@@ -142,10 +149,25 @@ func (c *Config) validate() error {
 	if c.ReplicationFactorMin < 1 || c.ReplicationFactorMin > c.ExpectedPeers {
 		errs = append(errs, fmt.Errorf("replication-factor-min %d: want 1..%d (the expected peers)", c.ReplicationFactorMin, c.ExpectedPeers))
 	}
+	if regions := c.regions(); len(regions) > 1 && c.ReplicationFactorMin < len(regions) {
+		errs = append(errs, fmt.Errorf("replication-factor-min %d across %d regions: want at least %d, or a pin need not reach every region", c.ReplicationFactorMin, len(regions), len(regions)))
+	}
 	if c.Wait <= 0 {
 		errs = append(errs, errors.New("wait bound must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// regions are the distinct regions of PeerRegions, sorted.
+func (c *Config) regions() []string {
+	var out []string
+	for _, region := range c.PeerRegions {
+		if !slices.Contains(out, region) {
+			out = append(out, region)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // run is the state of one Run.

@@ -261,3 +261,33 @@ func TestConfigIsValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoRegionsNeedACopyInEach: enough copies, all in one region, fail the
+// pinned check; a copy in each passes it.
+func TestTwoRegionsNeedACopyInEach(t *testing.T) {
+	regions := map[string]string{"node0": "eu-west-1", "node1": "eu-west-1", "node2": "eu-west-1", "node3": "us-east-2", "node4": "us-east-2", "node5": "us-east-2"}
+
+	f := newFake(t, 6)
+	f.PinnedOn = 3 // node0..node2: the first region only
+	cfg := config(f)
+	cfg.PeerRegions = regions
+	by := runFake(t, f, cfg)
+	wantStatus(t, by, "pinned", Fail)
+	if d := by["pinned"].Detail; !strings.Contains(d, "in no peer of us-east-2") {
+		t.Errorf("the failure does not name the region without a copy: %q", d)
+	}
+
+	f = newFake(t, 6)
+	cfg = config(f)
+	cfg.PeerRegions = regions
+	by = runFake(t, f, cfg)
+	wantStatus(t, by, "pinned", OK)
+	if d := by["pinned"].Detail; !strings.Contains(d, "in each of eu-west-1, us-east-2") {
+		t.Errorf("detail %q does not name the regions", d)
+	}
+
+	cfg.ReplicationFactorMin = 1
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "across 2 regions") {
+		t.Errorf("replication-factor-min 1 over two regions accepted: %v", err)
+	}
+}
