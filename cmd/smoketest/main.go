@@ -36,6 +36,18 @@
 // stack; DescribeStacks is called only if one is missing (then -stack is
 // required, and the stack must be in CREATE_, UPDATE_ or IMPORT_COMPLETE).
 //
+// # A second region
+//
+// When the stack has the SecondRegion output (secondRegion set), the smoke
+// test also reads the second region's stack (SecondRegionStackName, in that
+// region) for its EcsClusterName and NodeServiceNames — or takes them from
+// SECOND_REGION_ECS_CLUSTER_NAME and SECOND_REGION_NODE_SERVICE_NAMES —,
+// waits for those services there (second-region-ecs-services), expects the
+// peers of both regions in /peers, and requires the added bytes to be
+// pinned in each region. The role then also needs
+// cloudformation:DescribeStacks on that stack and ecs:DescribeServices on
+// its node services.
+//
 // # IAM
 //
 // The least privilege it needs:
@@ -93,6 +105,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/smoketest"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
@@ -115,6 +128,18 @@ var (
 	envEcsClusterName               = outputs.EnvironmentVariable(outputs.EcsClusterName)
 	envNodeServiceNames             = outputs.EnvironmentVariable(outputs.NodeServiceNames)
 	envReplicationFactorMin         = outputs.EnvironmentVariable(outputs.ReplicationFactorMin)
+)
+
+// Where the second region's stack is (outputs of the first region's stack,
+// present only with a second region), and that stack's outputs the smoke
+// test reads.
+var (
+	envSecondRegion          = outputs.EnvironmentVariable(outputs.SecondRegion)
+	envSecondRegionStackName = outputs.EnvironmentVariable(outputs.SecondRegionStackName)
+	secondRegionNeeded       = []struct{ key, env string }{
+		{outputs.EcsClusterName, outputs.SecondRegionVariable(outputs.EcsClusterName)},
+		{outputs.NodeServiceNames, outputs.SecondRegionVariable(outputs.NodeServiceNames)},
+	}
 )
 
 // needed are the outputs the smoke test reads, with their variables.
@@ -247,6 +272,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			missing = append(missing, n.env)
 		}
 	}
+	for _, n := range []struct{ key, env string }{{outputs.SecondRegion, envSecondRegion}, {outputs.SecondRegionStackName, envSecondRegionStackName}} {
+		if v := getenv(n.env); v != "" {
+			out[n.key] = v
+		}
+	}
 	if len(missing) > 0 && o.stack == "" {
 		fmt.Fprintf(stderr, "smoketest: no stack: give -stack or %s, or set %s\n", envStack, strings.Join(missing, ", "))
 		return 2
@@ -286,6 +316,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	p.step("ecs-services", func() (string, error) {
 		return servicesRunning(ctx, ecs.NewFromConfig(cfg), st.cluster, st.services, o.wait)
 	})
+	peers := len(st.services)
+	var peerRegions map[string]string
+	if second := out[outputs.SecondRegion]; second != "" {
+		remote := cfg.Copy()
+		remote.Region = second
+		var secondServices []string
+		ok := p.step("second-region-stack-outputs", func() (string, error) {
+			var detail string
+			secondServices, st.secondCluster, detail, err = secondRegionOutputs(ctx, cloudformation.NewFromConfig(remote), out[outputs.SecondRegionStackName], getenv)
+			return detail, err
+		})
+		if ok {
+			p.step("second-region-ecs-services", func() (string, error) {
+				return servicesRunning(ctx, ecs.NewFromConfig(remote), st.secondCluster, secondServices, o.wait)
+			})
+		}
+		peerRegions = map[string]string{}
+		for i := range len(st.services) + len(secondServices) {
+			peerRegions[nodespec.PeerName(i)] = o.region
+			if i >= len(st.services) {
+				peerRegions[nodespec.PeerName(i)] = second
+			}
+		}
+		peers += len(secondServices)
+	}
 	if !credsOK {
 		p.result(smoketest.Result{Name: "http-checks", Status: smoketest.Skipped, Detail: "no REST API credentials"})
 		return p.finish(stderr)
@@ -293,7 +348,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	_, err = smoketest.Run(ctx, smoketest.Config{
 		GatewayURL: st.gatewayURL, APIURL: st.apiURL,
 		Username: user, Password: pass, GatewayAuth: o.privateGateway,
-		ExpectedPeers: len(st.services), ReplicationFactorMin: st.rfMin,
+		ExpectedPeers: peers, ReplicationFactorMin: st.rfMin, PeerRegions: peerRegions,
 		Wait: o.wait, HTTP: httpClient, CloudFront: true,
 		OnResult: p.result,
 	})
@@ -325,11 +380,17 @@ func stackOutputs(ctx context.Context, api stacksAPI, stack string, out map[stri
 	fromStack := 0
 	for _, o := range s.Outputs {
 		k := aws.ToString(o.OutputKey)
-		if _, given := out[k]; given || !isNeeded(k) {
+		if _, given := out[k]; given {
+			continue
+		}
+		switch {
+		case isNeeded(k):
+			fromStack++
+		case k == outputs.SecondRegion || k == outputs.SecondRegionStackName:
+		default:
 			continue
 		}
 		out[k] = aws.ToString(o.OutputValue)
-		fromStack++
 	}
 	var lacking []string
 	for _, n := range needed {
@@ -352,6 +413,49 @@ type stackFacts struct {
 	gatewayURL, apiURL, secretName, cluster string
 	services                                []string
 	rfMin                                   int
+	secondCluster                           string
+}
+
+// secondRegionOutputs reads the second region's ECS cluster and node
+// services: from the environment (a pipeline step), else from its stack.
+func secondRegionOutputs(ctx context.Context, api stacksAPI, stack string, getenv func(string) string) (services []string, cluster, detail string, err error) {
+	out := map[string]string{}
+	var missing []string
+	for _, n := range secondRegionNeeded {
+		if v := getenv(n.env); v != "" {
+			out[n.key] = v
+		} else {
+			missing = append(missing, n.key)
+		}
+	}
+	detail = "from the environment"
+	if len(missing) > 0 {
+		if stack == "" {
+			return nil, "", "", fmt.Errorf("no %s output to read %s from", outputs.SecondRegionStackName, strings.Join(missing, ", "))
+		}
+		res, err := api.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+		if err != nil {
+			return nil, "", "", fmt.Errorf("DescribeStacks %s: %w", stack, err)
+		}
+		if len(res.Stacks) != 1 || !slices.Contains(completeStatuses, res.Stacks[0].StackStatus) {
+			return nil, "", "", fmt.Errorf("stack %s is not one stack in one of %v", stack, completeStatuses)
+		}
+		for _, o := range res.Stacks[0].Outputs {
+			if k := aws.ToString(o.OutputKey); out[k] == "" {
+				out[k] = aws.ToString(o.OutputValue)
+			}
+		}
+		detail = "from stack " + stack
+	}
+	for _, s := range strings.Split(out[outputs.NodeServiceNames], ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			services = append(services, s)
+		}
+	}
+	if len(services) == 0 || out[outputs.EcsClusterName] == "" {
+		return nil, "", "", fmt.Errorf("the second region's %s and %s are required (%s)", outputs.EcsClusterName, outputs.NodeServiceNames, detail)
+	}
+	return services, out[outputs.EcsClusterName], fmt.Sprintf("%d services in %s, %s", len(services), out[outputs.EcsClusterName], detail), nil
 }
 
 func parseOutputs(out map[string]string) (stackFacts, error) {

@@ -49,6 +49,9 @@ type fakeAWS struct {
 	running     map[string]int32 // per service; desired is 1
 	ecsErr      bool
 	ecsMissing  bool
+	// A second region's stack and ECS cluster, when set.
+	secondStack, secondCluster string
+	secondOutputs              map[string]string
 
 	mu    sync.Mutex
 	calls []string // "<signing service>@<region> <action> <resource>"
@@ -139,7 +142,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		json.Unmarshal(body, &in)
 		f.record(r, "DescribeServices", in.Cluster+":"+strings.Join(in.Services, ","))
-		if f.ecsErr || in.Cluster != ecsCluster {
+		if f.ecsErr || in.Cluster != ecsCluster && (f.secondCluster == "" || in.Cluster != f.secondCluster) {
 			jsonError(w, "ClusterNotFoundException", "Cluster not found.")
 			return
 		}
@@ -165,20 +168,26 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.record(r, form.Get("Action"), form.Get("StackName"))
-		if form.Get("Action") != "DescribeStacks" || f.stackErr || form.Get("StackName") != stackName {
+		stackOutputs, name := f.outputs, form.Get("StackName")
+		if f.secondStack != "" && name == f.secondStack {
+			stackOutputs = f.secondOutputs
+		} else if name != stackName {
+			stackOutputs = nil
+		}
+		if form.Get("Action") != "DescribeStacks" || f.stackErr || stackOutputs == nil {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`, html.EscapeString(form.Get("StackName")))
 			return
 		}
 		var outs strings.Builder
-		for k, v := range f.outputs {
+		for k, v := range stackOutputs {
 			fmt.Fprintf(&outs, "<member><OutputKey>%s</OutputKey><OutputValue>%s</OutputValue></member>", html.EscapeString(k), html.EscapeString(v))
 		}
 		fmt.Fprintf(w, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
 <StackName>%s</StackName><StackId>arn:aws:cloudformation:eu-west-1:111111111111:stack/%s/1</StackId>
 <CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>%s</StackStatus><Outputs>%s</Outputs>
 </member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></DescribeStacksResponse>`,
-			stackName, stackName, f.stackStatus, outs.String())
+			name, name, f.stackStatus, outs.String())
 	default:
 		jsonError(w, "UnknownOperationException", target)
 	}
@@ -434,6 +443,63 @@ func TestFlagsFallBackToTheEnvironment(t *testing.T) {
 		o, err := parseFlags(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
 		if err != nil || o.stack != tc.stack || o.region != tc.reg || o.privateGateway != tc.private {
 			t.Errorf("env %v args %v: %+v, %v; want stack %s region %s private %v", tc.env, tc.args, o, err, tc.stack, tc.reg, tc.private)
+		}
+	}
+}
+
+// TestChecksTheSecondRegion: with a second region the smoke test reads that
+// region's stack there, checks its services there, expects the peers of
+// both regions and a copy of the added bytes in each region.
+func TestChecksTheSecondRegion(t *testing.T) {
+	const second, secondStack, secondCluster = "us-east-2", "IpfsCluster-second-region", "IpfsCluster-second-region-Cluster"
+	secondServices := []string{"Node3Service", "Node4Service", "Node5Service"}
+	fc := fakecluster.New(t, 6)
+	fc.CloudFront = true
+	f := newFakeAWS(t, fc)
+	f.outputs[outputs.SecondRegion] = second
+	f.outputs[outputs.SecondRegionStackName] = secondStack
+	f.secondStack, f.secondCluster = secondStack, secondCluster
+	f.secondOutputs = map[string]string{outputs.EcsClusterName: secondCluster, outputs.NodeServiceNames: strings.Join(secondServices, ",")}
+	for _, s := range secondServices {
+		f.running[s] = 1
+	}
+	o := runWith(t, f, nil, "-stack", stackName, "-region", region)
+	if o.code != 0 {
+		t.Fatalf("exit %d, want 0", o.code)
+	}
+	for _, name := range []string{"second-region-stack-outputs", "second-region-ecs-services", "peers", "pinned"} {
+		if l := o.line(name); !strings.HasPrefix(l, "ok ") {
+			t.Errorf("%s: line %q, want ok", name, l)
+		}
+	}
+	if l := o.line("pinned"); !strings.Contains(l, "in each of "+region+", "+second) {
+		t.Errorf("pinned line %q does not check both regions", l)
+	}
+	want := []string{
+		"cloudformation@" + second + " DescribeStacks " + secondStack,
+		"ecs@" + second + " DescribeServices " + secondCluster + ":" + strings.Join(secondServices, ","),
+	}
+	for _, c := range want {
+		if !slices.Contains(f.Calls(), c) {
+			t.Errorf("no call %q in %q", c, f.Calls())
+		}
+	}
+
+	// From the environment, as a pipeline step gets them: no DescribeStacks
+	// in the second region; a stopped task there fails its check.
+	env := map[string]string{
+		outputs.SecondRegionVariable(outputs.EcsClusterName):   secondCluster,
+		outputs.SecondRegionVariable(outputs.NodeServiceNames): strings.Join(secondServices, ","),
+	}
+	f.running[secondServices[1]] = 0
+	f.calls = nil
+	o = runWith(t, f, env, "-stack", stackName, "-region", region, "-wait", "1s")
+	if o.code != 1 || !strings.HasPrefix(o.line("second-region-ecs-services"), "FAIL") {
+		t.Errorf("exit %d, line %q: want the second region's stopped task to fail the run", o.code, o.line("second-region-ecs-services"))
+	}
+	for _, c := range f.Calls() {
+		if strings.Contains(c, "DescribeStacks "+secondStack) {
+			t.Errorf("called %s with the second region's outputs in the environment", c)
 		}
 	}
 }

@@ -52,6 +52,19 @@ const (
 	WebsitesDistributionDomainName = "WebsitesDistributionDomainName"
 )
 
+// Outputs of the cluster stack only with a second region: where the second
+// region's stack is, whose outputs (EcsClusterName, NodeServiceNames, ...)
+// describe that region's peers.
+const (
+	SecondRegion          = "SecondRegion"
+	SecondRegionStackName = "SecondRegionStackName"
+)
+
+// SecondRegionVariable is the environment variable that carries output key
+// of the second region's stack, where the first region's stack has the same
+// key: SECOND_REGION_ECS_CLUSTER_NAME.
+func SecondRegionVariable(key string) string { return EnvironmentVariable(SecondRegion + key) }
+
 // EnvironmentVariable is the environment variable that carries output key
 // to a process (a pipeline step's EnvFromCfnOutputs, the smoke test): the
 // key in SCREAMING_SNAKE form, GatewayUrl -> GATEWAY_URL.
