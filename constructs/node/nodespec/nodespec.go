@@ -29,8 +29,11 @@ const (
 	RestAPIPort      = 9094 // cluster REST API, load balancer only
 	IPFSProxyPort    = 9095 // cluster IPFS proxy, loopback only
 	ClusterSwarmPort = 9096 // cluster swarm (tcp), this cluster's peers only
-	PinSvcAPIPort    = 9097 // cluster Pinning Service API, loopback only
-	MetricsPort      = 8888 // cluster Prometheus metrics (and pprof!), loopback only
+	PinSvcAPIPort    = 9097 // upstream's Pinning Service API, loopback only
+	// PinningServicePort is this project's Pinning Service API layer
+	// (issue 17), load balancer only.
+	PinningServicePort = 9098
+	MetricsPort        = 8888 // cluster Prometheus metrics (and pprof!), loopback only
 )
 
 // MetricsPath is where the cluster's metrics endpoint serves Prometheus
@@ -78,6 +81,11 @@ const EmptyDirectoryCID = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
 // EmptyDirectoryPath answers 200 on a healthy gateway (301 without the
 // trailing slash).
 const EmptyDirectoryPath = "/ipfs/" + EmptyDirectoryCID + "/"
+
+// PinningServicePath is the base path of the Pinning Service API, the same
+// at the edge (https://<api>/psa) and at the origin, so the edge forwards a
+// request's path unchanged.
+const PinningServicePath = "/psa"
 
 // RestAPIHealthPath answers 204 without credentials on a live cluster peer.
 const RestAPIHealthPath = "/health"
