@@ -23,6 +23,7 @@ type Binaries struct {
 	ClusterService  string // ipfs-cluster-service, at docker/ipfs-cluster's FROM version
 	ClusterCtl      string // ipfs-cluster-ctl, same version
 	ClusterIdentity string // docker/ipfs-cluster/cmd/cluster-identity from this checkout
+	PinningService  string // docker/ipfs-cluster/cmd/pinning-service from this checkout
 	Versions        Versions
 }
 
@@ -100,20 +101,21 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	b.ClusterService = filepath.Join(clusterDir, "ipfs-cluster-service")
 	b.ClusterCtl = filepath.Join(clusterDir, "ipfs-cluster-ctl")
 
-	// cluster-identity is a nested module: built with its own go.mod and
-	// go.sum, as the image builds it.
+	// cluster-identity and pinning-service are a nested module: built with
+	// its own go.mod and go.sum, as the image builds them.
 	idModule := filepath.Join(root, "docker", "ipfs-cluster")
-	key, err := sourceKey(idModule, "go.mod", "go.sum", "identity", "cmd/cluster-identity")
+	key, err := sourceKey(idModule, "go.mod", "go.sum", "identity", "cmd/cluster-identity", "psa", "cmd/pinning-service")
 	if err != nil {
 		return nil, err
 	}
-	idDir, err := buildCached(ctx, cache, "cluster-identity-"+key, log, func(out string) error {
-		return goBuild(ctx, goBin, idModule, out, log, nil, "./cmd/cluster-identity")
+	idDir, err := buildCached(ctx, cache, "cluster-image-tools-"+key, log, func(out string) error {
+		return goBuild(ctx, goBin, idModule, out, log, nil, "./cmd/cluster-identity", "./cmd/pinning-service")
 	})
 	if err != nil {
-		return nil, fmt.Errorf("building cluster-identity: %w", err)
+		return nil, fmt.Errorf("building cluster-identity and pinning-service: %w", err)
 	}
 	b.ClusterIdentity = filepath.Join(idDir, "cluster-identity")
+	b.PinningService = filepath.Join(idDir, "pinning-service")
 	return b, nil
 }
 

@@ -97,10 +97,21 @@ type Peer struct {
 	c           *Cluster
 	kubo        *proc.Proc
 	cluster     *proc.Proc
+	psa         *proc.Proc // the Pinning Service API layer
 }
 
 // RESTURL is the cluster REST API base URL of the peer.
 func (p *Peer) RESTURL() string { return fmt.Sprintf("http://%s:%d", p.IP, nodespec.RestAPIPort) }
+
+// PinningServiceURL is the peer's Pinning Service API endpoint (base path
+// included): it takes the REST API's Basic credentials, which the edge
+// puts in place of a client's Bearer token.
+func (p *Peer) PinningServiceURL() string {
+	return fmt.Sprintf("http://%s:%d%s", p.IP, nodespec.PinningServicePort, nodespec.PinningServicePath)
+}
+
+// PinningServiceLog is the Pinning Service API layer's log.
+func (p *Peer) PinningServiceLog() string { return filepath.Join(p.LogDir, "pinning-service.log") }
 
 // GatewayURL is the kubo gateway base URL of the peer.
 func (p *Peer) GatewayURL() string { return fmt.Sprintf("http://%s:%d", p.IP, nodespec.GatewayPort) }
@@ -225,7 +236,7 @@ func (c *Cluster) runningOthers() ([]*Peer, error) {
 			continue
 		}
 		p := c.newPeer(i)
-		if p.kubo != nil || p.cluster != nil {
+		if p.kubo != nil || p.cluster != nil || p.psa != nil {
 			others = append(others, p)
 		}
 	}
@@ -253,6 +264,7 @@ func (c *Cluster) newPeer(i int) *Peer {
 	}
 	p.kubo = proc.Load(fmt.Sprintf("node%d kubo", i), p.pidfile("kubo"))
 	p.cluster = proc.Load(fmt.Sprintf("node%d cluster", i), p.pidfile("cluster"))
+	p.psa = proc.Load(fmt.Sprintf("node%d pinning-service", i), p.pidfile("pinning-service"))
 	return p
 }
 

@@ -32,12 +32,15 @@ type DeployedEnvironment func(i, peers int) (kubo, cluster map[string]string)
 const (
 	KuboContainer    = "kubo"
 	ClusterContainer = "cluster"
+	// PinningServiceContainer is the Pinning Service API layer, a process
+	// from the cluster image.
+	PinningServiceContainer = "pinning-service"
 )
 
 // LocalDifference is one variable in which a local peer's environment
 // differs from what its task definition sets, and why.
 type LocalDifference struct {
-	Container string // KuboContainer or ClusterContainer
+	Container string // KuboContainer, ClusterContainer or PinningServiceContainer
 	Name      string
 	Why       string
 	value     func(c *Cluster, p *Peer) string
@@ -71,6 +74,11 @@ func localDifferences() []LocalDifference {
 			func(c *Cluster, p *Peer) string { return c.dnsResolvers(p) }},
 		{ClusterContainer, "CLUSTER_PEER_MULTIADDRS", "there is no Cloud Map namespace locally: the peers' loopback swarm addresses replace /dns4/node<i>.<namespace>",
 			func(c *Cluster, _ *Peer) string { return c.peerMultiaddrs() }},
+	}
+	for _, name := range slices.Sorted(maps.Keys(nodespec.LocalPinningServiceAddresses("127.0.0.1"))) {
+		d = append(d, LocalDifference{PinningServiceContainer, name, whyAddr, func(_ *Cluster, p *Peer) string {
+			return nodespec.LocalPinningServiceAddresses(p.IP)[name]
+		}})
 	}
 	kubo, cluster := nodespec.LocalAddresses("127.0.0.1")
 	for _, x := range []struct {
@@ -187,6 +195,23 @@ func (c *Cluster) PeerEnvironment(i int) (kubo, cluster map[string]string, err e
 	return kubo, cluster, nil
 }
 
+// PinningServiceEnvironment returns what plays peer i's Pinning Service API
+// container environment: the deployed one with the LocalDifferences
+// applied.
+func (c *Cluster) PinningServiceEnvironment(i int) (map[string]string, error) {
+	p, err := c.peer(i)
+	if err != nil {
+		return nil, err
+	}
+	env := nodespec.PinningServiceEnvironment()
+	for _, d := range LocalDifferences {
+		if d.Container == PinningServiceContainer {
+			env[d.Name] = d.value(c, p)
+		}
+	}
+	return env, nil
+}
+
 // peerMultiaddrs is the peers' loopback cluster swarm addresses in index
 // order, without /p2p (the entrypoint derives the IDs).
 func (c *Cluster) peerMultiaddrs() string {
@@ -283,4 +308,16 @@ func (c *Cluster) processEnv(p *Peer) (kubo, cluster []string) {
 	kubo = mergeEnv(baseEnv(), imageEnv(c.kuboImage), envList(k))
 	cluster = mergeEnv(baseEnv(), imageEnv(c.clusterImg), c.Secrets.env(), envList(cl))
 	return kubo, cluster
+}
+
+// pinningServiceEnv is the whole environment of peer p's Pinning Service
+// API process: the cluster image's, the REST API credentials (the task's
+// ECS secrets) and its own.
+func (c *Cluster) pinningServiceEnv(p *Peer) []string {
+	env, _ := c.PinningServiceEnvironment(p.Index)
+	secrets := []string{
+		nodespec.RestAPIUsernameVariable + "=" + c.Secrets.Username,
+		nodespec.RestAPIPasswordVariable + "=" + c.Secrets.Password,
+	}
+	return mergeEnv(baseEnv(), imageEnv(c.clusterImg), secrets, envList(env))
 }

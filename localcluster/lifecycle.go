@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,63 @@ func (c *Cluster) startPeer(ctx context.Context, p *Peer) error {
 	if err := c.startKubo(ctx, p); err != nil {
 		return err
 	}
-	return c.startCluster(ctx, p)
+	if err := c.startCluster(ctx, p); err != nil {
+		return err
+	}
+	return c.startPinningService(ctx, p)
+}
+
+// startPinningService runs the Pinning Service API layer as the task's
+// container does (the same binary and environment; its command is the
+// binary alone) once the cluster peer answers, and waits for its health
+// path.
+func (c *Cluster) startPinningService(ctx context.Context, p *Peer) error {
+	c.mu.Lock()
+	running := p.psa.Alive()
+	c.mu.Unlock()
+	if !running {
+		if err := checkFree(p.IP, nodespec.PinningServicePort); err != nil {
+			return fmt.Errorf("node%d pinning-service: %w", p.Index, err)
+		}
+		logf, err := openLog(p.PinningServiceLog(), "start pinning-service")
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		cmd := exec.Command(c.opt.Bin.PinningService)
+		cmd.Dir = p.Dir
+		cmd.Env = c.pinningServiceEnv(p)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if c.opt.wrap != nil {
+			c.opt.wrap(cmd)
+		}
+		c.mu.Lock()
+		p.psa, err = proc.Start(fmt.Sprintf("node%d pinning-service", p.Index), p.pidfile("pinning-service"), cmd, c.opt.Detached)
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		c.logf("node%d pinning-service started (pid %d)", p.Index, p.psa.Pid())
+	}
+	health := fmt.Sprintf("http://%s:%d%s", p.IP, nodespec.PinningServicePort, nodespec.PinningServiceHealthPath)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		resp, err := client.Get(health)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				return nil
+			}
+		}
+		if !p.psa.Alive() {
+			return fmt.Errorf("node%d pinning-service exited (log %s)", p.Index, p.PinningServiceLog())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node%d pinning-service: %s does not answer 204: %w", p.Index, health, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // StartKubo starts peer i's kubo alone (after KillKubo) and waits for it.
@@ -245,12 +302,29 @@ func (c *Cluster) procs(i int) (cluster, kubo *proc.Proc, err error) {
 	return p.cluster, p.kubo, nil
 }
 
+// stopPinningService stops peer p's Pinning Service API layer (first: it
+// depends on the cluster peer).
+func (c *Cluster) stopPinningService(p *Peer) error {
+	c.mu.Lock()
+	ps := p.psa
+	c.mu.Unlock()
+	if killed, err := ps.Stop(c.opt.StopGrace); err != nil {
+		return err
+	} else if killed {
+		c.logf("node%d pinning-service did not stop within %s of SIGTERM: sent SIGKILL", p.Index, c.opt.StopGrace)
+	}
+	return nil
+}
+
 // StopPeer stops peer i gracefully: the cluster peer first (ECS stops the
 // container that depends on the other first), then kubo; SIGTERM, then
 // SIGKILL after the grace period.
 func (c *Cluster) StopPeer(i int) error {
 	cl, kb, err := c.procs(i)
 	if err != nil {
+		return err
+	}
+	if err := c.stopPinningService(c.Peers[i]); err != nil {
 		return err
 	}
 	return c.stopPeer(i, cl, kb)
@@ -295,9 +369,13 @@ func (c *Cluster) KillPeer(i int) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	ps := c.Peers[i].psa
+	c.mu.Unlock()
 	cl.Signal(syscall.SIGKILL)
 	kb.Signal(syscall.SIGKILL)
-	return errors.Join(cl.Kill(), kb.Kill())
+	ps.Signal(syscall.SIGKILL)
+	return errors.Join(cl.Kill(), kb.Kill(), ps.Kill())
 }
 
 // Stop stops every peer of the root (in parallel) gracefully: those of
@@ -313,7 +391,7 @@ func (c *Cluster) Stop() error {
 			c.mu.Lock()
 			cl, kb := p.cluster, p.kubo
 			c.mu.Unlock()
-			errs[n] = c.stopPeer(p.Index, cl, kb)
+			errs[n] = errors.Join(c.stopPinningService(p), c.stopPeer(p.Index, cl, kb))
 		}()
 	}
 	wg.Wait()

@@ -344,7 +344,7 @@ func expectedContext(t *testing.T, root, image string) []string {
 		want = append(want, "maintenance/restore-from-backup.sh")
 	case "cluster":
 		want = append(want, "cluster-entrypoint.sh", "go.mod", "go.sum")
-		for _, pkg := range []string{"cmd/cluster-identity", "identity"} {
+		for _, pkg := range []string{"cmd/cluster-identity", "identity", "cmd/pinning-service", "psa"} {
 			sources, err := filepath.Glob(filepath.Join(dir, pkg, "*.go"))
 			require.NoError(t, err)
 			for _, s := range sources {

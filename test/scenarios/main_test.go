@@ -112,7 +112,7 @@ func (testLog) Write(b []byte) (int, error) { return os.Stderr.Write(b) }
 
 func dumpLogs(t *testing.T, c *localcluster.Cluster) {
 	for _, p := range c.Peers {
-		for _, f := range []string{p.KuboLog(), p.ClusterLog()} {
+		for _, f := range []string{p.KuboLog(), p.ClusterLog(), p.PinningServiceLog()} {
 			b, err := os.ReadFile(f)
 			if err != nil {
 				continue

@@ -124,3 +124,28 @@ func TestKuboImageCarriesTheRestoreScript(t *testing.T) {
 		t.Errorf("the restore script does not check and swap exactly %q", dirs)
 	}
 }
+
+// TestPinningServiceReadsTheVariablesTheTaskSets: the layer's own names for
+// its inputs and its health path are the ones the task definition uses.
+func TestPinningServiceReadsTheVariablesTheTaskSets(t *testing.T) {
+	main := read(t, "docker/ipfs-cluster/cmd/pinning-service/main.go")
+	for _, name := range []string{PinningServiceListenVariable, PinningServiceBasePathVariable, PinningServiceClusterURLVariable, RestAPIUsernameVariable, RestAPIPasswordVariable} {
+		if !regexp.MustCompile(`env[A-Za-z]+\s*=\s*"` + name + `"`).MatchString(main) {
+			t.Errorf("cmd/pinning-service does not read %s", name)
+		}
+	}
+	env := PinningServiceEnvironment()
+	for _, name := range []string{PinningServiceListenVariable, PinningServiceBasePathVariable, PinningServiceClusterURLVariable} {
+		if env[name] == "" {
+			t.Errorf("the task does not set %s", name)
+		}
+	}
+	server := read(t, "docker/ipfs-cluster/psa/server.go")
+	m := regexp.MustCompile(`HealthPath = "([^"]+)"`).FindStringSubmatch(server)
+	if m == nil || PinningServicePath+m[1] != PinningServiceHealthPath {
+		t.Errorf("psa.HealthPath %v under %s is not PinningServiceHealthPath %s", m, PinningServicePath, PinningServiceHealthPath)
+	}
+	if !strings.Contains(read(t, "docker/ipfs-cluster/Dockerfile"), PinningServiceCommand[0]) {
+		t.Errorf("the cluster image does not install %s", PinningServiceCommand[0])
+	}
+}

@@ -423,17 +423,27 @@ func (s Settings) PeerMultiaddrs() []string {
 	return out
 }
 
+// PinningServiceMemoryMiB is the Pinning Service API layer's share of the
+// task memory, its container's hard limit: it holds no state, only the
+// pins of one listing at a time. PinningServiceGoLimitMiB is its
+// GOMEMLIMIT, below the share.
+const (
+	PinningServiceMemoryMiB  = 128
+	PinningServiceGoLimitMiB = 100
+)
+
 // memoryBudget splits the task memory: the cluster sidecar needs little,
-// kubo gets the rest. GOMEMLIMIT sits below each share so the Go runtime
-// collects before the kernel kills; each libp2p resource manager gets half
-// of its process's share.
+// the Pinning Service API layer a fixed PinningServiceMemoryMiB, kubo gets
+// the rest. GOMEMLIMIT sits below each share so the Go runtime collects
+// before the kernel kills; each libp2p resource manager gets half of its
+// process's share.
 type memoryBudget struct {
 	clusterGoLimitMiB, clusterResourceMgrMiB, kuboGoLimitMiB, kuboResourceMgrMiB int
 }
 
 func budget(taskMiB int) memoryBudget {
 	clusterShare := min(max(taskMiB/8, 384), 2048)
-	kuboShare := taskMiB - clusterShare
+	kuboShare := taskMiB - clusterShare - PinningServiceMemoryMiB
 	return memoryBudget{
 		clusterGoLimitMiB:     clusterShare * 3 / 4,
 		clusterResourceMgrMiB: clusterShare / 2,
@@ -478,6 +488,48 @@ func clusterAddresses(public, local string) map[string]string {
 		// enable_stats in service.json cannot open it elsewhere.
 		"CLUSTER_METRICS_PROMETHEUSENDPOINT": tcp(local, MetricsPort),
 	}
+}
+
+// Environment variables of the Pinning Service API layer
+// (docker/ipfs-cluster/cmd/pinning-service). It takes the REST API's
+// credentials as the cluster container does: RestAPIUsernameVariable and
+// RestAPIPasswordVariable, ECS secrets.
+const (
+	PinningServiceListenVariable     = "PSA_LISTEN_ADDRESS"
+	PinningServiceBasePathVariable   = "PSA_BASE_PATH"
+	PinningServiceClusterURLVariable = "PSA_CLUSTER_API_URL"
+)
+
+// PinningServiceCommand runs the layer in the cluster image.
+var PinningServiceCommand = []string{"/usr/local/bin/pinning-service"}
+
+// PinningServiceHealthPath answers 204 without credentials while the layer
+// and its peer's REST API are live: the load balancer's and the
+// container's health check.
+const PinningServiceHealthPath = PinningServicePath + "/health"
+
+// pinningServiceAddresses: the layer listens where the load balancer
+// reaches it and talks to its own peer's REST API.
+func pinningServiceAddresses(public, local string) map[string]string {
+	return map[string]string{
+		PinningServiceListenVariable:     fmt.Sprintf("%s:%d", public, PinningServicePort),
+		PinningServiceClusterURLVariable: fmt.Sprintf("http://%s:%d", local, RestAPIPort),
+	}
+}
+
+// PinningServiceEnvironment returns the non-secret environment of every
+// peer's Pinning Service API layer, exactly as the task definition sets it.
+func PinningServiceEnvironment() map[string]string {
+	env := pinningServiceAddresses(anyAddress, loopbackAddress)
+	env[PinningServiceBasePathVariable] = PinningServicePath
+	env["GOMEMLIMIT"] = fmt.Sprintf("%dMiB", PinningServiceGoLimitMiB)
+	return env
+}
+
+// LocalPinningServiceAddresses returns the layer's address variables for a
+// peer that listens on one loopback address.
+func LocalPinningServiceAddresses(ip string) map[string]string {
+	return pinningServiceAddresses(ip, ip)
 }
 
 // Environment returns the non-secret environment of the peer's kubo and

@@ -15,11 +15,11 @@ func TestMemoryBudget(t *testing.T) {
 	for _, taskMiB := range []int{2048, 3072, 4096, 8192, 16384, 30720, 122880} {
 		b := budget(taskMiB)
 		clusterShare := min(max(taskMiB/8, 384), 2048)
-		kuboShare := taskMiB - clusterShare
+		kuboShare := taskMiB - clusterShare - PinningServiceMemoryMiB
 		if b.clusterGoLimitMiB >= clusterShare || b.kuboGoLimitMiB >= kuboShare {
 			t.Errorf("%d MiB: Go limits %d/%d not below the shares %d/%d", taskMiB, b.clusterGoLimitMiB, b.kuboGoLimitMiB, clusterShare, kuboShare)
 		}
-		if b.clusterGoLimitMiB+b.kuboGoLimitMiB >= taskMiB {
+		if b.clusterGoLimitMiB+b.kuboGoLimitMiB+PinningServiceGoLimitMiB >= taskMiB || PinningServiceGoLimitMiB >= PinningServiceMemoryMiB {
 			t.Errorf("%d MiB: Go limits add up to %d, the task's limit or more", taskMiB, b.clusterGoLimitMiB+b.kuboGoLimitMiB)
 		}
 		if b.clusterResourceMgrMiB != clusterShare/2 || b.kuboResourceMgrMiB != kuboShare/2 {
@@ -29,8 +29,9 @@ func TestMemoryBudget(t *testing.T) {
 			t.Errorf("%d MiB: cluster share %d outside 384..2048", taskMiB, clusterShare)
 		}
 	}
-	// The default task: 512 MiB for the sidecar, the rest for kubo.
-	if got := budget(4096); got != (memoryBudget{clusterGoLimitMiB: 384, clusterResourceMgrMiB: 256, kuboGoLimitMiB: 2867, kuboResourceMgrMiB: 1792}) {
+	// The default task: 512 MiB for the sidecar, 128 MiB for the Pinning
+	// Service API layer, the rest for kubo.
+	if got := budget(4096); got != (memoryBudget{clusterGoLimitMiB: 384, clusterResourceMgrMiB: 256, kuboGoLimitMiB: 2764, kuboResourceMgrMiB: 1728}) {
 		t.Errorf("budget(4096) = %+v", got)
 	}
 }
@@ -43,7 +44,7 @@ func TestEnvironmentOfTheDefaultPeer(t *testing.T) {
 		"KUBO_API_ADDRESS":     "/ip4/127.0.0.1/tcp/5001",
 		"KUBO_GATEWAY_ADDRESS": "/ip4/0.0.0.0/tcp/8080",
 		"IPFS_WAIT_REPO_LOCK":  "3m0s",
-		"GOMEMLIMIT":           "2867MiB",
+		"GOMEMLIMIT":           "2764MiB",
 	}
 	for k, v := range want {
 		if kubo[k] != v {

@@ -25,7 +25,6 @@ type clusterPin struct {
 	Metadata             map[string]string `json:"metadata"`
 	Origins              []string          `json:"origins"`
 	Timestamp            time.Time         `json:"timestamp"`
-	Type                 int               `json:"type"`
 }
 
 // peerStatus is one peer's entry of a global pin status.
@@ -184,6 +183,26 @@ func (c *cluster) put(ctx context.Context, cid, name string, origins []string, m
 	var p clusterPin
 	err := c.call(ctx, http.MethodPost, "/pins/"+url.PathEscape(cid), q, &p)
 	return p, err
+}
+
+// kuboPeer is a cluster peer's kubo: its ID and the addresses it
+// announces (the REST API's /peers; the pin statuses carry only public
+// ones).
+type kuboPeer struct {
+	ID        string   `json:"id"`
+	Addresses []string `json:"addresses"`
+}
+
+// kuboPeers maps every cluster peer to its kubo.
+func (c *cluster) kuboPeers(ctx context.Context) (map[string]kuboPeer, error) {
+	out := map[string]kuboPeer{}
+	err := stream(ctx, c, "/peers", nil, func(p struct {
+		ID   string   `json:"id"`
+		IPFS kuboPeer `json:"ipfs"`
+	}) {
+		out[p.ID] = p.IPFS
+	})
+	return out, err
 }
 
 func (c *cluster) unpin(ctx context.Context, cid string) error {

@@ -263,8 +263,8 @@ func addressScope(m ma.Multiaddr) int {
 // found (public addresses if any peer has one, else private ones, else
 // loopback), so a client gets addresses it can dial from where the
 // cluster's clients are. At most 20, as the spec allows.
-func delegates(p clusterPin, s globalStatus) []string {
-	peers := p.Allocations
+func delegates(p clusterPin, s globalStatus, kubos map[string]kuboPeer) []string {
+	peers := slices.Clone(p.Allocations)
 	if len(peers) == 0 {
 		for id := range s.PeerMap {
 			peers = append(peers, id)
@@ -274,17 +274,20 @@ func delegates(p clusterPin, s globalStatus) []string {
 	byScope := map[int][]string{}
 	seen := map[string]bool{}
 	for _, id := range peers {
-		ps, ok := s.PeerMap[id]
-		if !ok || ps.IPFS == "" {
+		k := kubos[id]
+		if ps, ok := s.PeerMap[id]; ok && k.ID == "" {
+			k = kuboPeer{ID: ps.IPFS, Addresses: ps.IPFSAddresses}
+		}
+		if k.ID == "" {
 			continue
 		}
-		for _, a := range ps.IPFSAddresses {
+		for _, a := range k.Addresses {
 			m, err := ma.NewMultiaddr(a)
 			if err != nil {
 				continue
 			}
 			if _, err := m.ValueForProtocol(ma.P_P2P); err != nil {
-				a += "/p2p/" + ps.IPFS
+				a += "/p2p/" + k.ID
 			}
 			scope := addressScope(m)
 			if scope == scopeNone || seen[a] {

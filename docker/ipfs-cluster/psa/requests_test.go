@@ -66,20 +66,25 @@ func TestPinStatus(t *testing.T) {
 }
 
 func TestDelegatesTakeTheWidestScope(t *testing.T) {
+	// c1 and c2 as /peers describes them, c3 only in the pin status.
+	kubos := map[string]kuboPeer{
+		"c1": {ID: "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", Addresses: []string{"/ip4/127.0.0.1/tcp/4001/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", "/ip4/10.0.1.5/tcp/4001/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"}},
+		"c2": {ID: "QmSoLPppuBtQSGwKDZT2M73ULpjvfd3aZ6ha4oFGL1KrGM", Addresses: []string{"/ip4/10.0.2.5/tcp/4001", "/ip4/203.0.113.7/udp/4001/quic-v1"}},
+	}
 	st := globalStatus{PeerMap: map[string]peerStatus{
-		"c1": {IPFS: "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", IPFSAddresses: []string{"/ip4/127.0.0.1/tcp/4001/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", "/ip4/10.0.1.5/tcp/4001/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"}},
-		"c2": {IPFS: "QmSoLPppuBtQSGwKDZT2M73ULpjvfd3aZ6ha4oFGL1KrGM", IPFSAddresses: []string{"/ip4/10.0.2.5/tcp/4001", "/ip4/203.0.113.7/udp/4001/quic-v1"}},
+		"c1": {IPFS: "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"},
+		"c2": {IPFS: "QmSoLPppuBtQSGwKDZT2M73ULpjvfd3aZ6ha4oFGL1KrGM"},
 		"c3": {IPFS: "QmSoLV4Bbm51jM9C4gDYZQ9Cy3U6aXMJDAbzgu2fzaDs64", IPFSAddresses: []string{"/ip4/198.51.100.9/tcp/4001"}},
 	}}
-	got := delegates(clusterPin{Allocations: []string{"c1", "c2"}}, st)
+	got := delegates(clusterPin{Allocations: []string{"c1", "c2"}}, st, kubos)
 	if want := []string{"/ip4/203.0.113.7/udp/4001/quic-v1/p2p/QmSoLPppuBtQSGwKDZT2M73ULpjvfd3aZ6ha4oFGL1KrGM"}; !slices.Equal(got, want) {
 		t.Errorf("public: %v; want %v", got, want)
 	}
-	got = delegates(clusterPin{Allocations: []string{"c1"}}, st)
+	got = delegates(clusterPin{Allocations: []string{"c1"}}, st, kubos)
 	if want := []string{"/ip4/10.0.1.5/tcp/4001/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"}; !slices.Equal(got, want) {
 		t.Errorf("private: %v; want %v", got, want)
 	}
-	if got := delegates(clusterPin{}, st); len(got) != 2 {
+	if got := delegates(clusterPin{}, st, kubos); len(got) != 2 {
 		t.Errorf("everywhere: %v; want both public addresses", got)
 	}
 }

@@ -89,6 +89,33 @@ type Server struct {
 	mu    sync.Mutex
 	clock clock
 	now   func() time.Time
+	// kubos caches the peers' kubo addresses for kuboTTL.
+	kubos   map[string]kuboPeer
+	kubosAt time.Time
+}
+
+// kuboTTL: the peers' kubo addresses change only when a task is replaced.
+const kuboTTL = 30 * time.Second
+
+// kuboPeers returns the peers' kubo addresses, cached; on error the last
+// known ones (nil at first: delegates then come from the pin status).
+func (s *Server) kuboPeers(ctx context.Context) map[string]kuboPeer {
+	s.mu.Lock()
+	fresh := s.kubos != nil && s.now().Sub(s.kubosAt) < kuboTTL
+	cached := s.kubos
+	s.mu.Unlock()
+	if fresh {
+		return cached
+	}
+	k, err := s.c.kuboPeers(ctx)
+	if err != nil {
+		s.cfg.Log.Printf("psa: %v", err)
+		return cached
+	}
+	s.mu.Lock()
+	s.kubos, s.kubosAt = k, s.now()
+	s.mu.Unlock()
+	return k
 }
 
 // New returns a Server.
@@ -232,7 +259,7 @@ type pinStatusJSON struct {
 	Info      map[string]string `json:"info"`
 }
 
-func render(req request, p clusterPin, st globalStatus) pinStatusJSON {
+func render(req request, p clusterPin, st globalStatus, kubos map[string]kuboPeer) pinStatusJSON {
 	status, details := pinStatus(p, st)
 	origins, meta := req.Origins, req.Meta
 	if origins == nil {
@@ -246,7 +273,7 @@ func render(req request, p clusterPin, st globalStatus) pinStatusJSON {
 		Status:    status,
 		Created:   req.id.created.Format(time.RFC3339Nano),
 		Pin:       pinBody{Cid: p.Cid, Name: req.Name, Origins: origins, Meta: meta},
-		Delegates: delegates(p, st),
+		Delegates: delegates(p, st, kubos),
 		Info:      map[string]string{"status_details": details},
 	}
 }
@@ -307,7 +334,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id requestID) {
 		s.upstreamFailed(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, render(req, p, st))
+	writeJSON(w, http.StatusOK, render(req, p, st, s.kuboPeers(r.Context())))
 }
 
 // readPin decodes and checks a request body's Pin object.
@@ -397,7 +424,8 @@ func (s *Server) change(ctx context.Context, cid string, add *request, drop ...r
 	if err != nil {
 		return np, err
 	}
-	ts := np.Timestamp
+	// The cluster keeps the pin's timestamp to the second.
+	ts := np.Timestamp.Truncate(time.Second)
 	s.waitAll(ctx, cid, func(ps peerStatus) bool {
 		switch ps.Status {
 		case "pin_queued", "pinning", "pin_error":
@@ -459,7 +487,7 @@ func (s *Server) created(w http.ResponseWriter, r *http.Request, req request, p 
 		s.upstreamFailed(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, render(req, p, st))
+	writeJSON(w, http.StatusAccepted, render(req, p, st, s.kuboPeers(r.Context())))
 }
 
 func (s *Server) add(w http.ResponseWriter, r *http.Request) {
@@ -687,8 +715,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	sortNewestFirst(candidates)
 	out := pinResults{Results: []pinStatusJSON{}}
+	kubos := s.kuboPeers(ctx)
 	for _, req := range candidates {
-		ps := render(req, byCid[req.id.cid], statuses[req.id.cid])
+		ps := render(req, byCid[req.id.cid], statuses[req.id.cid], kubos)
 		if !slices.Contains(l.statuses, ps.Status) {
 			continue
 		}

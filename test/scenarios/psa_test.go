@@ -1,0 +1,299 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
+)
+
+// The Pinning Service API (issue 17) against the local cluster: the
+// official compliance suite and the real kubo client, through a front that
+// spreads requests over every peer's PSA layer.
+
+// psaEndpoint is the endpoint and Bearer token clients are given. Today a
+// test front stands in for the edge (psaFront); once the local edge serves
+// /psa, return its URL (http://127.0.N.10:9094/psa) and a token it issued.
+func psaEndpoint(t *testing.T, c *localcluster.Cluster) (endpoint, token string) {
+	return psaFront(t, c)
+}
+
+// psaFront starts a round-robin front over every peer's PSA layer that does
+// what the edge does with a client's token: a request with the right Bearer
+// token is forwarded with the REST API's Basic credentials, any other with
+// none (the layer answers 401).
+func psaFront(t *testing.T, c *localcluster.Cluster) (endpoint, token string) {
+	t.Helper()
+	token = "test-token-" + fmt.Sprint(time.Now().UnixNano())
+	var targets []*url.URL
+	for _, p := range c.Peers {
+		u, err := url.Parse(p.PinningServiceURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, u)
+	}
+	var next atomic.Uint64
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		target := targets[next.Add(1)%uint64(len(targets))]
+		r.Out.URL.Scheme, r.Out.URL.Host = target.Scheme, target.Host
+		r.Out.Host = target.Host
+		auth := r.In.Header.Get("Authorization")
+		r.Out.Header.Del("Authorization")
+		if auth == "Bearer "+token {
+			r.Out.SetBasicAuth(c.Secrets.Username, c.Secrets.Password)
+			r.Out.Header.Set("X-Psa-Client", "scenario")
+		}
+	}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return fmt.Sprintf("http://%s/psa", l.Addr()), token
+}
+
+// The archived official suite, at the version DESIGN.md §13 measured.
+const (
+	complianceSuite   = "@ipfs-shipyard/pinning-service-compliance"
+	complianceVersion = "1.8.1"
+	complianceChecks  = 9
+)
+
+// ensureComplianceSuite installs the suite (without its install scripts:
+// nothing is downloaded at run time) into the user cache once, and points
+// its spec and report locations at variables: the spec is the committed
+// copy (test/psa), so the run needs no Internet.
+func ensureComplianceSuite(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cache, "ipfs-cluster-aws", "npm", "pinning-service-compliance-"+complianceVersion)
+	pkg := filepath.Join(dir, "node_modules", complianceSuite)
+	entry := filepath.Join(pkg, "dist", "src", "index.js")
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+		if _, err := exec.LookPath("npm"); err != nil {
+			t.Skip("npm is not installed: the compliance suite cannot run")
+		}
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		cmd := exec.CommandContext(ctx, "npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", tmp, complianceSuite+"@"+complianceVersion)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm install: %v\n%s", err, out)
+		}
+		constants := filepath.Join(tmp, "node_modules", complianceSuite, "dist", "src", "utils", "constants.js")
+		b, err := os.ReadFile(constants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patched := string(b)
+		for old, repl := range map[string]string{
+			"const specLocation = `https://raw.githubusercontent.com/ipfs/pinning-services-api-spec/${specVersion}/${specFile}`;": "const specLocation = process.env.PSA_COMPLIANCE_SPEC;",
+			"const docsDir = resolve(_dirname, '..', '..', 'docs');":                                                               "const docsDir = process.env.PSA_COMPLIANCE_REPORTS;",
+		} {
+			if !strings.Contains(patched, old) {
+				t.Fatalf("%s: %q not found: not the suite version this test knows", constants, old)
+			}
+			patched = strings.Replace(patched, old, repl, 1)
+		}
+		if err := os.WriteFile(constants, []byte(patched), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.RemoveAll(dir)
+		if err := os.Rename(tmp, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return entry
+}
+
+// TestPinningServiceCompliance runs the official suite; it exits 0 even
+// when checks fail, so its JSON report decides.
+func TestPinningServiceCompliance(t *testing.T) {
+	ctx := scenarioCtx(t, 15*time.Minute)
+	entry := ensureComplianceSuite(t, ctx)
+	c := cluster(t, ctx)
+	endpoint, token := psaEndpoint(t, c)
+	reports := t.TempDir()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "node", entry, "-s", endpoint, token)
+	cmd.Env = append(os.Environ(),
+		"PSA_COMPLIANCE_SPEC="+filepath.Join(repoRoot, "test", "psa", "ipfs-pinning-service.yaml"),
+		"PSA_COMPLIANCE_REPORTS="+reports)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("compliance suite: %v\n%s", err, out)
+	}
+	u, _ := url.Parse(endpoint)
+	b, err := os.ReadFile(filepath.Join(reports, u.Hostname()+".json"))
+	if err != nil {
+		t.Fatalf("no JSON report: %v\n%s", err, out)
+	}
+	var report struct{ Total, Passed, Failed int }
+	if err := json.Unmarshal(b, &report); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("compliance: %d of %d checks passed in %s", report.Passed, report.Total, time.Since(start).Round(time.Millisecond))
+	if report.Total != complianceChecks || report.Passed != report.Total {
+		md, _ := os.ReadFile(filepath.Join(reports, u.Hostname()+".md"))
+		t.Errorf("compliance: %d of %d passed, want %d of %d\n%s", report.Passed, report.Total, complianceChecks, complianceChecks, md)
+	}
+}
+
+// kuboClient is a kubo node of its own (the user's), on loopback.
+type kuboClient struct {
+	t    *testing.T
+	repo string
+	cmd  *exec.Cmd
+}
+
+func startKuboClient(t *testing.T, ctx context.Context) *kuboClient {
+	t.Helper()
+	k := &kuboClient{t: t, repo: t.TempDir()}
+	k.run(ctx, "init", "--profile=test")
+	for key, value := range map[string]string{
+		"AutoConf.Enabled": "false", "Bootstrap": "[]", "Routing.DelegatedRouters": "[]",
+		"Ipns.DelegatedPublishers": "[]", "DNS.Resolvers": "{}",
+	} {
+		k.run(ctx, "config", "--json", key, value)
+	}
+	k.cmd = exec.Command(bins.IPFS, "daemon")
+	k.cmd.Env = k.env()
+	log, err := os.Create(filepath.Join(k.repo, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.cmd.Stdout, k.cmd.Stderr = log, log
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		k.cmd.Process.Kill()
+		k.cmd.Wait()
+		log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(log.Name())
+			t.Logf("----- client daemon log -----\n%s", b)
+		}
+	})
+	waitFor(t, ctx, "the client's kubo daemon", func() error {
+		_, err := k.try(ctx, "id")
+		return err
+	})
+	return k
+}
+
+func (k *kuboClient) env() []string {
+	return append(os.Environ(), "IPFS_PATH="+k.repo)
+}
+
+func (k *kuboClient) try(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bins.IPFS, args...)
+	cmd.Env = k.env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("ipfs %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+func (k *kuboClient) run(ctx context.Context, args ...string) string {
+	k.t.Helper()
+	out, err := k.try(ctx, args...)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return out
+}
+
+// TestPinningServiceRealClient: kubo's `ipfs pin remote` against the
+// cluster through a front that spreads requests over the peers, repeated:
+// add (the cluster fetches from the client's origins), ls by status, the
+// content on the cluster's gateway, rm; and a wrong token refused.
+func TestPinningServiceRealClient(t *testing.T) {
+	ctx := scenarioCtx(t, 15*time.Minute)
+	c := cluster(t, ctx)
+	endpoint, token := psaEndpoint(t, c)
+	k := startKuboClient(t, ctx)
+	k.run(ctx, "pin", "remote", "service", "add", "cluster", endpoint, token)
+	k.run(ctx, "pin", "remote", "service", "add", "wrong", endpoint, "not-"+token)
+
+	const runs = 10
+	var failures int
+	var add, ls, rm time.Duration
+	for i := range runs {
+		data := make([]byte, 256<<10)
+		rand.Read(data)
+		file := filepath.Join(t.TempDir(), "data")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cid := strings.TrimSpace(k.run(ctx, "add", "-Q", "--cid-version=1", file))
+		name := fmt.Sprintf("run-%d", i)
+		step := func(what string, took *time.Duration, args ...string) (string, bool) {
+			start := time.Now()
+			out, err := k.try(ctx, args...)
+			d := time.Since(start)
+			*took += d
+			t.Logf("run %d: %s %s", i, what, d.Round(time.Millisecond))
+			if err != nil {
+				t.Errorf("run %d: %s: %v", i, what, err)
+				failures++
+				return out, false
+			}
+			return out, true
+		}
+		if _, ok := step("pin remote add", &add, "pin", "remote", "add", "--service=cluster", "--name="+name, cid); !ok {
+			continue
+		}
+		out, ok := step("pin remote ls --status=pinned", &ls, "pin", "remote", "ls", "--service=cluster", "--status=pinned", "--name="+name)
+		if ok && !strings.Contains(out, cid) {
+			t.Errorf("run %d: ls --status=pinned does not list %s:\n%s", i, cid, out)
+			failures++
+		}
+		requireGateway(t, ctx, c, i%len(c.Peers), cid, data)
+		step("pin remote rm", &rm, "pin", "remote", "rm", "--service=cluster", "--name="+name, "--status=pinned", "--force")
+		out, ok = step("pin remote ls after rm", new(time.Duration), "pin", "remote", "ls", "--service=cluster", "--status=queued,pinning,pinned,failed", "--name="+name)
+		if ok && strings.Contains(out, cid) {
+			t.Errorf("run %d: %s still listed after rm:\n%s", i, cid, out)
+			failures++
+		}
+	}
+	t.Logf("real client over %d runs through a round-robin front: %d failures; mean add %s, ls %s, rm %s",
+		runs, failures, (add / runs).Round(time.Millisecond), (ls / runs).Round(time.Millisecond), (rm / runs).Round(time.Millisecond))
+
+	if out, err := k.try(ctx, "pin", "remote", "ls", "--service=wrong"); err == nil {
+		t.Errorf("a wrong token was accepted:\n%s", out)
+	} else if !strings.Contains(err.Error(), "401") {
+		t.Errorf("a wrong token: %v, want a 401", err)
+	}
+}
