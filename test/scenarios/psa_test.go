@@ -113,7 +113,7 @@ func ensureComplianceSuite(t *testing.T, ctx context.Context) string {
 		patched := string(b)
 		for old, repl := range map[string]string{
 			"const specLocation = `https://raw.githubusercontent.com/ipfs/pinning-services-api-spec/${specVersion}/${specFile}`;": "const specLocation = process.env.PSA_COMPLIANCE_SPEC;",
-			"const docsDir = resolve(_dirname, '..', '..', 'docs');":                                                               "const docsDir = process.env.PSA_COMPLIANCE_REPORTS;",
+			"const docsDir = resolve(_dirname, '..', '..', 'docs');":                                                              "const docsDir = process.env.PSA_COMPLIANCE_REPORTS;",
 		} {
 			if !strings.Contains(patched, old) {
 				t.Fatalf("%s: %q not found: not the suite version this test knows", constants, old)
