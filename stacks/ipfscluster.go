@@ -211,6 +211,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		}
 		this.LoadBalancer.GatewayTargetGroup.AddTarget(n.GatewayTarget())
 		this.LoadBalancer.RestAPITargetGroup.AddTarget(n.RestAPITarget())
+		this.LoadBalancer.PinningServiceTargetGroup.AddTarget(n.PinningServiceTarget())
 		this.Nodes = append(this.Nodes, n)
 		this.NodeStacks = append(this.NodeStacks, nested)
 		dnsNames = append(dnsNames, n.DNSName)

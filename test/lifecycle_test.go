@@ -306,7 +306,7 @@ func TestLoadBalancerAdmitsOnlyCloudFrontVpcOrigins(t *testing.T) {
 			assert.Equal(t, []any{lookupID, "SecurityGroups.0.GroupId"}, path(rule.Properties, "SourceSecurityGroupId", "Fn::GetAtt"), "%s admits CloudFront's group only", id)
 			assert.Nil(t, rule.Properties["CidrIp"], id)
 		}
-		assert.Equal(t, map[float64]bool{nodespec.GatewayPort: true, nodespec.RestAPIPort: true}, ports)
+		assert.Equal(t, map[float64]bool{nodespec.GatewayPort: true, nodespec.RestAPIPort: true, nodespec.PinningServicePort: true}, ports)
 	}
 }
 

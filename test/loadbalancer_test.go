@@ -47,7 +47,7 @@ func TestInternalLoadBalancerAndTargetGroups(t *testing.T) {
 	assert.Equal(t, "true", attributes["access_logs.s3.enabled"])
 
 	groups := map[float64]map[string]any{}
-	for _, tg := range s.exactly(t, 2, "AWS::ElasticLoadBalancingV2::TargetGroup") {
+	for _, tg := range s.exactly(t, 3, "AWS::ElasticLoadBalancingV2::TargetGroup") {
 		groups[tg.Properties["Port"].(float64)] = tg.Properties
 		assert.Equal(t, "ip", tg.Properties["TargetType"])
 	}
@@ -55,13 +55,17 @@ func TestInternalLoadBalancerAndTargetGroups(t *testing.T) {
 	assert.Equal(t, map[string]any{"HttpCode": "200"}, groups[node.GatewayPort]["Matcher"])
 	assert.Equal(t, nodespec.RestAPIHealthPath, groups[node.RestAPIPort]["HealthCheckPath"])
 	assert.Equal(t, map[string]any{"HttpCode": "204"}, groups[node.RestAPIPort]["Matcher"])
+	// The Pinning Service API's health path needs no credentials (psa
+	// answers 204 there while its peer's REST API is live).
+	assert.Equal(t, nodespec.PinningServiceHealthPath, groups[nodespec.PinningServicePort]["HealthCheckPath"])
+	assert.Equal(t, map[string]any{"HttpCode": "204"}, groups[nodespec.PinningServicePort]["Matcher"])
 
 	var ports []float64
-	for _, l := range s.exactly(t, 2, "AWS::ElasticLoadBalancingV2::Listener") {
+	for _, l := range s.exactly(t, 3, "AWS::ElasticLoadBalancingV2::Listener") {
 		ports = append(ports, l.Properties["Port"].(float64))
 		assert.Equal(t, "HTTP", l.Properties["Protocol"])
 	}
-	assert.ElementsMatch(t, []float64{node.GatewayPort, node.RestAPIPort}, ports)
+	assert.ElementsMatch(t, []float64{node.GatewayPort, node.RestAPIPort, nodespec.PinningServicePort}, ports)
 	// Every service registers both containers with the load balancer.
 	for id, service := range s.exactly(t, s.config.NodeCount, "AWS::ECS::Service") {
 		var registered []string
@@ -71,6 +75,7 @@ func TestInternalLoadBalancerAndTargetGroups(t *testing.T) {
 		assert.ElementsMatch(t, []string{
 			fmt.Sprintf("%s:%d", node.ClusterContainerName, node.RestAPIPort),
 			fmt.Sprintf("%s:%d", node.KuboContainerName, node.GatewayPort),
+			fmt.Sprintf("%s:%d", node.PinningServiceContainerName, nodespec.PinningServicePort),
 		}, registered, id)
 	}
 }

@@ -21,21 +21,23 @@ func TestLocalPeersRunTheDeployedEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.Peers, defaults.config.NodeCount, "local peers = cdk.json's nodeCount")
 
-	localOnly := map[string]map[string]bool{localcluster.KuboContainer: {}, localcluster.ClusterContainer: {}}
+	localOnly := map[string]map[string]bool{localcluster.KuboContainer: {}, localcluster.ClusterContainer: {}, localcluster.PinningServiceContainer: {}}
 	for _, d := range localcluster.LocalDifferences {
 		require.NotEmpty(t, d.Why, "%s %s: every local-only difference says why", d.Container, d.Name)
 		localOnly[d.Container][d.Name] = true
 	}
-	containerOf := map[string]string{node.KuboContainerName: localcluster.KuboContainer, node.ClusterContainerName: localcluster.ClusterContainer}
+	containerOf := map[string]string{node.KuboContainerName: localcluster.KuboContainer, node.ClusterContainerName: localcluster.ClusterContainer, node.PinningServiceContainerName: localcluster.PinningServiceContainer}
 
 	for i := range c.Peers {
 		_, task := defaults.withPrefix(t, "AWS::ECS::TaskDefinition", fmt.Sprintf("Node%dTask", i))
 		kubo, cluster, err := c.PeerEnvironment(i)
 		require.NoError(t, err)
-		local := map[string]map[string]string{localcluster.KuboContainer: kubo, localcluster.ClusterContainer: cluster}
+		psa, err := c.PinningServiceEnvironment(i)
+		require.NoError(t, err)
+		local := map[string]map[string]string{localcluster.KuboContainer: kubo, localcluster.ClusterContainer: cluster, localcluster.PinningServiceContainer: psa}
 
 		containers := list(task.Properties["ContainerDefinitions"])
-		require.Len(t, containers, len(containerOf)+1, "node%d's containers: kubo, the cluster, the metrics collector", i)
+		require.Len(t, containers, len(containerOf)+1, "node%d's containers: kubo, the cluster, the Pinning Service API layer, the metrics collector", i)
 		for _, def := range containers {
 			name, _ := path(def, "Name").(string)
 			if name == node.CollectorContainerName {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,8 +133,18 @@ func TestServicesRollOneAfterAnother(t *testing.T) {
 }
 
 // taskDefinition returns the task definition of the node construct with id
-// and its container definitions by name (exactly kubo and the cluster).
+// and its peer containers by name (exactly kubo and the cluster; the
+// collector and the Pinning Service API layer have tests of their own).
 func taskDefinition(t *testing.T, s *stackTemplate, id string) (resource, map[string]map[string]any) {
+	t.Helper()
+	task, defs := allContainers(t, s, id)
+	delete(defs, node.CollectorContainerName)
+	delete(defs, node.PinningServiceContainerName)
+	return task, defs
+}
+
+// allContainers returns the task definition and every container of it.
+func allContainers(t *testing.T, s *stackTemplate, id string) (resource, map[string]map[string]any) {
 	t.Helper()
 	_, task := s.withPrefix(t, "AWS::ECS::TaskDefinition", id+"Task")
 	defs := map[string]map[string]any{}
@@ -147,9 +158,62 @@ func taskDefinition(t *testing.T, s *stackTemplate, id string) (resource, map[st
 		// monitoring_test.go); a node without Props.MetricsCollector not.
 		want = append(want, node.CollectorContainerName)
 	}
+	want = append(want, node.PinningServiceContainerName)
+	slices.Sort(want)
 	require.Equal(t, want, sortedKeys(defs), "%s containers", id)
-	delete(defs, node.CollectorContainerName)
 	return task, defs
+}
+
+// TestPinningServiceContainer (issue 17): every task runs the Pinning
+// Service API layer from the cluster image, as the image user on a
+// read-only root, with nodespec's environment, the REST API credentials
+// and nothing else secret, a health check without credentials, a log group
+// of its own, after the cluster is healthy, and never taking the peer down.
+func TestPinningServiceContainer(t *testing.T) {
+	s := defaults
+	credentials, _ := s.withPrefix(t, "AWS::SecretsManager::Secret", "SecretsRestApiCredentials")
+	for i := 0; i < s.config.NodeCount; i++ {
+		_, defs := allContainers(t, s.stackTemplate, fmt.Sprintf("Node%d", i))
+		psa, cluster := defs[node.PinningServiceContainerName], defs[node.ClusterContainerName]
+		assert.Equal(t, cluster["Image"], psa["Image"], "node %d: the cluster image", i)
+		assert.Equal(t, toAny(nodespec.PinningServiceCommand), psa["EntryPoint"], "node %d", i)
+		assert.Equal(t, nodespec.User, psa["User"])
+		assert.Equal(t, true, psa["ReadonlyRootFilesystem"])
+		assert.Equal(t, false, psa["Essential"], "node %d: a crashed layer must not stop the peer", i)
+		assert.Equal(t, true, path(psa, "RestartPolicy", "Enabled"), "node %d: ECS restarts it in place", i)
+		assert.EqualValues(t, nodespec.PinningServiceMemoryMiB, psa["Memory"], "node %d: its share of the task", i)
+		assert.Equal(t, nodespec.PinningServiceEnvironment(), envOf(t, psa), "node %d environment", i)
+		secrets := map[string]any{}
+		for _, secret := range list(psa["Secrets"]) {
+			secrets[fmt.Sprint(path(secret, "Name"))] = path(secret, "ValueFrom")
+		}
+		jsonKey := func(key string) any {
+			return map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Ref": credentials}, ":" + key + "::"}}}
+		}
+		assert.Equal(t, map[string]any{
+			nodespec.RestAPIUsernameVariable: jsonKey(nodespec.CredentialsUsernameJSONKey),
+			nodespec.RestAPIPasswordVariable: jsonKey(nodespec.CredentialsPasswordJSONKey),
+		}, secrets, "node %d: the REST API credentials only", i)
+		check := fmt.Sprint(path(psa, "HealthCheck", "Command"))
+		assert.Contains(t, check, fmt.Sprintf("127.0.0.1:%d%s", nodespec.PinningServicePort, nodespec.PinningServiceHealthPath))
+		assert.NotContains(t, check, "RESTAPI")
+		assert.Equal(t, []any{map[string]any{"Condition": "HEALTHY", "ContainerName": node.ClusterContainerName}}, psa["DependsOn"])
+		var ports []any
+		for _, pm := range list(psa["PortMappings"]) {
+			ports = append(ports, path(pm, "ContainerPort"))
+		}
+		assert.Equal(t, []any{float64(nodespec.PinningServicePort)}, ports)
+		assert.Nil(t, psa["MountPoints"], "node %d: it writes nothing", i)
+		assert.NotEqual(t, path(cluster, "LogConfiguration", "Options", "awslogs-group"), path(psa, "LogConfiguration", "Options", "awslogs-group"), "a log group of its own")
+	}
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // envOf returns a container definition's environment as a map.
@@ -189,10 +253,10 @@ func TestContainersHealthChecksDependencyAndShutdown(t *testing.T) {
 		assert.Equal(t, []any{map[string]any{"Condition": "HEALTHY", "ContainerName": node.KuboContainerName}}, cluster["DependsOn"])
 		assert.NotEqual(t, path(kubo, "LogConfiguration", "Options", "awslogs-group"), path(cluster, "LogConfiguration", "Options", "awslogs-group"), "one log group per container")
 	}
-	// A log group each for kubo and the cluster, the VPC flow logs, the
-	// collectors' metric records (and their own log lines) and the
-	// stopped-task log, all kept as configured.
-	for id, lg := range s.exactly(t, 2*s.config.NodeCount+3, "AWS::Logs::LogGroup") {
+	// A log group each for kubo, the cluster and the Pinning Service API
+	// layer, the VPC flow logs, the collectors' metric records (and their
+	// own log lines) and the stopped-task log, all kept as configured.
+	for id, lg := range s.exactly(t, 3*s.config.NodeCount+3, "AWS::Logs::LogGroup") {
 		assert.EqualValues(t, s.config.LogRetentionDays, lg.Properties["RetentionInDays"], id)
 	}
 }

@@ -74,8 +74,10 @@ func designedIngress(c config.Config) []string {
 	want := []string{
 		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.GatewayPort),
 		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.RestAPIPort),
+		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.PinningServicePort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.GatewayPort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.RestAPIPort),
+		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.PinningServicePort),
 		tcp("PeerSecurityGroup", "PeerSecurityGroup", nodespec.ClusterSwarmPort),
 	}
 	if c.PublicSwarm {

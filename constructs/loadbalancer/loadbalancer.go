@@ -1,5 +1,6 @@
 // Package loadbalancer provides the internal Application Load Balancer in
-// front of every node's kubo gateway and cluster REST API. It has no
+// front of every node's kubo gateway, cluster REST API and Pinning Service
+// API layer. It has no
 // Internet-facing address: the CloudFront edge reaches it through a VPC
 // origin, and its listeners admit that VPC origin only
 // (AdmitCloudFrontVpcOrigins), not the VPC's address range.
@@ -27,12 +28,14 @@ type Props struct {
 	Vpc     awsec2.IVpc
 	Subnets *awsec2.SubnetSelection
 	// Targets is the security group of the nodes; the load balancer may
-	// reach only the gateway and REST API ports in it. Required.
+	// reach only the gateway, REST API and Pinning Service API ports in
+	// it. Required.
 	Targets awsec2.ISecurityGroup
-	// GatewayPort and RestAPIPort are both the listener and the container
-	// ports. Default: the nodes' (nodespec).
-	GatewayPort int
-	RestAPIPort int
+	// GatewayPort, RestAPIPort and PinningServicePort are both the listener
+	// and the container ports. Default: the nodes' (nodespec).
+	GatewayPort        int
+	RestAPIPort        int
+	PinningServicePort int
 	// GatewayHealthPath answers 200 on a healthy gateway. Default: the empty
 	// directory every node pins (nodespec.EmptyDirectoryPath).
 	GatewayHealthPath string
@@ -55,8 +58,12 @@ type LoadBalancer struct {
 	SecurityGroup      awsec2.SecurityGroup
 	GatewayTargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
 	RestAPITargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
-	GatewayPort        int
-	RestAPIPort        int
+	// PinningServiceTargetGroup holds every node's Pinning Service API
+	// layer; its health path needs no credentials.
+	PinningServiceTargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
+	GatewayPort               int
+	RestAPIPort               int
+	PinningServicePort        int
 }
 
 // Validate reports every problem at once.
@@ -78,13 +85,17 @@ func (p *Props) Validate() error {
 	if !strings.HasPrefix(p.GatewayHealthPath, "/") && p.GatewayHealthPath != "" {
 		l.Add("GatewayHealthPath", "%q is not a path; allowed: an absolute path such as %s", p.GatewayHealthPath, nodespec.EmptyDirectoryPath)
 	}
-	for field, port := range map[string]int{"GatewayPort": p.GatewayPort, "RestAPIPort": p.RestAPIPort} {
+	for field, port := range map[string]int{"GatewayPort": p.GatewayPort, "RestAPIPort": p.RestAPIPort, "PinningServicePort": p.PinningServicePort} {
 		if port < 0 || port > 65535 {
 			l.Add(field, "%d is not a TCP port; allowed: 1-65535 (0 for the default)", port)
 		}
 	}
-	if d := p.withDefaults(); d.GatewayPort == d.RestAPIPort {
+	d := p.withDefaults()
+	if d.GatewayPort == d.RestAPIPort {
 		l.Add("RestAPIPort", "must differ from GatewayPort (both %d): one listener per service", d.GatewayPort)
+	}
+	if d.PinningServicePort == d.GatewayPort || d.PinningServicePort == d.RestAPIPort {
+		l.Add("PinningServicePort", "%d must differ from GatewayPort and RestAPIPort: one listener per service", d.PinningServicePort)
 	}
 	return l.Err()
 }
@@ -96,6 +107,9 @@ func (p *Props) withDefaults() Props {
 	}
 	if out.RestAPIPort == 0 {
 		out.RestAPIPort = nodespec.RestAPIPort
+	}
+	if out.PinningServicePort == 0 {
+		out.PinningServicePort = nodespec.PinningServicePort
 	}
 	if out.GatewayHealthPath == "" {
 		out.GatewayHealthPath = nodespec.EmptyDirectoryPath
@@ -197,15 +211,18 @@ func New(scope constructs.Construct, id string, props *Props) (*LoadBalancer, er
 	}
 	gateway := listen("Gateway", p.GatewayPort, p.GatewayHealthPath, "200")
 	restAPI := listen("RestApi", p.RestAPIPort, nodespec.RestAPIHealthPath, "204")
+	pinningService := listen("PinningService", p.PinningServicePort, nodespec.PinningServiceHealthPath, "204")
 
 	return &LoadBalancer{
-		Construct:          this,
-		SecurityGroup:      securityGroup,
-		LoadBalancer:       alb,
-		GatewayTargetGroup: gateway,
-		RestAPITargetGroup: restAPI,
-		GatewayPort:        p.GatewayPort,
-		RestAPIPort:        p.RestAPIPort,
+		Construct:                 this,
+		SecurityGroup:             securityGroup,
+		LoadBalancer:              alb,
+		GatewayTargetGroup:        gateway,
+		RestAPITargetGroup:        restAPI,
+		PinningServiceTargetGroup: pinningService,
+		GatewayPort:               p.GatewayPort,
+		RestAPIPort:               p.RestAPIPort,
+		PinningServicePort:        p.PinningServicePort,
 	}, nil
 }
 

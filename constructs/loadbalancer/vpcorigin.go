@@ -17,7 +17,7 @@ import (
 const VpcOriginSecurityGroupName = "CloudFront-VPCOrigins-Service-SG"
 
 // AdmitCloudFrontVpcOrigins lets CloudFront's VPC origins, and nothing else,
-// reach both listeners: an ingress rule per port whose source is the
+// reach the listeners: an ingress rule per port whose source is the
 // security group CloudFront manages for VPC origins in this VPC. That group
 // exists only once a VPC origin does, so it is looked up at deploy time
 // (ec2:DescribeSecurityGroups, by VPC and name) after the constructs in
@@ -57,7 +57,7 @@ func (lb *LoadBalancer) AdmitCloudFrontVpcOrigins(origins ...constructs.IDependa
 		lookup.Node().AddDependency(o)
 	}
 	source := lookup.GetResponseField(jsii.String("SecurityGroups.0.GroupId"))
-	for name, port := range map[string]int{"Gateway": lb.GatewayPort, "RestApi": lb.RestAPIPort} {
+	for name, port := range map[string]int{"Gateway": lb.GatewayPort, "RestApi": lb.RestAPIPort, "PinningService": lb.PinningServicePort} {
 		// Separate resources, not inline rules: the group must exist before
 		// the load balancer, and the source only after the distributions.
 		awsec2.NewCfnSecurityGroupIngress(lb.Construct, jsii.String(name+"FromVpcOrigins"), &awsec2.CfnSecurityGroupIngressProps{

@@ -40,10 +40,15 @@ const (
 
 // Container names in the task definition.
 const (
-	KuboContainerName      = "kubo"
-	ClusterContainerName   = "ipfs-cluster"
-	CollectorContainerName = "metrics-collector"
+	KuboContainerName           = "kubo"
+	ClusterContainerName        = "ipfs-cluster"
+	CollectorContainerName      = "metrics-collector"
+	PinningServiceContainerName = "pinning-service"
 )
+
+// pinningServiceStartPeriod: the layer starts in milliseconds, and only
+// once the cluster container is healthy.
+const pinningServiceStartPeriod = 30 * time.Second
 
 // MetricsCollector is a third container in the task that scrapes the
 // cluster's metrics on the task's loopback (Settings.ClusterMetrics) and
@@ -136,9 +141,11 @@ type Node struct {
 	// Name is the peer's name, node<Index>.
 	Name string
 	// KuboLogGroup and ClusterLogGroup hold the containers' logs (the
-	// monitoring's metric filters read the cluster's).
-	KuboLogGroup    awslogs.ILogGroup
-	ClusterLogGroup awslogs.ILogGroup
+	// monitoring's metric filters read the cluster's), PinningServiceLogGroup
+	// the Pinning Service API layer's.
+	KuboLogGroup           awslogs.ILogGroup
+	ClusterLogGroup        awslogs.ILogGroup
+	PinningServiceLogGroup awslogs.ILogGroup
 }
 
 // Validate reports every problem at once: the Settings' and the missing
@@ -404,6 +411,36 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	// The sidecar pins through kubo's RPC: start it only once kubo is healthy.
 	cluster.AddContainerDependencies(&awsecs.ContainerDependency{Container: kubo, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
 
+	// The Pinning Service API layer: the cluster image's pinning-service,
+	// on the REST API over the task's loopback with the same credentials.
+	// Not essential: it holds no state, and a crash must not stop the peer;
+	// ECS restarts it in place. Its hard memory limit is its share of the
+	// task (nodespec's budget); it writes nothing, so no volume.
+	pinningService := taskDefinition.AddContainer(jsii.String(PinningServiceContainerName), &awsecs.ContainerDefinitionOptions{
+		Image:                  p.ClusterImage,
+		EntryPoint:             jsii.Strings(nodespec.PinningServiceCommand...),
+		Essential:              jsii.Bool(false),
+		EnableRestartPolicy:    jsii.Bool(true),
+		User:                   jsii.String(nodespec.User),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		MemoryLimitMiB:         jsii.Number(nodespec.PinningServiceMemoryMiB),
+		Environment:            environment(nodespec.PinningServiceEnvironment()),
+		Secrets: &map[string]awsecs.Secret{
+			nodespec.RestAPIUsernameVariable: awsecs.Secret_FromSecretsManager(p.RestAPICredentials, jsii.String(nodespec.CredentialsUsernameJSONKey)),
+			nodespec.RestAPIPasswordVariable: awsecs.Secret_FromSecretsManager(p.RestAPICredentials, jsii.String(nodespec.CredentialsPasswordJSONKey)),
+		},
+		PortMappings: &[]*awsecs.PortMapping{
+			{ContainerPort: jsii.Number(nodespec.PinningServicePort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("pinning-service")},
+		},
+		HealthCheck: healthCheck(fmt.Sprintf("http://127.0.0.1:%d%s", nodespec.PinningServicePort, nodespec.PinningServiceHealthPath), pinningServiceStartPeriod),
+		StopTimeout: stopTimeout,
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			StreamPrefix: jsii.String(name),
+			LogGroup:     logGroup("PinningServiceLogs"),
+		}),
+	})
+	pinningService.AddContainerDependencies(&awsecs.ContainerDependency{Container: cluster, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
+
 	if c := p.MetricsCollector; c != nil {
 		// No port mapping and no security group rule: it only dials the
 		// cluster's loopback endpoint and CloudWatch Logs. Not essential:
@@ -506,8 +543,9 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		DNSName:                   nodespec.PeerDNSName(p.Index, p.Settings.PeerNamespace(p.Index)),
 		Name:                      name,
 		// The container log groups.
-		KuboLogGroup:    logGroups["KuboLogs"],
-		ClusterLogGroup: logGroups["ClusterLogs"],
+		KuboLogGroup:           logGroups["KuboLogs"],
+		ClusterLogGroup:        logGroups["ClusterLogs"],
+		PinningServiceLogGroup: logGroups["PinningServiceLogs"],
 	}, nil
 }
 
@@ -524,6 +562,15 @@ func (n *Node) RestAPITarget() awsecs.IEcsLoadBalancerTarget {
 	return n.Service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
 		ContainerName: jsii.String(ClusterContainerName),
 		ContainerPort: jsii.Number(RestAPIPort),
+	})
+}
+
+// PinningServiceTarget registers the Pinning Service API layer of this
+// node.
+func (n *Node) PinningServiceTarget() awsecs.IEcsLoadBalancerTarget {
+	return n.Service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
+		ContainerName: jsii.String(PinningServiceContainerName),
+		ContainerPort: jsii.Number(nodespec.PinningServicePort),
 	})
 }
 

@@ -203,9 +203,14 @@ func startKuboClient(t *testing.T, ctx context.Context) *kuboClient {
 			t.Logf("----- client daemon log -----\n%s", b)
 		}
 	})
+	// Not `ipfs id`: without a daemon it runs offline and takes the repo
+	// lock the starting daemon needs.
 	waitFor(t, ctx, "the client's kubo daemon", func() error {
-		_, err := k.try(ctx, "id")
-		return err
+		b, _ := os.ReadFile(log.Name())
+		if !strings.Contains(string(b), "Daemon is ready") {
+			return fmt.Errorf("not ready:\n%s", b)
+		}
+		return nil
 	})
 	return k
 }
