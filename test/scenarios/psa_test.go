@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -240,6 +241,53 @@ func (k *kuboClient) run(ctx context.Context, args ...string) string {
 	return out
 }
 
+// psaLogSizes notes where each peer's PSA log ends now.
+func psaLogSizes(t *testing.T, c *localcluster.Cluster) []int64 {
+	var sizes []int64
+	for _, p := range c.Peers {
+		st, err := os.Stat(p.PinningServiceLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, st.Size())
+	}
+	return sizes
+}
+
+// reportWaits logs what the PSA layers waited for since from: the reads of
+// a request another peer had just written, and the writes until every
+// peer reported them (psa logs each wait that needed a second look).
+func reportWaits(t *testing.T, c *localcluster.Cluster, from []int64) {
+	waits := map[string][]time.Duration{}
+	for i, p := range c.Peers {
+		b, err := os.ReadFile(p.PinningServiceLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b[from[i]:]), "\n") {
+			kind := ""
+			switch {
+			case strings.Contains(line, " visible here after "):
+				kind = "reads that waited for another peer's write"
+			case strings.Contains(line, " every peer reports the change after "):
+				kind = "writes that waited for every peer"
+			case strings.Contains(line, "not every peer reports the change"):
+				kind = "writes that gave up waiting"
+			default:
+				continue
+			}
+			var d time.Duration
+			if _, after, ok := strings.Cut(line, " after "); ok {
+				d, _ = time.ParseDuration(strings.Fields(after)[0])
+			}
+			waits[kind] = append(waits[kind], d)
+		}
+	}
+	for kind, ds := range waits {
+		t.Logf("%s: %d, longest %s", kind, len(ds), slices.Max(ds))
+	}
+}
+
 // TestPinningServiceRealClient: kubo's `ipfs pin remote` against the
 // cluster through a front that spreads requests over the peers, repeated:
 // add (the cluster fetches from the client's origins), ls by status, the
@@ -252,7 +300,8 @@ func TestPinningServiceRealClient(t *testing.T) {
 	k.run(ctx, "pin", "remote", "service", "add", "cluster", endpoint, token)
 	k.run(ctx, "pin", "remote", "service", "add", "wrong", endpoint, "not-"+token)
 
-	const runs = 10
+	const runs = 20
+	logStart := psaLogSizes(t, c)
 	var failures int
 	var add, ls, rm time.Duration
 	for i := range runs {
@@ -295,6 +344,7 @@ func TestPinningServiceRealClient(t *testing.T) {
 	}
 	t.Logf("real client over %d runs through a round-robin front: %d failures; mean add %s, ls %s, rm %s",
 		runs, failures, (add / runs).Round(time.Millisecond), (ls / runs).Round(time.Millisecond), (rm / runs).Round(time.Millisecond))
+	reportWaits(t, c, logStart)
 
 	if out, err := k.try(ctx, "pin", "remote", "ls", "--service=wrong"); err == nil {
 		t.Errorf("a wrong token was accepted:\n%s", out)

@@ -298,13 +298,16 @@ func (s *Server) lookup(ctx context.Context, id requestID) (clusterPin, request,
 	if deadline.After(now.Add(s.cfg.Visibility)) { // a creation time in the future
 		deadline = now.Add(s.cfg.Visibility)
 	}
-	for {
+	for polls := 0; ; polls++ {
 		p, err := s.c.pin(ctx, id.cid)
 		if err != nil && !errors.Is(err, errNotFound) {
 			return p, request{}, err
 		}
 		if err == nil {
 			if req, ok := findRequest(p, id); ok {
+				if polls > 0 {
+					s.cfg.Log.Printf("psa: request %s visible here after %s (%d polls)", id, s.now().Sub(now).Round(time.Millisecond), polls)
+				}
 				return p, req, nil
 			}
 		}
@@ -445,8 +448,9 @@ var dropped = map[string]bool{"unpinned": true, "unpin_queued": true, "unpinning
 // for at most Visibility: a peer that cannot be asked (cluster_error) is
 // not waited for.
 func (s *Server) waitAll(ctx context.Context, cid string, ok func(peerStatus) bool) {
-	deadline := s.now().Add(s.cfg.Visibility)
-	for {
+	start := s.now()
+	deadline := start.Add(s.cfg.Visibility)
+	for polls := 0; ; polls++ {
 		st, err := s.c.status(ctx, cid)
 		if err == nil {
 			all := true
@@ -457,6 +461,9 @@ func (s *Server) waitAll(ctx context.Context, cid string, ok func(peerStatus) bo
 				}
 			}
 			if all {
+				if polls > 0 {
+					s.cfg.Log.Printf("psa: %s: every peer reports the change after %s (%d polls)", cid, s.now().Sub(start).Round(time.Millisecond), polls)
+				}
 				return
 			}
 		}
