@@ -175,9 +175,14 @@ func (c *Cluster) PeerEnvironment(i int) (kubo, cluster map[string]string, err e
 	kubo, cluster = c.deployed(i, len(c.Peers))
 	kubo, cluster = maps.Clone(kubo), maps.Clone(cluster)
 	for _, d := range LocalDifferences {
-		m := kubo
-		if d.Container == ClusterContainer {
+		var m map[string]string
+		switch d.Container {
+		case KuboContainer:
+			m = kubo
+		case ClusterContainer:
 			m = cluster
+		default:
+			continue
 		}
 		if v := d.value(c, p); v != "" {
 			m[d.Name] = v

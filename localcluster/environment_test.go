@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 func isLocalDifference(container, name string) bool {
@@ -58,6 +60,19 @@ func TestPeerEnvironmentIsTheDeployedOneBarTheLocalDifferences(t *testing.T) {
 		assert.Equal(t, p.IPFSPath, kubo["IPFS_PATH"])
 		assert.Equal(t, "/ip4/"+p.IP+"/tcp/5001", cluster["CLUSTER_IPFSHTTP_NODEMULTIADDRESS"])
 		assert.Equal(t, c.peerMultiaddrs(), cluster["CLUSTER_PEER_MULTIADDRS"])
+
+		// The Pinning Service API layer: the task's environment, on the
+		// peer's own address.
+		psa, err := c.PinningServiceEnvironment(i)
+		require.NoError(t, err)
+		for name, want := range nodespec.PinningServiceEnvironment() {
+			if !isLocalDifference(PinningServiceContainer, name) {
+				assert.Equal(t, want, psa[name], "node%d pinning-service %s", i, name)
+			}
+		}
+		assert.Equal(t, fmt.Sprintf("%s:%d", p.IP, nodespec.PinningServicePort), psa[nodespec.PinningServiceListenVariable])
+		assert.Equal(t, p.RESTURL(), psa[nodespec.PinningServiceClusterURLVariable])
+		assert.Equal(t, fmt.Sprintf("http://%s:%d%s", p.IP, nodespec.PinningServicePort, nodespec.PinningServicePath), p.PinningServiceURL())
 	}
 }
 

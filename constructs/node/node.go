@@ -141,11 +141,10 @@ type Node struct {
 	// Name is the peer's name, node<Index>.
 	Name string
 	// KuboLogGroup and ClusterLogGroup hold the containers' logs (the
-	// monitoring's metric filters read the cluster's), PinningServiceLogGroup
-	// the Pinning Service API layer's.
-	KuboLogGroup           awslogs.ILogGroup
-	ClusterLogGroup        awslogs.ILogGroup
-	PinningServiceLogGroup awslogs.ILogGroup
+	// monitoring's metric filters read the cluster's); the kubo group also
+	// holds the Pinning Service API layer's, in streams of its own.
+	KuboLogGroup    awslogs.ILogGroup
+	ClusterLogGroup awslogs.ILogGroup
 }
 
 // Validate reports every problem at once: the Settings' and the missing
@@ -415,7 +414,11 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	// on the REST API over the task's loopback with the same credentials.
 	// Not essential: it holds no state, and a crash must not stop the peer;
 	// ECS restarts it in place. Its hard memory limit is its share of the
-	// task (nodespec's budget); it writes nothing, so no volume.
+	// task (nodespec's budget); it writes nothing, so no volume. Its lines go
+	// to the kubo log group (streams <node>/pinning-service/<task>): a group
+	// of its own would cost every node a resource the cluster stack's budget
+	// does not have (stacks/stackspec), and the cluster group's metric
+	// filters would count the upstream errors it repeats twice.
 	pinningService := taskDefinition.AddContainer(jsii.String(PinningServiceContainerName), &awsecs.ContainerDefinitionOptions{
 		Image:                  p.ClusterImage,
 		EntryPoint:             jsii.Strings(nodespec.PinningServiceCommand...),
@@ -436,7 +439,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		StopTimeout: stopTimeout,
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			StreamPrefix: jsii.String(name),
-			LogGroup:     logGroup("PinningServiceLogs"),
+			LogGroup:     logGroups["KuboLogs"],
 		}),
 	})
 	pinningService.AddContainerDependencies(&awsecs.ContainerDependency{Container: cluster, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
@@ -543,9 +546,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		DNSName:                   nodespec.PeerDNSName(p.Index, p.Settings.PeerNamespace(p.Index)),
 		Name:                      name,
 		// The container log groups.
-		KuboLogGroup:           logGroups["KuboLogs"],
-		ClusterLogGroup:        logGroups["ClusterLogs"],
-		PinningServiceLogGroup: logGroups["PinningServiceLogs"],
+		KuboLogGroup:    logGroups["KuboLogs"],
+		ClusterLogGroup: logGroups["ClusterLogs"],
 	}, nil
 }
 
