@@ -35,7 +35,7 @@ const ClusterStackNodes = 12
 // that the measured counts stay within these).
 const (
 	// FixedResources is what the cluster stack holds besides its nodes.
-	FixedResources = 115
+	FixedResources = 116
 	// NodeResources is one node with its alarms, metric filters and
 	// maintenance task definition.
 	NodeResources = 30
