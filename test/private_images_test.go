@@ -172,9 +172,9 @@ func TestEveryImageIsAPrivateAsset(t *testing.T) {
 	for _, s := range allApps() {
 		problems, checked, err := publicImages(s.outDir)
 		require.NoError(t, err)
-		// kubo, the cluster and the collector of every node, and its
-		// maintenance task's kubo image.
-		assert.Equal(t, 4*s.config.NodeCount, checked, "publicSwarm=%v: the images checked", s.config.PublicSwarm)
+		// kubo, the cluster, the Pinning Service API layer and the
+		// collector of every node, and its maintenance task's kubo image.
+		assert.Equal(t, 5*s.config.NodeCount, checked, "publicSwarm=%v: the images checked", s.config.PublicSwarm)
 		assert.Empty(t, problems, "publicSwarm=%v", s.config.PublicSwarm)
 	}
 }

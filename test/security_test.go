@@ -128,7 +128,7 @@ func TestOnlyTheSwarmIsOpenToTheInternet(t *testing.T) {
 			egress = append(egress, fmt.Sprintf("%s %v-%v", groupName(ref(rule.Properties["DestinationSecurityGroupId"])), rule.Properties["FromPort"], rule.Properties["ToPort"]))
 		}
 	}
-	assert.ElementsMatch(t, []string{"PeerSecurityGroup 8080-8080", "PeerSecurityGroup 9094-9094"}, egress)
+	assert.ElementsMatch(t, []string{"PeerSecurityGroup 8080-8080", "PeerSecurityGroup 9094-9094", "PeerSecurityGroup 9098-9098"}, egress)
 }
 
 // secretShapes are what leaked key material looks like: a libp2p Ed25519
@@ -161,7 +161,7 @@ func TestTemplatesCarryNoSecretMaterial(t *testing.T) {
 		// environment values.
 		for id, task := range s.nodeTasks(t, s.config.NodeCount) {
 			containers := list(task.Properties["ContainerDefinitions"])
-			require.Len(t, containers, 3, "%s: kubo, the cluster, the metrics collector", id)
+			require.Len(t, containers, 4, "%s: kubo, the cluster, the Pinning Service API layer, the metrics collector", id)
 			secrets := 0
 			for _, c := range containers {
 				for _, env := range list(path(c, "Environment")) {
@@ -176,7 +176,7 @@ func TestTemplatesCarryNoSecretMaterial(t *testing.T) {
 				}
 				assert.Nil(t, path(c, "Command"), "%s: no command line (it would show in the console)", id)
 			}
-			assert.Equal(t, 3, secrets, "%s: the seed, the username and the password", id)
+			assert.Equal(t, 5, secrets, "%s: the seed, the username and the password; the username and the password again for the Pinning Service API layer", id)
 		}
 	}
 }
