@@ -150,7 +150,7 @@ func TestNodesBeyondTheClusterStackHaveANestedStackEach(t *testing.T) {
 		n.exactly(t, 1, "AWS::EFS::MountTarget")
 		n.exactly(t, 2, "AWS::EFS::AccessPoint")
 		_, service := n.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", i))
-		assert.Len(t, list(service.Properties["LoadBalancers"]), 2, "%s: gateway and REST API target groups", peer)
+		assert.Len(t, list(service.Properties["LoadBalancers"]), 3, "%s: gateway, REST API and Pinning Service API target groups", peer)
 		_, discovery := n.withPrefix(t, "AWS::ServiceDiscovery::Service", fmt.Sprintf("Node%dService", i))
 		assert.Equal(t, peer, discovery.Properties["Name"])
 		// The node's alarms and metric filters are beside it, the cluster
