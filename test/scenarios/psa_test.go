@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -351,4 +352,146 @@ func TestPinningServiceRealClient(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "401") {
 		t.Errorf("a wrong token: %v, want a 401", err)
 	}
+}
+
+// psaCall is one request to peer i's PSA layer with the REST API's
+// credentials (what the edge forwards), returning the status and body.
+func psaCall(t *testing.T, ctx context.Context, c *localcluster.Cluster, i int, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Peers[i].PinningServiceURL()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(c.Secrets.Username, c.Secrets.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s on node%d: %v", method, path, i, err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	out.ReadFrom(resp.Body)
+	return resp.StatusCode, out.Bytes()
+}
+
+// randomCID is a CIDv1 (raw, sha2-256) of random bytes nobody holds.
+func randomCID() string {
+	digest := make([]byte, 32)
+	rand.Read(digest)
+	b := append([]byte{0x01, 0x55, 0x12, 0x20}, digest...)
+	return "b" + strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(b), "="))
+}
+
+// TestPinningServiceReadsItsWritesAcrossPeers: what made upstream's PSA
+// fail kubo behind a round-robin front (DESIGN.md §13: 40 of 40 immediate
+// cross-peer GETs were 404): a request created on one peer is read at once
+// on another, and deleted on a third; and requests on a CID pinned before
+// them leave that pin in place when they go.
+func TestPinningServiceReadsItsWritesAcrossPeers(t *testing.T) {
+	ctx := scenarioCtx(t, 10*time.Minute)
+	c := cluster(t, ctx)
+	n := len(c.Peers)
+	const runs = 40
+	var notFound int
+	var slowest, total time.Duration
+	for i := range runs {
+		code, body := psaCall(t, ctx, c, i%n, http.MethodPost, "/pins", map[string]any{"cid": randomCID(), "name": fmt.Sprintf("across-%d", i)})
+		if code != http.StatusAccepted {
+			t.Fatalf("POST on node%d: %d %s", i%n, code, body)
+		}
+		var ps struct{ RequestID string }
+		if err := json.Unmarshal(body, &ps); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		code, body = psaCall(t, ctx, c, (i+1)%n, http.MethodGet, "/pins/"+ps.RequestID, nil)
+		d := time.Since(start)
+		total += d
+		slowest = max(slowest, d)
+		if code != http.StatusOK {
+			notFound++
+			t.Errorf("GET on node%d right after the POST on node%d: %d %s", (i+1)%n, i%n, code, body)
+		}
+		if code, body := psaCall(t, ctx, c, (i+2)%n, http.MethodDelete, "/pins/"+ps.RequestID, nil); code != http.StatusAccepted {
+			t.Errorf("DELETE on node%d: %d %s", (i+2)%n, code, body)
+		}
+		if i < 3 {
+			// A deleted request is gone on every peer (a fresh ID may wait
+			// up to the visibility bound before its 404).
+			start := time.Now()
+			if code, body := psaCall(t, ctx, c, (i+1)%n, http.MethodGet, "/pins/"+ps.RequestID, nil); code != http.StatusNotFound {
+				t.Errorf("GET after DELETE on node%d: %d %s", (i+1)%n, code, body)
+			}
+			t.Logf("run %d: 404 after DELETE in %s", i, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	t.Logf("POST on one peer, GET at once on the next: %d of %d not found; mean GET %s, slowest %s", notFound, runs, (total / runs).Round(time.Millisecond), slowest.Round(time.Millisecond))
+
+	// A pin the cluster held before: two PSA requests on it, then both
+	// removed; the pin, its name and its content stay.
+	cid := addRandom(t, ctx, c, 0, 64<<10, 2, 3)
+	before := clusterPin(t, ctx, c, cid)
+	var ids []string
+	for i := range 2 {
+		code, body := psaCall(t, ctx, c, i, http.MethodPost, "/pins", map[string]any{"cid": cid, "name": fmt.Sprintf("kept-%d", i), "meta": map[string]string{"app": "kept"}})
+		if code != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", code, body)
+		}
+		var ps struct{ RequestID string }
+		json.Unmarshal(body, &ps)
+		ids = append(ids, ps.RequestID)
+	}
+	if ids[0] == ids[1] || strings.Contains(ids[0], "/") {
+		t.Fatalf("request IDs %v", ids)
+	}
+	code, body := psaCall(t, ctx, c, 2%n, http.MethodGet, "/pins?cid="+cid+`&meta={"app":"kept"}`, nil)
+	var list struct {
+		Count   int
+		Results []struct{ RequestID, Status string }
+	}
+	json.Unmarshal(body, &list)
+	if code != http.StatusOK || list.Count != 2 || list.Results[0].RequestID != ids[1] {
+		t.Errorf("listing the CID's requests: %d %s; want both, newest first", code, body)
+	}
+	for i, id := range ids {
+		if code, body := psaCall(t, ctx, c, (i+1)%n, http.MethodDelete, "/pins/"+id, nil); code != http.StatusAccepted {
+			t.Errorf("DELETE: %d %s", code, body)
+		}
+	}
+	after := clusterPin(t, ctx, c, cid)
+	if after.Name != before.Name || len(after.Metadata) != len(before.Metadata) {
+		t.Errorf("the pin before the requests: %+v; after: %+v", before, after)
+	}
+	requireRetrievable(t, ctx, c, []int{0, 1, 2})
+}
+
+// clusterPin reads a pin of the cluster's state through peer 0's REST API.
+func clusterPin(t *testing.T, ctx context.Context, c *localcluster.Cluster, cid string) (p struct {
+	Name     string
+	Metadata map[string]string
+}) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Peers[0].RESTURL()+"/allocations/"+cid, nil)
+	req.SetBasicAuth(c.Secrets.Username, c.Secrets.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /allocations/%s: %d", cid, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

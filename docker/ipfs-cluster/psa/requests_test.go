@@ -132,3 +132,26 @@ func TestParseList(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldsVersion(t *testing.T) {
+	ts := time.Date(2026, 12, 5, 1, 0, 10, 0, time.UTC)
+	before, same := ts.Add(-time.Second), ts
+	for _, c := range []struct {
+		status       string
+		at           time.Time
+		holds, knows bool
+	}{
+		{"pinned", same, true, true},
+		{"pinned", before, false, true}, // the previous version
+		{"unpinned", same, false, true}, // not in its state yet
+		{"pinning", same, true, true},
+		{"pinning", before, false, false}, // an ongoing fetch keeps its time
+		{"remote", same, false, false},    // never asked
+		{"cluster_error", same, false, false},
+	} {
+		holds, knows := holdsVersion(peerStatus{Status: c.status, TS: c.at}, ts)
+		if holds != c.holds || knows != c.knows {
+			t.Errorf("%s at %s: holds %v knows %v; want %v %v", c.status, c.at.Format(time.TimeOnly), holds, knows, c.holds, c.knows)
+		}
+	}
+}

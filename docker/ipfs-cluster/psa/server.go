@@ -8,11 +8,14 @@
 // answers for every request once the cluster's state has reached it.
 //
 // Read-your-writes through a front that spreads requests over the peers:
-// a write (POST, replace, DELETE) answers only once every reachable peer
-// reports the change (bounded by Config.Visibility), and a read of a
-// request ID created less than Config.Visibility ago that this peer does
-// not know yet waits for it (the ID carries its creation time), so kubo's
-// GET right after its POST finds the request on any peer.
+// a read of a request ID created less than Config.Visibility ago that this
+// peer does not know yet waits for it (the ID carries its creation time),
+// so kubo's GET right after its POST finds the request on any peer; and a
+// write answers once every peer that can tell reports it (the pin's
+// allocated peers: the cluster's timestamp of each peer's version), after
+// Config.Settle more when some peer cannot tell (the unallocated ones, a
+// pin being fetched, and every peer after an unpin), so a listing or a GET
+// after a DELETE on another peer sees the change.
 package psa
 
 import (
@@ -50,6 +53,9 @@ type Config struct {
 	Visibility time.Duration
 	// Poll is the interval of those waits. Default 50 ms.
 	Poll time.Duration
+	// Settle is how long a write waits when some peer cannot say whether
+	// it holds the write yet. Default DefaultSettle.
+	Settle time.Duration
 	// Log receives one line per failed upstream call (may be nil).
 	Log *log.Logger
 }
@@ -72,8 +78,8 @@ func (c Config) Validate() error {
 	if c.Username == "" || c.Password == "" {
 		probs = append(probs, "Username and Password: required (the cluster REST API's credentials)")
 	}
-	if c.Visibility < 0 || c.Poll < 0 {
-		probs = append(probs, "Visibility and Poll: allowed: 0 (default) or more")
+	if c.Visibility < 0 || c.Poll < 0 || c.Settle < 0 {
+		probs = append(probs, "Visibility, Poll and Settle: allowed: 0 (default) or more")
 	}
 	if len(probs) > 0 {
 		return errors.New("psa.Config: " + strings.Join(probs, "; "))
@@ -128,6 +134,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Poll == 0 {
 		cfg.Poll = DefaultPoll
+	}
+	if cfg.Settle == 0 {
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.Log == nil {
 		cfg.Log = log.New(io.Discard, "", 0)
@@ -401,7 +410,10 @@ func (s *Server) change(ctx context.Context, cid string, add *request, drop ...r
 		if err := s.c.unpin(ctx, cid); err != nil {
 			return p, err
 		}
-		s.waitAll(ctx, cid, func(ps peerStatus) bool { return dropped[ps.Status] })
+		// No peer can be asked whether it dropped the pin: the cluster
+		// answers a CID missing from the local state with "unpinned" for
+		// every peer, without asking them.
+		s.settle(ctx)
 		return p, nil
 	}
 	// The newest request names the pin (an earlier pin keeps its name); the
@@ -423,46 +435,65 @@ func (s *Server) change(ctx context.Context, cid string, add *request, drop ...r
 	if size > maxPinQueryByte {
 		return p, fmt.Errorf("%w: their records would take %d bytes; allowed: %d (delete some)", errTooLarge, size, maxPinQueryByte)
 	}
+	if existed {
+		// The cluster keeps a pin's timestamp to the second, and the peers'
+		// timestamps tell which version they hold: a new version must fall
+		// in a later second than the one it replaces.
+		if wait := time.Unix(p.Timestamp.Unix()+1, 0).Sub(s.now()); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return p, ctx.Err()
+			case <-time.After(wait + 5*time.Millisecond):
+			}
+		}
+	}
 	np, err := s.c.put(ctx, cid, name, origins, meta)
 	if err != nil {
 		return np, err
 	}
-	// The cluster keeps the pin's timestamp to the second.
-	ts := np.Timestamp.Truncate(time.Second)
-	s.waitAll(ctx, cid, func(ps peerStatus) bool {
-		switch ps.Status {
-		case "pin_queued", "pinning", "pin_error":
-			return true // the peer's tracker has the pin in hand
-		case "unpinned", "unpin_queued", "unpinning", "unpin_error", "undefined", "":
-			return false
-		}
-		return !ps.TS.Before(ts)
-	})
+	s.propagate(ctx, cid, np.Timestamp.Truncate(time.Second))
 	return np, nil
 }
 
-// dropped are the statuses of a peer whose state no longer holds the pin.
-var dropped = map[string]bool{"unpinned": true, "unpin_queued": true, "unpinning": true, "unpin_error": true}
+// DefaultSettle is how long a write waits when some peer's copy of the
+// state cannot be checked: DESIGN.md §13 measured every cross-peer read
+// succeed 200 ms after a write (none after 0 ms, 1 of 4 after 50 ms).
+const DefaultSettle = 250 * time.Millisecond
 
-// waitAll polls the CID's status until every reachable peer satisfies ok,
-// for at most Visibility: a peer that cannot be asked (cluster_error) is
-// not waited for.
-func (s *Server) waitAll(ctx context.Context, cid string, ok func(peerStatus) bool) {
+func (s *Server) settle(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(s.cfg.Settle):
+	}
+}
+
+// propagate polls the CID's status until every peer that can tell holds
+// the pin's version of second ts or later, for at most Visibility, then
+// settles if some peer could not tell. Only the peers the pin is
+// allocated to are asked (the cluster reports the others "remote" from
+// its own state), and a peer still fetching the pin reports the time of
+// its fetch, which may predate this version.
+func (s *Server) propagate(ctx context.Context, cid string, ts time.Time) {
 	start := s.now()
 	deadline := start.Add(s.cfg.Visibility)
 	for polls := 0; ; polls++ {
 		st, err := s.c.status(ctx, cid)
 		if err == nil {
-			all := true
+			all, blind := true, false
 			for _, ps := range st.PeerMap {
-				if ps.Status != "cluster_error" && !ok(ps) {
+				switch holds, knows := holdsVersion(ps, ts); {
+				case !knows:
+					blind = true
+				case !holds:
 					all = false
-					break
 				}
 			}
 			if all {
 				if polls > 0 {
 					s.cfg.Log.Printf("psa: %s: every peer reports the change after %s (%d polls)", cid, s.now().Sub(start).Round(time.Millisecond), polls)
+				}
+				if blind {
+					s.settle(ctx)
 				}
 				return
 			}
@@ -477,6 +508,23 @@ func (s *Server) waitAll(ctx context.Context, cid string, ok func(peerStatus) bo
 		case <-time.After(s.cfg.Poll):
 		}
 	}
+}
+
+// holdsVersion says whether a peer's status shows the pin's version of
+// second ts or later, and whether the status can tell at all.
+func holdsVersion(ps peerStatus, ts time.Time) (holds, knows bool) {
+	switch ps.Status {
+	case "cluster_error", "remote":
+		return false, false
+	case "unpinned", "unpin_queued", "unpinning", "unpin_error", "undefined", "":
+		return false, true
+	case "pin_queued", "pinning", "pin_error":
+		if !ps.TS.Before(ts) {
+			return true, true
+		}
+		return false, false
+	}
+	return !ps.TS.Before(ts), true
 }
 
 func (s *Server) changeFailed(w http.ResponseWriter, err error) {
