@@ -8,7 +8,7 @@
 // answers for every request once the cluster's state has reached it.
 //
 // Read-your-writes through a front that spreads requests over the peers:
-// a read of a request ID created less than Config.Visibility ago that this
+// a read of a request ID created less than Config.ReadWait ago that this
 // peer does not know yet waits for it (the ID carries its creation time),
 // so kubo's GET right after its POST finds the request on any peer; and a
 // write answers once every peer that can tell reports it (the pin's
@@ -47,10 +47,15 @@ type Config struct {
 	// (the edge) must present them, and the layer uses them upstream.
 	// Required.
 	Username, Password string
-	// Visibility bounds how long a write waits for every peer to see it
-	// and a read of a fresh request ID waits for this peer to see it.
+	// Visibility bounds how long a write waits for every peer to see it.
 	// Default 5 s.
 	Visibility time.Duration
+	// ReadWait bounds how long a read of a request ID this peer does not
+	// know waits for it, counted from the request's creation: a write
+	// answers once the peers hold it, so this covers only a write that
+	// gave up waiting; and every 404 for a request deleted within ReadWait
+	// of its creation takes that long. Default 1 s.
+	ReadWait time.Duration
 	// Poll is the interval of those waits. Default 50 ms.
 	Poll time.Duration
 	// Settle is how long a write waits when some peer cannot say whether
@@ -63,6 +68,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultVisibility = 5 * time.Second
+	DefaultReadWait   = time.Second
 	DefaultPoll       = 50 * time.Millisecond
 )
 
@@ -78,8 +84,8 @@ func (c Config) Validate() error {
 	if c.Username == "" || c.Password == "" {
 		probs = append(probs, "Username and Password: required (the cluster REST API's credentials)")
 	}
-	if c.Visibility < 0 || c.Poll < 0 || c.Settle < 0 {
-		probs = append(probs, "Visibility, Poll and Settle: allowed: 0 (default) or more")
+	if c.Visibility < 0 || c.ReadWait < 0 || c.Poll < 0 || c.Settle < 0 {
+		probs = append(probs, "Visibility, ReadWait, Poll and Settle: allowed: 0 (default) or more")
 	}
 	if len(probs) > 0 {
 		return errors.New("psa.Config: " + strings.Join(probs, "; "))
@@ -134,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Poll == 0 {
 		cfg.Poll = DefaultPoll
+	}
+	if cfg.ReadWait == 0 {
+		cfg.ReadWait = DefaultReadWait
 	}
 	if cfg.Settle == 0 {
 		cfg.Settle = DefaultSettle
@@ -299,13 +308,13 @@ func findRequest(p clusterPin, id requestID) (request, bool) {
 	return request{id: id, record: r}, true
 }
 
-// lookup finds a request, waiting up to Visibility after its creation for
+// lookup finds a request, waiting up to ReadWait after its creation for
 // this peer's state to receive it.
 func (s *Server) lookup(ctx context.Context, id requestID) (clusterPin, request, error) {
 	now := s.now()
-	deadline := id.created.Add(s.cfg.Visibility)
-	if deadline.After(now.Add(s.cfg.Visibility)) { // a creation time in the future
-		deadline = now.Add(s.cfg.Visibility)
+	deadline := id.created.Add(s.cfg.ReadWait)
+	if deadline.After(now.Add(s.cfg.ReadWait)) { // a creation time in the future
+		deadline = now.Add(s.cfg.ReadWait)
 	}
 	for polls := 0; ; polls++ {
 		p, err := s.c.pin(ctx, id.cid)

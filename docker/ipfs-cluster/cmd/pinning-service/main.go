@@ -12,8 +12,7 @@
 //	RESTAPI_USERNAME     the REST API's credentials (secrets)
 //	RESTAPI_PASSWORD
 //	PSA_VISIBILITY       optional Go duration: how long a write waits for
-//	                     every peer to see it, and a read of a fresh
-//	                     request for this peer to see it (default 5s)
+//	                     every peer to see it (default 5s)
 package main
 
 import (
