@@ -308,6 +308,7 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries, stopHint strin
 	fmt.Fprintf(w, "  edge\t%s\t%s\t(CloudFront + ALB stand-in: Lambda@Edge auth and checks, every peer behind it)\n", api, gateway)
 	w.Flush()
 	fmt.Printf("credentials: %s (RESTAPI_USERNAME / RESTAPI_PASSWORD; CLUSTER_IDENTITY_SEED derives every peer's identity)\n", c.SecretFile)
+	fmt.Printf("each peer's Pinning Service API layer (the REST API's credentials, as the edge forwards them): %s, ...\n", c.Peers[0].PinningServiceURL())
 	host := c.EdgeAddress()
 	fmt.Printf("try, through the edge as a deployment is reached:\n  . %s\n  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" peers ls\n",
 		c.SecretFile, b.ClusterCtl, host, nodespec.RestAPIPort)
