@@ -114,6 +114,7 @@ func TestForkableConstructs(t *testing.T) {
 		fmt.Sprintf("%s tcp/%d", peersGroup, nodespec.ClusterSwarmPort),
 		fmt.Sprintf("%s tcp/%d", firstOfType(t, s, "AWS::EC2::SecurityGroup", "AlbSecurityGroup"), nodespec.GatewayPort),
 		fmt.Sprintf("%s tcp/%d", firstOfType(t, s, "AWS::EC2::SecurityGroup", "AlbSecurityGroup"), nodespec.RestAPIPort),
+		fmt.Sprintf("%s tcp/%d", firstOfType(t, s, "AWS::EC2::SecurityGroup", "AlbSecurityGroup"), nodespec.PinningServicePort),
 	}, peerRules)
 
 	// The credentials: named, replicated to the edge's region, and read

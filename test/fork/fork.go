@@ -125,6 +125,7 @@ func Build(scope constructs.Construct, id string) (*Cluster, error) {
 		}
 		c.LoadBalancer.GatewayTargetGroup.AddTarget(n.GatewayTarget())
 		c.LoadBalancer.RestAPITargetGroup.AddTarget(n.RestAPITarget())
+		c.LoadBalancer.PinningServiceTargetGroup.AddTarget(n.PinningServiceTarget())
 		c.Nodes = append(c.Nodes, n)
 	}
 	if c.Edge, err = edge.NewEdge(stack, "Edge", &edge.Props{
