@@ -165,10 +165,17 @@ func replicas(regions []string) *[]*awssecretsmanager.ReplicaRegion {
 	return out
 }
 
-// ReplicaArn is the ARN of the replica in region of the secret whose ARN
-// is arn: a replica keeps its primary's name and suffix.
+// ReplicaArn is, in scope's stack (in region, the account of the secret),
+// the ARN of the replica of the secret whose ARN is arn: a replica keeps its
+// primary's name and suffix. Only that last part is taken from arn, once:
+// arn may be a long cross-region reference, and task definitions repeat
+// the result.
 func ReplicaArn(scope constructs.Construct, arn *string, region string) *string {
-	parts := awscdk.Arn_Split(arn, awscdk.ArnFormat_COLON_RESOURCE_NAME)
-	parts.Region = jsii.String(region)
-	return awscdk.Stack_Of(scope).FormatArn(parts)
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("secretsmanager"),
+		Region:       jsii.String(region),
+		Resource:     jsii.String("secret"),
+		ResourceName: awscdk.Fn_Select(jsii.Number(6), awscdk.Fn_Split(jsii.String(":"), arn, nil)),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }

@@ -312,8 +312,10 @@ const (
 const maxPeersCompared = 10
 
 func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseService) awscloudwatch.Metric) {
-	id := func(s string) string { return fmt.Sprintf("Node%d%s", i, s) }
 	peer := n.Name
+	// By the peer's name (node<i> -> Node<i>...), which is its position
+	// only in the first region.
+	id := func(s string) string { return strings.ToUpper(peer[:1]) + peer[1:] + s }
 
 	a.add(id("TasksBelowDesired"), alarm{
 		subject: peer, what: whatTasksBelowDesired,
