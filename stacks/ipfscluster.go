@@ -292,9 +292,13 @@ func outputAdder(stack awscdk.Stack, into map[string]awscdk.CfnOutput) func(id, 
 	}
 }
 
+const loadBalancerDNSNameDescription = "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094"
+
 // regionOutputs are the outputs each region's cluster stack has, its own
 // values under the same keys.
 type regionOutputs struct {
+	// loadBalancer is nil where the load balancer is another stack's (an
+	// output may not pass on an import).
 	loadBalancer *loadbalancer.LoadBalancer
 	seedArn      *string
 	nodes        []*node.Node
@@ -311,7 +315,9 @@ func (o regionOutputs) add(output func(id, value, description string), cfg confi
 		fileSystemIDs = append(fileSystemIDs, *n.FileSystem.FileSystemId())
 		maintenanceTasks = append(maintenanceTasks, *n.MaintenanceTaskDefinition.TaskDefinitionArn())
 	}
-	output(outputs.LoadBalancerDNSName, *o.loadBalancer.LoadBalancer.LoadBalancerDnsName(), "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094")
+	if o.loadBalancer != nil {
+		output(outputs.LoadBalancerDNSName, *o.loadBalancer.LoadBalancer.LoadBalancerDnsName(), loadBalancerDNSNameDescription)
+	}
 	output(outputs.RestAPICredentialsSecretName, cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
 	output(outputs.IdentitySeedSecretArn, *o.seedArn, "Secrets Manager secret all peer identities derive from (never rotate by hand)")
 	output(outputs.PeerDNSNames, strings.Join(dnsNames, ","), "Cloud Map names of the peers, in index order")

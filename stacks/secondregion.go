@@ -21,6 +21,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
 
 // Stack name suffixes of the second region's stacks.
@@ -50,8 +51,8 @@ type SecondRegion struct {
 	LoadBalancer *loadbalancer.LoadBalancer
 	Monitoring   *monitoring.Monitoring
 	Backup       *backup.Backup
-	// Outputs are Stack's outputs by key: the cluster stack's keys
-	// (package outputs), with this region's values.
+	// Outputs are the cluster stack's output keys (package outputs) with
+	// this region's values: Stack's, and LoadBalancerDnsName, Network's.
 	Outputs map[string]awscdk.CfnOutput
 
 	network   *network.Network
@@ -66,7 +67,7 @@ func newSecondRegionNetwork(scope constructs.Construct, id string, cfg config.Co
 		StackName:   jsii.String(names.Fit(cfg.StackName, SecondRegionNetworkSuffix, maxStackName)),
 		Description: jsii.String("IPFS Cluster, second region: the VPC, the peers' security group, the internal load balancer and the peers' Cloud Map namespace"),
 	})
-	this := &SecondRegion{Network: stack}
+	this := &SecondRegion{Network: stack, Outputs: map[string]awscdk.CfnOutput{}}
 	var err error
 	this.network, err = network.New(stack, "Network", &network.Props{
 		AvailabilityZones:       cfg.SecondRegionAvailabilityZones,
@@ -93,6 +94,8 @@ func newSecondRegionNetwork(scope constructs.Construct, id string, cfg config.Co
 	if err != nil {
 		return nil, err
 	}
+	// Here, beside the load balancer: an output may not pass on an import.
+	outputAdder(stack, this.Outputs)(outputs.LoadBalancerDNSName, *this.LoadBalancer.LoadBalancer.LoadBalancerDnsName(), loadBalancerDNSNameDescription)
 	this.namespace = awsservicediscovery.NewPrivateDnsNamespace(stack, jsii.String("Peers"), &awsservicediscovery.PrivateDnsNamespaceProps{
 		Name:        jsii.String(nodespec.RegionNamespace(cfg.CloudMapNamespace, cfg.SecondRegion)),
 		Vpc:         vpc,
@@ -243,9 +246,7 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 		return err
 	}
 
-	s.Outputs = map[string]awscdk.CfnOutput{}
 	regionOutputs{
-		loadBalancer: s.LoadBalancer,
 		seedArn:      seedArn,
 		nodes:        s.Nodes,
 		cluster:      cluster,

@@ -508,8 +508,13 @@ func TestSecondRegionOutputsMatchTheFirstRegions(t *testing.T) {
 		first := slices.DeleteFunc(sortedKeys(s.outputs), func(k string) bool {
 			return k == outputs.GatewayURL || k == outputs.RestAPIURL || k == outputs.GatewayDistributionDomainName || k == outputs.WebsitesDistributionDomainName
 		})
-		assert.Equal(t, first, sortedKeys(cluster.outputs))
-		assert.Equal(t, sortedKeys(cluster.outputs), sortedKeys(s.stack.SecondRegion.Outputs))
+		assert.Equal(t, first, sortedKeys(s.stack.SecondRegion.Outputs))
+		// The load balancer's name is its stack's output (an output may
+		// not pass on an import), the rest the second cluster stack's.
+		networkStack, _ := secondRegion(t, s)
+		albID, _ := networkStack.withPrefix(t, "AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerAlb")
+		assert.Equal(t, albID, ref(path(networkStack.outputs, outputs.LoadBalancerDNSName, "Value")))
+		assert.Equal(t, slices.DeleteFunc(first, func(k string) bool { return k == outputs.LoadBalancerDNSName }), sortedKeys(cluster.outputs))
 		var peers []string
 		for i := c.NodeCount; i < c.TotalNodes(); i++ {
 			peers = append(peers, nodespec.PeerDNSName(i, nodespec.RegionNamespace(c.CloudMapNamespace, c.SecondRegion)))
@@ -528,50 +533,6 @@ func TestOneRegionHasNoSecondRegion(t *testing.T) {
 			assert.NotContains(t, fmt.Sprint(secret.Properties["ReplicaRegions"]), "us-east-2", id)
 		}
 	}
-}
-
-func TestTwoRegionTemplatesFitCloudFormation(t *testing.T) {
-	s := twoRegions
-	network, cluster := secondRegion(t, s)
-	require.Equal(t, nodespec.MaxPeers, s.config.TotalNodes())
-	for _, size := range templateSizes(t, s) {
-		t.Logf("%d+%d nodes: %-70s %3d resources %3d outputs %3d parameters %7d bytes", s.config.NodeCount, s.config.SecondRegionNodeCount, size.file, size.resources, size.outputs, size.parameters, size.bytes)
-		assert.LessOrEqual(t, size.resources, stackspec.MaxResources, size.file)
-		assert.LessOrEqual(t, size.outputs, stackspec.MaxOutputs, size.file)
-		assert.LessOrEqual(t, size.parameters, stackspec.MaxParameters, size.file)
-		assert.LessOrEqual(t, size.bytes, int64(stackspec.MaxTemplateBytes), size.file)
-	}
-	// Fixed resources and nodes of each region's cluster stack.
-	count := func(st *stackTemplate) (fixed int, perNode map[int]int) {
-		perNode = map[int]int{}
-		for id, r := range st.resources {
-			if m := nodeIndex.FindStringSubmatch(id); m != nil && r.Type != "AWS::CloudFormation::Stack" {
-				i, err := strconv.Atoi(m[1])
-				require.NoError(t, err)
-				perNode[i]++
-			} else if r.Type != "AWS::CloudFormation::Stack" {
-				fixed++
-			}
-		}
-		return fixed, perNode
-	}
-	fixed, perNode := count(s.stackTemplate)
-	t.Logf("cluster stack: %d fixed resources (budget %d + %d)", fixed, stackspec.FixedResources, stackspec.SecondRegionResources)
-	assert.LessOrEqual(t, fixed, stackspec.FixedResources+stackspec.SecondRegionResources)
-	assert.Len(t, perNode, stackspec.ClusterStackNodes)
-	secondFixed, secondPerNode := count(cluster)
-	t.Logf("second region's cluster stack: %d fixed resources (budget %d); network stack: %d resources", secondFixed, stackspec.SecondRegionFixedResources, len(network.resources))
-	assert.LessOrEqual(t, secondFixed, stackspec.SecondRegionFixedResources)
-	assert.Len(t, secondPerNode, stackspec.ClusterStackNodes)
-	for i, n := range secondPerNode {
-		assert.GreaterOrEqual(t, i, s.config.NodeCount)
-		assert.LessOrEqual(t, n, stackspec.NodeResources, "node %d", i)
-	}
-	// The most first-region nodes a second region leaves fit the cluster
-	// stack with the second region's additions.
-	mostFirst := nodespec.MaxPeers - config.MinNodes
-	assert.LessOrEqual(t, stackspec.FixedResources+stackspec.SecondRegionResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostFirst-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
-	assert.LessOrEqual(t, stackspec.SecondRegionFixedResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostFirst-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
 }
 
 func TestNoCdkNagFindingsInTwoRegions(t *testing.T) {
