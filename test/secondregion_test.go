@@ -11,12 +11,16 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/clustersecrets"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
@@ -551,4 +555,46 @@ func TestNoCdkNagFindingsInTwoRegions(t *testing.T) {
 		sort.Strings(want)
 		assert.Equal(t, want, regions)
 	}
+}
+
+func TestSecondRegionPropsAreValidated(t *testing.T) {
+	stack := awscdk.NewStack(testApp(t, nil), jsii.String("SecondRegionProps"), &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String("eu-west-1")}})
+	n, err := network.New(stack, "Network", &network.Props{AvailabilityZones: []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}})
+	require.NoError(t, err)
+	isolated := n.PrivateSubnets()
+	before := childIDs(stack)
+
+	_, err = n.PeerWith(stack, "Peering", nil)
+	assert.EqualError(t, err, "network.PeeringProps: required (nil)")
+	_, err = n.PeerWith(stack, "Peering", &network.PeeringProps{PeerRegion: "mars", PeerCidr: "10.43.0.0/24", Subnets: []*awsec2.SubnetSelection{nil}})
+	require.Error(t, err)
+	for _, want := range []string{
+		"network.PeeringProps.PeerVpcID: required",
+		"network.PeeringProps.PeerRegion: ",
+		`network.PeeringProps.PeerCidr: "10.43.0.0/24"`,
+		"network.PeeringProps.Subnets[0]: required",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	err = n.RouteThroughPeering(stack, "Routes", &network.PeerRoutesProps{PeerCidr: "10.42.0.0/16"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "network.PeerRoutesProps.PeeringConnectionID: required")
+	assert.Contains(t, err.Error(), "network.PeerRoutesProps.Subnets: required")
+	_, err = network.NewZoneAssociation(stack, "Association", &network.ZoneAssociationProps{VpcRegion: "EU"})
+	require.Error(t, err)
+	for _, want := range []string{"HostedZoneID: required", "VpcID: required", "VpcRegion: "} {
+		assert.Contains(t, err.Error(), "network.ZoneAssociationProps."+want)
+	}
+	assert.Equal(t, before, childIDs(stack), "rejected props create nothing")
+
+	// Valid props, for contrast: what the stacks build.
+	_, err = n.PeerWith(stack, "Peering", &network.PeeringProps{PeerVpcID: jsii.String("vpc-1"), PeerRegion: "us-east-2", PeerCidr: "10.43.0.0/16", Subnets: []*awsec2.SubnetSelection{isolated}})
+	require.NoError(t, err)
+
+	err = (&clustersecrets.Props{RestAPICredentialsName: "creds", NodeRegions: []string{"us-east-2", "mars"}}).Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "clustersecrets.Props.NodeRegions: ")
+	err = (&monitoring.Props{DashboardName: "a b"}).Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `monitoring.Props.DashboardName: "a b" is not a dashboard name`)
 }
