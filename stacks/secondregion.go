@@ -247,11 +247,11 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 	}
 
 	regionOutputs{
-		seedArn:      seedArn,
-		nodes:        s.Nodes,
-		cluster:      cluster,
-		monitoring:   s.Monitoring,
-		backup:       s.Backup,
+		seedArn:    seedArn,
+		nodes:      s.Nodes,
+		cluster:    cluster,
+		monitoring: s.Monitoring,
+		backup:     s.Backup,
 	}.add(outputAdder(stack, s.Outputs), cfg)
 	return nil
 }
