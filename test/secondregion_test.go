@@ -472,6 +472,8 @@ func TestHostedZonesAreAssociatedAcrossRegions(t *testing.T) {
 		for id, a := range cluster.exactly(t, 2, network.ZoneAssociationResourceType) {
 			create, values := decode(a.Properties["Create"])
 			assert.Equal(t, "AssociateVPCWithHostedZone", create.Action)
+			update, _ := decode(a.Properties["Update"])
+			assert.Equal(t, "AssociateVPCWithHostedZone", update.Action, "%s: a replaced zone or VPC is associated too", id)
 			remove, _ := decode(a.Properties["Delete"])
 			assert.Equal(t, "DisassociateVPCFromHostedZone", remove.Action, "%s: undone on delete", id)
 			// The zone, the VPC, then both again in the physical ID.

@@ -74,6 +74,10 @@ func NewZoneAssociation(scope constructs.Construct, id string, props *ZoneAssoci
 	association := customresources.NewAwsCustomResource(scope, jsii.String(id), &customresources.AwsCustomResourceProps{
 		ResourceType: jsii.String(ZoneAssociationResourceType),
 		OnCreate:     associate,
+		// A replaced zone or VPC (a renamed namespace) is a new physical
+		// ID: CloudFormation then deletes the old one, disassociating the
+		// old pair.
+		OnUpdate: associate,
 		OnDelete: &customresources.AwsSdkCall{
 			Service:    jsii.String("Route53"),
 			Action:     jsii.String("DisassociateVPCFromHostedZone"),
