@@ -213,8 +213,12 @@ func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, s
 	for i := range rows {
 		widgets[i] = &rows[i]
 	}
+	name := p.DashboardName
+	if name == "" {
+		name = p.StackName
+	}
 	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String(p.StackName),
+		DashboardName: jsii.String(name),
 		Widgets:       &widgets,
 	})
 }

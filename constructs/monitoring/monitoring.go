@@ -8,6 +8,7 @@ package monitoring
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -64,6 +65,9 @@ type Props struct {
 	// StackName prefixes every alarm name and is the "stack" dimension of
 	// the cluster's metrics. Required.
 	StackName string
+	// DashboardName names the dashboard (dashboards are global: each
+	// region's monitoring of one cluster needs its own). Default StackName.
+	DashboardName string
 	// AlarmEmail subscribes to the topic when set.
 	AlarmEmail string
 	// RunbookURL is the runbooks page every alarm's description links, with
@@ -88,6 +92,9 @@ type Props struct {
 	Distributions []Distribution
 }
 
+// dashboardName is CloudWatch's rule for a dashboard's name.
+var dashboardName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+
 // Validate reports every problem at once.
 func (p *Props) Validate() error {
 	if p == nil {
@@ -96,6 +103,9 @@ func (p *Props) Validate() error {
 	l := propcheck.New("monitoring.Props")
 	if p.StackName == "" {
 		l.Add("StackName", "required")
+	}
+	if p.DashboardName != "" && !dashboardName.MatchString(p.DashboardName) {
+		l.Add("DashboardName", "%q is not a dashboard name; allowed: up to 255 letters, digits, '-' and '_'", p.DashboardName)
 	}
 	if err := monitoringspec.ValidateEmail(p.AlarmEmail); err != nil {
 		l.Add("AlarmEmail", "%v", err)
@@ -302,8 +312,10 @@ const (
 const maxPeersCompared = 10
 
 func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseService) awscloudwatch.Metric) {
-	id := func(s string) string { return fmt.Sprintf("Node%d%s", i, s) }
 	peer := n.Name
+	// By the peer's name (node<i> -> Node<i>...), which is its position
+	// only in the first region.
+	id := func(s string) string { return strings.ToUpper(peer[:1]) + peer[1:] + s }
 
 	a.add(id("TasksBelowDesired"), alarm{
 		subject: peer, what: whatTasksBelowDesired,

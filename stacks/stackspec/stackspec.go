@@ -42,6 +42,19 @@ const (
 	// NestedNodeResources is what a node in a nested stack costs the cluster
 	// stack: the AWS::CloudFormation::Stack resource.
 	NestedNodeResources = 1
+	// SecondRegionResources is what a second region adds to the cluster
+	// stack's fixed resources: the peering connection and its routes, the
+	// gateway's failover VPC origin, and CDK's reader and writer of the
+	// cross-region references (9 measured). With it, the cluster stack
+	// still holds the most first-region nodes a second region leaves
+	// (nodespec.MaxPeers less the second region's minimum) within
+	// MaxResources (test/limits_test.go).
+	SecondRegionResources = 10
+	// SecondRegionFixedResources is what the second region's cluster stack
+	// holds besides its nodes, which it places as the cluster stack does
+	// (ClusterStackNodes, NodeResources, NestedNodeResources) by their
+	// index within the region.
+	SecondRegionFixedResources = 50
 )
 
 // MaxWebsiteNamesLength bounds websiteDomains joined with commas: kubo
