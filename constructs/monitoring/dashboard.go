@@ -22,6 +22,7 @@ const (
 	SectionFileSystems  = "File systems"
 	SectionLoadBalancer = "Load balancer"
 	SectionCluster      = "Cluster (ipfs-cluster metrics)"
+	SectionRegions      = "Regions (the pinset in each)"
 	SectionEdge         = "Edge (CloudFront, us-east-1)"
 )
 
@@ -126,7 +127,7 @@ func alarmWidgets(p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IA
 	return rows
 }
 
-func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm, fileSystemIDs []*string) awscloudwatch.Dashboard {
+func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm, fileSystemIDs []*string, lag *RegionLag) awscloudwatch.Dashboard {
 	one := minutes(1)
 	five := minutes(5)
 
@@ -184,6 +185,16 @@ func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, s
 			graph("kubo pins", cluster(monitoringspec.MetricIpfsPins, "Average"), ""),
 		},
 	)
+	if lag != nil {
+		rows = append(rows,
+			[]awscloudwatch.IWidget{section(SectionRegions, fmt.Sprintf("The most pins any peer of each region holds, each read in its region; every %d minutes this region's check publishes how many pins %s lacks.", monitoringspec.RegionLagScheduleMinutes, p.OtherRegion))},
+			[]awscloudwatch.IWidget{
+				graph("Pinset per region", lag.Pinsets, ""),
+				graph("Pins "+p.OtherRegion+" lacks", []awscloudwatch.IMetric{lag.Lag}, ""),
+				graph(p.OtherRegion+" reporting (1 = yes)", []awscloudwatch.IMetric{lag.Reporting}, ""),
+			},
+		)
+	}
 	if len(p.Distributions) > 0 {
 		cf := func(name, statistic string) []awscloudwatch.IMetric {
 			var out []awscloudwatch.IMetric

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // Node is what the monitoring needs of one peer.
@@ -86,6 +87,17 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// Distributions are shown on the dashboard (us-east-1 widgets).
 	Distributions []Distribution
+	// OtherRegion, for a cluster with peers in two regions, is the region
+	// of the peers this monitoring does not watch. When set, New adds the
+	// cross-region pinset check (NewRegionLag: its function and its alarms
+	// "<stack>-<OtherRegion>-pinset-behind" and
+	// "<stack>-<OtherRegion>-not-reporting") and a dashboard section with
+	// both regions' pinsets. This region is the stack's, which must be
+	// explicit. Default: none (one region).
+	OtherRegion string
+	// OtherRegionStackName is the "stack" dimension of the other region's
+	// peers' metrics (their collectors' stack label). Default: StackName.
+	OtherRegionStackName string
 }
 
 // Validate reports every problem at once.
@@ -138,6 +150,13 @@ func (p *Props) Validate() error {
 	if p.StorageMaxBytes == 0 {
 		l.Add("StorageMaxBytes", "required: kubo's StorageMax in bytes")
 	}
+	if p.OtherRegion != "" {
+		if err := partition.ValidateRegion(p.OtherRegion); err != nil {
+			l.Add("OtherRegion", "%v", err)
+		}
+	} else if p.OtherRegionStackName != "" {
+		l.Add("OtherRegionStackName", "%q without OtherRegion; allowed: empty, or with OtherRegion", p.OtherRegionStackName)
+	}
 	return l.Err()
 }
 
@@ -147,6 +166,9 @@ type Monitoring struct {
 	Topic     awssns.Topic
 	Alarms    []awscloudwatch.Alarm
 	Dashboard awscloudwatch.Dashboard
+	// RegionLag is the cross-region pinset check, nil without
+	// Props.OtherRegion.
+	RegionLag *RegionLag
 }
 
 // New creates the topic, every alarm of the cluster region and the
@@ -185,8 +207,28 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 		targetGroupAlarms(a, tg)
 	}
 
-	m := &Monitoring{Construct: this, Topic: topic, Alarms: a.all}
-	m.Dashboard = dashboard(this, p, a.all, a.summary, fileSystemIDs)
+	var lag *RegionLag
+	if p.OtherRegion != "" {
+		var err error
+		lag, err = NewRegionLag(this, "RegionLag", &RegionLagProps{
+			StackName:      p.StackName,
+			OtherRegion:    p.OtherRegion,
+			OtherStackName: p.OtherRegionStackName,
+			Topic:          topic,
+			RunbookURL:     p.RunbookURL,
+			LogRetention:   p.LogRetention,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, al := range lag.Alarms {
+			a.all = append(a.all, al)
+			a.summary = append(a.summary, al)
+		}
+	}
+
+	m := &Monitoring{Construct: this, Topic: topic, Alarms: a.all, RegionLag: lag}
+	m.Dashboard = dashboard(this, p, a.all, a.summary, fileSystemIDs, lag)
 	return m, nil
 }
 
