@@ -333,10 +333,12 @@ func efsStorageClass(name string) (string, bool) {
 }
 
 // What the summary alarms of a node are called (the dashboard's note
-// names them).
+// names them); the other region's alarms reuse not-reporting and
+// pinset-behind, with the region as their subject.
 const (
 	whatTasksBelowDesired = "tasks-below-desired"
 	whatNotReporting      = "not-reporting"
+	whatPinsetBehind      = "pinset-behind"
 )
 
 // maxPeersCompared keeps the pinset comparison within CloudWatch's limit
@@ -438,7 +440,7 @@ func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseServ
 			others = append(others, key)
 		}
 		a.add(id("PinsetBehind"), alarm{
-			subject: peer, what: "pinset-behind",
+			subject: peer, what: whatPinsetBehind,
 			metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 				Expression:   jsii.String(fmt.Sprintf("MAX([%s]) - FILL(self, 0)", strings.Join(others, ", "))),
 				UsingMetrics: &using,

@@ -33,13 +33,6 @@ var regionLagCode string
 // inline source (Code.ZipFile): 4096 characters.
 const MaxInlineCodeLength = 4096
 
-// What the region-lag alarms are called after their subject, the other
-// region.
-const (
-	whatRegionBehind       = "pinset-behind"
-	whatRegionNotReporting = "not-reporting"
-)
-
 // RegionLagProps configure the comparison of this region's pinset with the
 // other region's, for a cluster with peers in two regions. Each region has
 // one, each naming the other.
@@ -246,7 +239,7 @@ func NewRegionLag(scope constructs.Construct, id string, props *RegionLagProps) 
 	}
 	a := &alarms{scope: this, stack: p.StackName, action: awscloudwatchactions.NewSnsAction(p.Topic), runbooks: runbookURL(p.RunbookURL)}
 	a.add("Behind", alarm{
-		subject: p.OtherRegion, what: whatRegionBehind,
+		subject: p.OtherRegion, what: whatPinsetBehind,
 		metric:    out.Lag,
 		threshold: 1, operator: atLeast, periods: monitoringspec.RegionLagPeriods,
 		// No lag published: one region did not report; the other alarm
@@ -258,7 +251,7 @@ func NewRegionLag(scope constructs.Construct, id string, props *RegionLagProps) 
 		summary: true,
 	})
 	a.add("NotReporting", alarm{
-		subject: p.OtherRegion, what: whatRegionNotReporting,
+		subject: p.OtherRegion, what: whatNotReporting,
 		metric:    out.Reporting,
 		threshold: 1, operator: below, periods: monitoringspec.RegionNotReportingPeriods,
 		// No data: this region's check did not run (its log says why).
