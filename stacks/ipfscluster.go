@@ -384,6 +384,8 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		StorageMaxBytes: storageMax,
 		LogRetention:    retention,
 		Distributions:   distributions,
+		// Empty with one region: no cross-region check.
+		OtherRegion: cfg.SecondRegion,
 	})
 	if err != nil {
 		return err

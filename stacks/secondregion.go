@@ -241,6 +241,7 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 		Bursting:        cfg.EfsThroughputMode == config.ThroughputBursting,
 		StorageMaxBytes: storageMax,
 		LogRetention:    retention,
+		OtherRegion:     cfg.Region,
 	})
 	if err != nil {
 		return err

@@ -271,9 +271,12 @@ func TestTwoRegionTemplatesFitCloudFormation(t *testing.T) {
 		assert.GreaterOrEqual(t, i, s.config.NodeCount)
 		assert.LessOrEqual(t, n, stackspec.NodeResources, "node %d", i)
 	}
-	// The most first-region nodes a second region leaves fit the cluster
-	// stack with the second region's additions.
-	mostFirst := nodespec.MaxPeers - config.MinNodes
+	// The most first-region nodes the configuration allows beside a second
+	// region fit the cluster stack with the second region's additions; the
+	// most second-region nodes it allows fit the second region's stack.
+	mostFirst := min(stackspec.MaxNodesWithSecondRegion(), nodespec.MaxPeers-config.MinNodes)
+	mostSecond := nodespec.MaxPeers - config.MinNodes
 	assert.LessOrEqual(t, stackspec.FixedResources+stackspec.SecondRegionResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostFirst-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
-	assert.LessOrEqual(t, stackspec.SecondRegionFixedResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostFirst-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
+	assert.LessOrEqual(t, stackspec.SecondRegionFixedResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostSecond-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
+	assert.GreaterOrEqual(t, mostFirst, nodespec.MaxPeers/2, "a second region must allow an even split of the peers")
 }
