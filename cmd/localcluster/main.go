@@ -54,7 +54,7 @@ commands:
                 write a new REST API password into DIR/secrets.env (the runbook's put-secret-value);
                 each peer takes it when restarted, the edge when its credentials cache expires
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
-  build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
+  build         build and cache kubo, ipfs-cluster, cluster-identity and the region proxy, print their paths
   dnslink add HOST PATH | remove HOST | list
                 the _dnslink records the peers resolve for names under localhost (websites)
 `
@@ -152,8 +152,8 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		fmt.Printf("kubo %s: %s\nipfs-cluster %s: %s\n  %s\ncluster-identity: %s\n",
-			b.Versions.Kubo, b.IPFS, b.Versions.Cluster, b.ClusterService, b.ClusterCtl, b.ClusterIdentity)
+		fmt.Printf("kubo %s: %s\nipfs-cluster %s: %s\n  %s\ncluster-identity: %s\nregionproxy: %s\n",
+			b.Versions.Kubo, b.IPFS, b.Versions.Cluster, b.ClusterService, b.ClusterCtl, b.ClusterIdentity, b.RegionProxy)
 		return nil
 
 	case "up":
