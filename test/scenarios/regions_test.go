@@ -190,7 +190,7 @@ func regionDrill(t *testing.T, delay time.Duration) {
 	// both regions.
 	respreadStart := time.Now()
 	for _, p := range respread {
-		repin(t, ctx, c.Peers[first[0]].Client(), p.cid)
+		repin(t, ctx, c, first[0], p.cid)
 	}
 	waitPinnedEverywhere(t, ctx, c, ids, pins, inSecond)
 	t.Logf("(c) first region restarted in %s; the %d pins allocated to it were pinned on all of their allocations in both regions %s after the restart began; the %d pins added after the metrics expired, removed and added again through node%d, were pinned in both regions %s later (%s in all)",
@@ -267,23 +267,37 @@ func waitPinnedEverywhere(t *testing.T, ctx context.Context, c *localcluster.Clu
 	})
 }
 
-// repin removes cid from the pinset and adds it again with the drill's
-// factors: the allocator then chooses its peers anew.
-func repin(t *testing.T, ctx context.Context, api *localcluster.Client, cid string) {
+// repin removes cid from the pinset and, once no peer holds it any more,
+// adds it again with the drill's factors: the allocator then chooses its
+// peers anew. (Added again at once, a peer that had it may apply the
+// removal after the new pin and be left UNEXPECTEDLY_UNPINNED.)
+func repin(t *testing.T, ctx context.Context, c *localcluster.Cluster, via int, cid string) {
 	t.Helper()
-	for _, x := range []struct{ method, path string }{
-		{http.MethodDelete, "/pins/" + cid},
-		{http.MethodPost, fmt.Sprintf("/pins/%s?replication-min=%d&replication-max=%d", cid, regionRFMin, regionRFMax)},
-	} {
-		resp, err := api.Do(ctx, x.method, x.path, nil, "")
+	api := c.Peers[via].Client()
+	do := func(method, path string) {
+		resp, err := api.Do(ctx, method, path, nil, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %s", x.method, x.path, resp.Status)
+			t.Fatalf("%s %s: %s", method, path, resp.Status)
 		}
 	}
+	do(http.MethodDelete, "/pins/"+cid)
+	waitFor(t, ctx, cid+" unpinned on every peer", func() error {
+		for _, p := range c.Peers {
+			st, err := localStatus(ctx, c, p.Index, cid)
+			if err != nil {
+				return err
+			}
+			if st != "unpinned" {
+				return fmt.Errorf("node%d: %s", p.Index, st)
+			}
+		}
+		return nil
+	})
+	do(http.MethodPost, fmt.Sprintf("/pins/%s?replication-min=%d&replication-max=%d", cid, regionRFMin, regionRFMax))
 }
 
 // requireIsolated checks that the second region reaches the first only
