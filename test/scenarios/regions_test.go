@@ -172,6 +172,7 @@ func regionDrill(t *testing.T, delay time.Duration) {
 	}
 	restarted := time.Since(start)
 	waitSees(t, ctx, c, slices.Concat(first, second), slices.Concat(first, second))
+	rejoined := time.Since(start)
 	// What is allocated to the first region, it pins again by itself.
 	var selfHealing, respread []regionPin
 	for _, p := range pins {
@@ -193,8 +194,8 @@ func regionDrill(t *testing.T, delay time.Duration) {
 		repin(t, ctx, c, first[0], p.cid)
 	}
 	waitPinnedEverywhere(t, ctx, c, ids, pins, inSecond)
-	t.Logf("(c) first region restarted in %s; the %d pins allocated to it were pinned on all of their allocations in both regions %s after the restart began; the %d pins added after the metrics expired, removed and added again through node%d, were pinned in both regions %s later (%s in all)",
-		restarted.Round(100*time.Millisecond), len(selfHealing), healed.Round(100*time.Millisecond), len(respread), first[0],
+	t.Logf("(c) first region restarted in %s, every peer seeing all six %s after the restart began; the %d pins allocated to it were pinned on all of their allocations in both regions %s after the restart began; the %d pins added after the metrics expired, removed and added again through node%d, were pinned in both regions %s later (%s in all)",
+		restarted.Round(100*time.Millisecond), rejoined.Round(100*time.Millisecond), len(selfHealing), healed.Round(100*time.Millisecond), len(respread), first[0],
 		time.Since(respreadStart).Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 	requireCrossed(t, c, len(pins)*regionPinSize)
 	for _, p := range pins {
