@@ -88,6 +88,15 @@ func regionDelay(opt time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// RegionsNeedRoot says why two local regions cannot run here, or "": their
+// network namespace needs root.
+func RegionsNeedRoot() string {
+	if os.Geteuid() != 0 {
+		return "two local regions need root: the second region runs in a network namespace of its own"
+	}
+	return ""
+}
+
 // TwoRegions reports whether the cluster spans two regions.
 func (c *Cluster) TwoRegions() bool { return c.regionFrom > 0 }
 

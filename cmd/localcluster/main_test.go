@@ -306,6 +306,9 @@ func TestTwoRegionsUpAndDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real daemons")
 	}
+	if why := localcluster.RegionsNeedRoot(); why != "" {
+		t.Skip(why)
+	}
 	repo, err := localcluster.RepoRoot()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

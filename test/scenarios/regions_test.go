@@ -38,6 +38,9 @@ const (
 // those added during the outage included, ends up pinned in both regions.
 // The figures of both runs are logged for comparison.
 func TestTwoRegions(t *testing.T) {
+	if why := localcluster.RegionsNeedRoot(); why != "" {
+		t.Skip(why)
+	}
 	for _, delay := range []time.Duration{localcluster.NoRegionDelay, localcluster.DefaultRegionDelay} {
 		name := "delay=0"
 		if delay > 0 {
