@@ -144,8 +144,12 @@ func regionDrill(t *testing.T, delay time.Duration) {
 	// the allocator still counts the lost peers, the others after their
 	// metrics expired.
 	window, took := addRegionPin(t, ctx, c, ids, second[0], "window")
-	t.Logf("(b) a pin added through node%d %s after the kill was accepted (allocations %v), pinned on its live allocations after %s",
-		second[0], time.Since(killed).Round(time.Millisecond), window.alloc, took.Round(time.Millisecond))
+	var windowPeers []int
+	for _, a := range window.alloc {
+		windowPeers = append(windowPeers, indexOf(ids, a))
+	}
+	t.Logf("(b) a pin added through node%d %s after the kill was accepted (allocated to peers %v), pinned on its live allocations after %s",
+		second[0], time.Since(killed).Round(time.Millisecond), windowPeers, took.Round(time.Millisecond))
 	pins = append(pins, window)
 	expiry := metricsExpiry(ctx, c, second[0], ids, first, killed)
 	if expiry < 0 {
