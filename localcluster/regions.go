@@ -33,8 +33,11 @@ import (
 // and the DHT lead through the proxy too: a peer cannot dial around it,
 // because from its namespace nothing else answers on the other region's
 // addresses. Address filters and announced addresses would not give that:
-// ipfs-cluster has no address filter, and identify hands out every listen
-// address.
+// kubo has Swarm.AddrFilters, but ipfs-cluster v1.1.6 has only
+// announce_multiaddress/no_announce_multiaddress, one list for every
+// audience and no filter on what it dials, so a peer that learned another's
+// own address (its peer list, its peerstore file, identify) would reach it
+// around the proxy.
 //
 // Delayed: the swarms (kubo 4001/tcp, cluster 9096), the links between the
 // regions in a deployment. Not delayed: what this program, the local edge
