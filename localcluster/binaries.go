@@ -23,7 +23,10 @@ type Binaries struct {
 	ClusterService  string // ipfs-cluster-service, at docker/ipfs-cluster's FROM version
 	ClusterCtl      string // ipfs-cluster-ctl, same version
 	ClusterIdentity string // docker/ipfs-cluster/cmd/cluster-identity from this checkout
-	Versions        Versions
+	// RegionProxy links a second local region to the first
+	// (localcluster/internal/regionproxy from this checkout).
+	RegionProxy string
+	Versions    Versions
 }
 
 // dirs returns the directories holding the binaries, for PATH.
@@ -114,8 +117,22 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 		return nil, fmt.Errorf("building cluster-identity: %w", err)
 	}
 	b.ClusterIdentity = filepath.Join(idDir, "cluster-identity")
+
+	key, err = sourceKey(root, "go.mod", "go.sum", regionProxyDir, "localcluster/internal/netns")
+	if err != nil {
+		return nil, err
+	}
+	proxyDir, err := buildCached(ctx, cache, "regionproxy-"+key, log, func(out string) error {
+		return goBuild(ctx, goBin, root, out, log, nil, "./"+regionProxyDir+"/cmd/regionproxy")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building regionproxy: %w", err)
+	}
+	b.RegionProxy = filepath.Join(proxyDir, "regionproxy")
 	return b, nil
 }
+
+const regionProxyDir = "localcluster/internal/regionproxy"
 
 // EnsurePreviousKubo builds (once, then reuses) the kubo release of
 // test/binaries/kubo-previous and returns the ipfs binary and its version:
