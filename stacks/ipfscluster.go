@@ -282,6 +282,12 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if len(cfg.WebsiteDomains) > 0 {
 		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website of websiteDomains")
 	}
+	// Only with a second region: where the rest of the cluster is (the
+	// smoke test reads it).
+	if cfg.SecondRegion != "" {
+		output(outputs.SecondRegion, cfg.SecondRegion, "Region of the cluster's other peers")
+		output(outputs.SecondRegionStackName, secondRegionStackName(cfg), "Stack of the second region's peers (in that region), with the same outputs for its peers")
+	}
 	return this, nil
 }
 

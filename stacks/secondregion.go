@@ -30,6 +30,11 @@ const (
 	SecondRegionSuffix        = "-second-region"
 )
 
+// secondRegionStackName is the name of the second region's cluster stack.
+func secondRegionStackName(cfg config.Config) string {
+	return names.Fit(cfg.StackName, SecondRegionSuffix, maxStackName)
+}
+
 // SecondRegion is the part of the cluster in config.SecondRegion, in two
 // stacks there, deployed around the cluster stack: Network first (it needs
 // nothing), then the cluster stack (it peers with Network's VPC and fails
@@ -138,7 +143,7 @@ func hostedZoneID(namespace awsservicediscovery.PrivateDnsNamespace) *string {
 func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsCluster, cfg config.Config, env *awscdk.Environment, dataRemoval awscdk.RemovalPolicy, retention awslogs.RetentionDays, firstNamespace awsservicediscovery.PrivateDnsNamespace) error {
 	stack := awscdk.NewStack(scope, jsii.String(id+"SecondRegion"), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: env.Account, Region: jsii.String(cfg.SecondRegion)},
-		StackName:             jsii.String(names.Fit(cfg.StackName, SecondRegionSuffix, maxStackName)),
+		StackName:             jsii.String(secondRegionStackName(cfg)),
 		Description:           jsii.String("IPFS Cluster, second region: its peers (ECS Fargate, EFS One Zone), their backup plan and alarms, and the routes and names shared with the first region"),
 		CrossRegionReferences: jsii.Bool(true),
 	})
