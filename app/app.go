@@ -41,7 +41,8 @@ func ReadContext(node constructs.Node) map[string]any {
 	return raw
 }
 
-// Built is what BuildAll added to the app: the standalone cluster stack, or,
+// Built is what BuildAll added to the app: the standalone cluster stack
+// (with a second region, its two stacks there beside it), or,
 // when the configuration has pipeline settings, the two delivery pipelines
 // whose stages hold the cluster stacks.
 type Built struct {
@@ -78,6 +79,9 @@ func BuildAll(cdkApp awscdk.App, sourceDir string) (*Built, error) {
 			// checks its zones against a lookup that needs credentials;
 			// answer it with the configured zones.
 			cdkApp.Node().SetContext(jsii.String(pipelines.AvailabilityZonesContextKey(cfg.Account, cfg.Region)), cfg.AvailabilityZones)
+			if cfg.SecondRegion != "" {
+				cdkApp.Node().SetContext(jsii.String(pipelines.AvailabilityZonesContextKey(cfg.Account, cfg.SecondRegion)), cfg.SecondRegionAvailabilityZones)
+			}
 		}
 		built.Stack, err = stacks.New(cdkApp, cfg.StackName, &stacks.Props{Config: cfg, SourceDir: sourceDir})
 	}

@@ -143,6 +143,7 @@ func TestSecondRegion(t *testing.T) {
 		{"no zones", map[string]any{KeySecondRegion: "us-east-2"}, []string{"secondRegionAvailabilityZones: needs exactly 3 availability zones, got 0"}},
 		{"overlapping ranges", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionVpcCidr: "10.42.128.0/17"}, []string{"secondRegionVpcCidr: 10.42.128.0/17 overlaps vpcCidr 10.42.0.0/16"}},
 		{"too many peers", map[string]any{KeyNodeCount: 20.0, KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c"}, []string{"nodeCount/secondRegionNodeCount: 20 + 20 peers; allowed: at most 30 together"}},
+		{"first region too large beside a second", map[string]any{KeyNodeCount: 20.0, KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionNodeCount: 3.0}, []string{"nodeCount: 20 beside a second region; allowed: 3 to 19"}},
 		{"too few in the second", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionNodeCount: 2.0}, []string{"secondRegionNodeCount: 2 is out of range; allowed: 3 to 30"}},
 		{"not a region", map[string]any{KeySecondRegion: "mars-1", KeySecondRegionAvailabilityZones: "mars-1a,mars-1b,mars-1c"}, []string{"secondRegion: "}},
 		{"another partition", map[string]any{KeySecondRegion: "cn-north-1", KeySecondRegionAvailabilityZones: "cn-north-1a,cn-north-1b,cn-north-1c"}, []string{"secondRegion: "}},

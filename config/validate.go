@@ -245,6 +245,9 @@ func (c Config) validateSecondRegion(fail func(string, string, ...any)) {
 	} else if networkspec.Overlap(c.SecondRegionVpcCidr, c.VpcCidr) {
 		fail(KeySecondRegionVpcCidr, "%s overlaps %s %s; allowed: a range apart from it (the VPCs are peered), e.g. %s", c.SecondRegionVpcCidr, KeyVpcCidr, c.VpcCidr, networkspec.DefaultSecondRegionCidr)
 	}
+	if most := stackspec.MaxNodesWithSecondRegion(); c.NodeCount > most {
+		fail(KeyNodeCount, "%d beside a second region; allowed: %d to %d (the cluster stack then holds the peering, the failover origin and the cross-region check, and room for fewer nested node stacks)", c.NodeCount, MinNodes, most)
+	}
 	if c.SecondRegionNodeCount < MinNodes || c.SecondRegionNodeCount > stackspec.MaxNodes() {
 		fail(KeySecondRegionNodeCount, "%d is out of range; allowed: %d to %d (unset: %s)", c.SecondRegionNodeCount, MinNodes, stackspec.MaxNodes(), KeyNodeCount)
 	} else if c.NodeCount+c.SecondRegionNodeCount > nodespec.MaxPeers {

@@ -24,7 +24,10 @@ type Binaries struct {
 	ClusterCtl      string // ipfs-cluster-ctl, same version
 	ClusterIdentity string // docker/ipfs-cluster/cmd/cluster-identity from this checkout
 	PinningService  string // docker/ipfs-cluster/cmd/pinning-service from this checkout
-	Versions        Versions
+	// RegionProxy links a second local region to the first
+	// (localcluster/internal/regionproxy from this checkout).
+	RegionProxy string
+	Versions    Versions
 }
 
 // dirs returns the directories holding the binaries, for PATH.
@@ -116,8 +119,22 @@ func EnsureBinaries(ctx context.Context, root string, log io.Writer) (*Binaries,
 	}
 	b.ClusterIdentity = filepath.Join(idDir, "cluster-identity")
 	b.PinningService = filepath.Join(idDir, "pinning-service")
+
+	key, err = sourceKey(root, "go.mod", "go.sum", regionProxyDir, "localcluster/internal/netns")
+	if err != nil {
+		return nil, err
+	}
+	proxyDir, err := buildCached(ctx, cache, "regionproxy-"+key, log, func(out string) error {
+		return goBuild(ctx, goBin, root, out, log, nil, "./"+regionProxyDir+"/cmd/regionproxy")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building regionproxy: %w", err)
+	}
+	b.RegionProxy = filepath.Join(proxyDir, "regionproxy")
 	return b, nil
 }
+
+const regionProxyDir = "localcluster/internal/regionproxy"
 
 // EnsurePreviousKubo builds (once, then reuses) the kubo release of
 // test/binaries/kubo-previous and returns the ipfs binary and its version:

@@ -30,7 +30,8 @@ type Options struct {
 	// node directories play the EFS volumes and survive restarts.
 	Root string
 	// Peers is the number of peers (default: the configuration's
-	// nodeCount).
+	// nodeCount, both regions' with a secondRegion, which it may not
+	// change).
 	Peers int
 	// Context overrides keys of cdk.json's context, as `cdk -c key=value`
 	// does: the configuration the peers' environment comes from.
@@ -45,6 +46,11 @@ type Options struct {
 	// Detached processes get their own session and outlive this program
 	// (the CLI's up); otherwise they are killed when this program dies.
 	Detached bool
+	// RegionDelay is the one-way delay between the two regions of a
+	// configuration with a secondRegion (regions.go): zero takes
+	// LOCALCLUSTER_REGION_DELAY, else DefaultRegionDelay; NoRegionDelay
+	// links them without one.
+	RegionDelay time.Duration
 	// StopGrace is how long a SIGTERM may take before SIGKILL (default 30s).
 	StopGrace time.Duration
 	// KuboEnv and ClusterEnv are added to every peer's environment after
@@ -84,11 +90,19 @@ type Cluster struct {
 	// too, whatever the configuration says now.
 	others []*Peer
 	edge   *localedge.Edge // the edge Up started, kept while this program runs
+	// regionFrom is the first peer of the second region (0: one region),
+	// regionDelay the one-way delay between the regions.
+	regionFrom  int
+	regionDelay time.Duration
+	regions     func(i int) string // the configuration's RegionOf
+	regionsMu   sync.Mutex         // guards the region proxy and namespace
 }
 
 // Peer is one node: kubo and its cluster sidecar on one loopback address.
 type Peer struct {
-	Index       int
+	Index int
+	// Region is the region the peer's deployed counterpart runs in.
+	Region      string
 	IP          string
 	Dir         string // <root>/node<i>
 	IPFSPath    string // kubo repo (EFS access point "ipfs")
@@ -155,8 +169,18 @@ func New(opt Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	regionFrom := 0
+	if cfg.SecondRegion != "" {
+		regionFrom = cfg.NodeCount
+		switch {
+		case opt.Peers != 0 && opt.Peers != cfg.TotalNodes():
+			return nil, fmt.Errorf("peers: %d with a second region, whose peers are nodeCount (%d) and secondRegionNodeCount (%d): set those instead", opt.Peers, cfg.NodeCount, cfg.SecondRegionNodeCount)
+		case cfg.NodeCount > secondRegionFirstHost-11 || cfg.SecondRegionNodeCount > 255-secondRegionFirstHost:
+			return nil, fmt.Errorf("two local regions take at most %d peers in the first and %d in the second", secondRegionFirstHost-11, 255-secondRegionFirstHost)
+		}
+	}
 	if opt.Peers == 0 {
-		opt.Peers = cfg.NodeCount
+		opt.Peers = cfg.TotalNodes()
 	}
 	if opt.Deployed == nil {
 		opt.Deployed = nodeEnvironment(cfg)
@@ -183,7 +207,12 @@ func New(opt Options) (*Cluster, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env"), deployed: opt.Deployed, privateGateway: cfg.PrivateGateway}
+	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env"), deployed: opt.Deployed, privateGateway: cfg.PrivateGateway, regionFrom: regionFrom, regions: cfg.RegionOf}
+	if regionFrom > 0 {
+		if c.regionDelay, err = regionDelay(opt.RegionDelay); err != nil {
+			return nil, err
+		}
+	}
 	if c.Secrets, err = loadOrCreateSecrets(c.SecretFile); err != nil {
 		return nil, err
 	}
@@ -257,10 +286,13 @@ const NetEnv = netEnv
 func (c *Cluster) newPeer(i int) *Peer {
 	dir := filepath.Join(c.Root, fmt.Sprintf("node%d", i))
 	p := &Peer{
-		Index: i, IP: peerIP(c.opt.firstHost + i), Dir: dir, c: c,
+		Index: i, Region: c.regions(i), IP: peerIP(c.opt.firstHost + i), Dir: dir, c: c,
 		IPFSPath:    filepath.Join(dir, "ipfs"),
 		ClusterPath: filepath.Join(dir, "ipfs-cluster"),
 		LogDir:      filepath.Join(dir, "logs"),
+	}
+	if c.InSecondRegion(i) {
+		p.IP = peerIP(secondRegionFirstHost + i - c.regionFrom)
 	}
 	p.kubo = proc.Load(fmt.Sprintf("node%d kubo", i), p.pidfile("kubo"))
 	p.cluster = proc.Load(fmt.Sprintf("node%d cluster", i), p.pidfile("cluster"))

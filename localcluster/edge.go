@@ -45,7 +45,10 @@ func (c *Cluster) edgePidfile() string { return filepath.Join(c.Root, "edge.pid"
 func (c *Cluster) EdgeLog() string { return filepath.Join(c.Root, "edge.log") }
 
 // EdgeOptions are the local edge's options for this cluster: every peer
-// behind it, the cluster's credentials, the configuration's private
+// behind it (with two regions, the REST API only the first region's, where
+// the deployment's API distribution sends the writes, and the gateway an
+// origin group: the first region's peers, failing over to the second's),
+// the cluster's credentials, the configuration's private
 // gateway, listening on EdgeURLs. Callers may change the listeners (port 0)
 // or the gateway's privacy before localedge.Start.
 func (c *Cluster) EdgeOptions() localedge.Options {
@@ -68,6 +71,10 @@ func (c *Cluster) EdgeOptions() localedge.Options {
 		Log:         c.opt.Log,
 	}
 	for _, p := range c.Peers {
+		if c.InSecondRegion(p.Index) {
+			opt.GatewayFailoverUpstreams = append(opt.GatewayFailoverUpstreams, p.GatewayURL())
+			continue
+		}
 		opt.GatewayUpstreams = append(opt.GatewayUpstreams, p.GatewayURL())
 		opt.APIUpstreams = append(opt.APIUpstreams, p.RESTURL())
 	}

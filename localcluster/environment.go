@@ -48,7 +48,7 @@ type LocalDifference struct {
 
 const (
 	whyPaths = "the container's EFS mount (the image's ENV) is a directory under the cluster's root"
-	whyAddr  = "every local peer listens on its own loopback address (127.0.N.11, .12, ...) instead of the task's wildcard and task-local loopback"
+	whyAddr  = "every local peer listens on its own loopback address (127.0.N.11, .12, ...; a second region's peers on 127.0.N.111, .112, ... in a network namespace of their own) instead of the task's wildcard and task-local loopback"
 )
 
 // LocalDifferences lists every way a local peer's environment differs from
@@ -72,7 +72,7 @@ func localDifferences() []LocalDifference {
 			func(*Cluster, *Peer) string { return LocalGatewayDomain }},
 		{KuboContainer, "KUBO_DNS_RESOLVERS", "names under localhost. resolve through the local DNSLink responder (`localcluster dnslink`, " + dnslinkURLShape + "), the stand-in for the public DNS a deployment finds its websites' _dnslink records in; kubo takes plain-HTTP DNS-over-HTTPS only on 127.0.0.1, so a port per LOCALCLUSTER_NET keeps two local clusters apart",
 			func(c *Cluster, p *Peer) string { return c.dnsResolvers(p) }},
-		{ClusterContainer, "CLUSTER_PEER_MULTIADDRS", "there is no Cloud Map namespace locally: the peers' loopback swarm addresses replace /dns4/node<i>.<namespace>",
+		{ClusterContainer, "CLUSTER_PEER_MULTIADDRS", "there is no Cloud Map namespace locally: the peers' loopback swarm addresses replace /dns4/node<i>.<namespace> (and /dns4/node<i>.<second region>.<namespace>); with a second region its peers run in a network namespace of their own, and each region reaches the other's peers at these same addresses through the region proxy, which delays each direction by LOCALCLUSTER_REGION_DELAY (default 40 ms) and is the only way between them (TCP only: kubo's QUIC does not cross)",
 			func(c *Cluster, _ *Peer) string { return c.peerMultiaddrs() }},
 	}
 	for _, name := range slices.Sorted(maps.Keys(nodespec.LocalPinningServiceAddresses("127.0.0.1"))) {

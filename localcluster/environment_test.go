@@ -3,6 +3,7 @@ package localcluster
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -142,4 +143,76 @@ func TestLocalSettingsAreWhatOnlyTheDeploymentRequires(t *testing.T) {
 	kubo, _, err := c.PeerEnvironment(0)
 	require.NoError(t, err)
 	assert.Equal(t, "site.localhost", kubo["KUBO_DNSLINK_HOSTS"])
+}
+
+// With a second region, its peers follow the first region's, on addresses
+// of their own range, each with its deployed counterpart's environment:
+// region and zone tags, one peer list for both regions. The local edge's
+// REST API has only the first region; its gateway fails over to the second.
+func TestSecondRegionPeers(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	overrides := map[string]string{
+		config.KeySecondRegion: "us-east-2", config.KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c",
+		config.KeyNodeCount: "3", config.KeySecondRegionNodeCount: "4",
+	}
+	raw, err := config.LoadCdkJSONContext(root + "/cdk.json")
+	require.NoError(t, err)
+	for k, v := range overrides {
+		raw[k] = v
+	}
+	cfg, err := config.ParseLocal(raw)
+	require.NoError(t, err)
+	t.Setenv(RegionDelayEnv, "")
+	c, err := New(Options{Root: t.TempDir(), RepoRoot: root, Context: overrides})
+	require.NoError(t, err)
+	require.Len(t, c.Peers, 7)
+	assert.True(t, c.TwoRegions())
+	assert.Equal(t, DefaultRegionDelay, c.RegionDelay())
+	first, second := c.RegionPeers()
+	assert.Equal(t, []int{0, 1, 2}, first)
+	assert.Equal(t, []int{3, 4, 5, 6}, second)
+	assert.Equal(t, peerIP(13), c.Peers[2].IP)
+	assert.Equal(t, peerIP(111), c.Peers[3].IP)
+	assert.Equal(t, peerIP(114), c.Peers[6].IP)
+	for i, p := range c.Peers {
+		assert.Equal(t, cfg.RegionOf(i), p.Region)
+		kubo, cluster, err := c.PeerEnvironment(i)
+		require.NoError(t, err)
+		wantKubo, wantCluster := cfg.NodeSettings(i).Environment()
+		assert.Equal(t, "region:"+cfg.RegionOf(i)+",zone:"+cfg.ZoneOf(i), cluster["CLUSTER_TAGS_TAGS"])
+		for name, want := range wantCluster {
+			if !isLocalDifference(ClusterContainer, name) {
+				assert.Equal(t, want, cluster[name], "node%d %s", i, name)
+			}
+		}
+		for name, want := range wantKubo {
+			if !isLocalDifference(KuboContainer, name) {
+				assert.Equal(t, want, kubo[name], "node%d %s", i, name)
+			}
+		}
+		assert.Equal(t, c.peerMultiaddrs(), cluster["CLUSTER_PEER_MULTIADDRS"])
+		assert.Equal(t, "/ip4/"+p.IP+"/tcp/9096", cluster["CLUSTER_LISTENMULTIADDRESS"])
+	}
+	assert.Equal(t, "us-east-2", c.Peers[6].Region)
+	edge := c.EdgeOptions()
+	assert.Equal(t, []string{c.Peers[0].RESTURL(), c.Peers[1].RESTURL(), c.Peers[2].RESTURL()}, edge.APIUpstreams)
+	assert.Equal(t, []string{c.Peers[0].GatewayURL(), c.Peers[1].GatewayURL(), c.Peers[2].GatewayURL()}, edge.GatewayUpstreams)
+	assert.Equal(t, []string{c.Peers[3].GatewayURL(), c.Peers[4].GatewayURL(), c.Peers[5].GatewayURL(), c.Peers[6].GatewayURL()}, edge.GatewayFailoverUpstreams)
+
+	// Every swarm port crosses with the delay, nothing else does.
+	for _, l := range c.regionLinks() {
+		delayed := strings.HasSuffix(l.Listen, ":4001") || strings.HasSuffix(l.Listen, ":9096")
+		assert.Equal(t, delayed, l.Delay == DefaultRegionDelay, l.Name)
+	}
+
+	_, err = New(Options{Root: t.TempDir(), RepoRoot: root, Context: overrides, Peers: 4})
+	assert.ErrorContains(t, err, "secondRegionNodeCount")
+	t.Setenv(RegionDelayEnv, "0")
+	c, err = New(Options{Root: t.TempDir(), RepoRoot: root, Context: overrides})
+	require.NoError(t, err)
+	assert.Zero(t, c.RegionDelay())
+	t.Setenv(RegionDelayEnv, "soon")
+	_, err = New(Options{Root: t.TempDir(), RepoRoot: root, Context: overrides})
+	assert.ErrorContains(t, err, RegionDelayEnv)
 }

@@ -51,6 +51,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.checkBin(); err != nil {
 		return err
 	}
+	if err := c.ensureRegions(ctx); err != nil {
+		return err
+	}
 	errs := make([]error, len(c.Peers))
 	var wg sync.WaitGroup
 	for i, p := range c.Peers {
@@ -201,7 +204,10 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 		c.logf("node%d kubo already running (pid %d)", p.Index, p.kubo.Pid())
 		return c.waitKubo(ctx, p)
 	}
-	if err := checkFree(p.IP, nodespec.SwarmPort, nodespec.KuboRPCPort, nodespec.GatewayPort); err != nil {
+	if err := c.ensureRegions(ctx); err != nil {
+		return err
+	}
+	if err := c.checkFreeIn(p, nodespec.SwarmPort, nodespec.KuboRPCPort, nodespec.GatewayPort); err != nil {
 		return fmt.Errorf("node%d kubo: %w", p.Index, err)
 	}
 	logf, err := openLog(p.KuboLog(), "start kubo")
@@ -210,15 +216,16 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 	}
 	defer logf.Close()
 	env, _ := c.processEnv(p)
-	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf, c.opt.wrap); err != nil {
+	wrap := c.wrapFor(p)
+	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf, wrap); err != nil {
 		return fmt.Errorf("node%d kubo init (log %s): %w", p.Index, p.KuboLog(), err)
 	}
 	cmd := exec.Command(c.opt.Bin.IPFS, c.kuboCmd...)
 	cmd.Dir = p.Dir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if c.opt.wrap != nil {
-		c.opt.wrap(cmd)
+	if wrap != nil {
+		wrap(cmd)
 	}
 	c.mu.Lock()
 	p.kubo, err = proc.Start(fmt.Sprintf("node%d kubo", p.Index), p.pidfile("kubo"), cmd, c.opt.Detached)
@@ -257,7 +264,7 @@ func (c *Cluster) startClusterOnce(ctx context.Context, p *Peer) error {
 		c.logf("node%d cluster peer already running (pid %d)", p.Index, p.cluster.Pid())
 		return c.waitCluster(ctx, p)
 	}
-	if err := checkFree(p.IP, nodespec.RestAPIPort, nodespec.ClusterSwarmPort); err != nil {
+	if err := c.checkFreeIn(p, nodespec.RestAPIPort, nodespec.ClusterSwarmPort); err != nil {
 		return fmt.Errorf("node%d cluster: %w", p.Index, err)
 	}
 	logf, err := openLog(p.ClusterLog(), "start cluster peer")
@@ -278,8 +285,8 @@ func (c *Cluster) startClusterOnce(ctx context.Context, p *Peer) error {
 	}
 	_, cmd.Env = c.processEnv(p)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if c.opt.wrap != nil {
-		c.opt.wrap(cmd)
+	if wrap := c.wrapFor(p); wrap != nil {
+		wrap(cmd)
 	}
 	c.mu.Lock()
 	p.cluster, err = proc.Start(fmt.Sprintf("node%d cluster", p.Index), p.pidfile("cluster"), cmd, c.opt.Detached)
@@ -379,7 +386,8 @@ func (c *Cluster) KillPeer(i int) error {
 }
 
 // Stop stops every peer of the root (in parallel) gracefully: those of
-// this configuration and any other it still runs (Others).
+// this configuration and any other it still runs (Others); then the link
+// between two regions.
 func (c *Cluster) Stop() error {
 	all := append(slices.Clip(c.Peers), c.others...)
 	errs := make([]error, len(all))
@@ -395,5 +403,8 @@ func (c *Cluster) Stop() error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.stopRegions()
 }

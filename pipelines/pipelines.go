@@ -175,6 +175,9 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 	// context lookup that needs credentials in the stage's account: answer
 	// it with the configured zones so synth stays offline.
 	stage.Node().SetContext(jsii.String(AvailabilityZonesContextKey(stageCfg.Account, stageCfg.Region)), stageCfg.AvailabilityZones)
+	if stageCfg.SecondRegion != "" {
+		stage.Node().SetContext(jsii.String(AvailabilityZonesContextKey(stageCfg.Account, stageCfg.SecondRegion)), stageCfg.SecondRegionAvailabilityZones)
+	}
 	cluster, err := stacks.New(stage, "IpfsCluster", &stacks.Props{Config: stageCfg, SourceDir: props.SourceDir})
 	if err != nil {
 		return nil, err
@@ -191,7 +194,7 @@ func newPipeline(scope constructs.Construct, props *Props, branch, stageName str
 
 	smoke := cdkpipelines.NewCodeBuildStep(jsii.String(SmokeTestStep), &cdkpipelines.CodeBuildStepProps{
 		Input:             source,
-		EnvFromCfnOutputs: outputVariables(cluster.Outputs),
+		EnvFromCfnOutputs: outputVariables(cluster),
 		Env: &map[string]*string{
 			"SMOKE_TEST_ROLE_ARN": smokeTestRoleArn(stack, stageCfg),
 		},
@@ -340,7 +343,7 @@ func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, runne
 	for _, n := range cluster.Nodes {
 		services = append(services, n.Service.ServiceArn())
 	}
-	return awsiam.NewRole(cluster.Stack, jsii.String("SmokeTestRole"), &awsiam.RoleProps{
+	role := awsiam.NewRole(cluster.Stack, jsii.String("SmokeTestRole"), &awsiam.RoleProps{
 		RoleName: jsii.String(stageCfg.SmokeTestRoleName()),
 		// Only the smoke test's own CodeBuild role, not the whole pipeline
 		// account. IAM checks that the role exists when this stack is
@@ -364,14 +367,42 @@ func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, runne
 			}}),
 		},
 	})
+	if second := cluster.SecondRegion; second != nil {
+		// The second region's stack deploys after this one and holds its
+		// own grant: this stack cannot name that stack's services.
+		var secondServices []*string
+		for _, n := range second.Nodes {
+			secondServices = append(secondServices, n.Service.ServiceArn())
+		}
+		awsiam.NewPolicy(second.Stack, jsii.String("SmokeTestRolePolicy"), &awsiam.PolicyProps{
+			Roles: &[]awsiam.IRole{awsiam.Role_FromRoleName(second.Stack, jsii.String("SmokeTestRole"), jsii.String(stageCfg.SmokeTestRoleName()), nil)},
+			Statements: &[]awsiam.PolicyStatement{
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions:   jsii.Strings("cloudformation:DescribeStacks"),
+					Resources: &[]*string{second.Stack.StackId()},
+				}),
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Actions:   jsii.Strings("ecs:DescribeServices"),
+					Resources: &secondServices,
+				}),
+			},
+		})
+	}
+	return role
 }
 
 // outputVariables names each stack output's variable as cmd/smoketest reads
-// it (outputs.EnvironmentVariable).
-func outputVariables(stackOutputs map[string]awscdk.CfnOutput) *map[string]awscdk.CfnOutput {
-	out := make(map[string]awscdk.CfnOutput, len(stackOutputs))
-	for key, output := range stackOutputs {
+// it: the cluster stack's by outputs.EnvironmentVariable, the second
+// region's (same keys, that region's values) by outputs.SecondRegionVariable.
+func outputVariables(cluster *stacks.IpfsCluster) *map[string]awscdk.CfnOutput {
+	out := make(map[string]awscdk.CfnOutput, len(cluster.Outputs))
+	for key, output := range cluster.Outputs {
 		out[outputs.EnvironmentVariable(key)] = output
+	}
+	if second := cluster.SecondRegion; second != nil {
+		for key, output := range second.Outputs {
+			out[outputs.SecondRegionVariable(key)] = output
+		}
 	}
 	return &out
 }

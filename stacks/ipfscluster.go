@@ -5,13 +5,11 @@ package stacks
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsservicediscovery"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -26,13 +24,11 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/images"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/loadbalancer"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/network"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/names"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
-	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 // Props configure the stack.
@@ -66,6 +62,12 @@ type IpfsCluster struct {
 	// Outputs are the stack's CloudFormation outputs by key (package
 	// outputs), e.g. for a pipeline step's EnvFromCfnOutputs.
 	Outputs map[string]awscdk.CfnOutput
+	// SecondRegion holds the second region's stacks, nil without one.
+	SecondRegion *SecondRegion
+
+	// peering connects this stack's VPC with the second region's.
+	peering   *network.Peering
+	sourceDir string
 }
 
 // New builds the stack. It validates the whole configuration (every
@@ -83,13 +85,6 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if cfg.Account != "" {
 		env.Account = jsii.String(cfg.Account)
 	}
-	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
-		Env:         env,
-		StackName:   jsii.String(cfg.StackName),
-		Description: jsii.String("IPFS Cluster on ECS Fargate and EFS One Zone across three availability zones"),
-	})
-	this := &IpfsCluster{Stack: stack}
-
 	// Kept on update and on delete, but a failed first create cleans up
 	// after itself (RetainExceptOnCreate): nothing it leaves behind, such as
 	// the fixed-name credentials secret, blocks the retry.
@@ -99,6 +94,26 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	}
 	retention := RetentionDays[cfg.LogRetentionDays]
 	var err error
+
+	// The second region's network comes first: this stack peers with its
+	// VPC and fails the gateway over to its load balancer.
+	var second *SecondRegion
+	stackProps := &awscdk.StackProps{
+		Env:         env,
+		StackName:   jsii.String(cfg.StackName),
+		Description: jsii.String("IPFS Cluster on ECS Fargate and EFS One Zone across three availability zones"),
+	}
+	if cfg.SecondRegion != "" {
+		if second, err = newSecondRegionNetwork(scope, id, cfg, env, dataRemoval, retention); err != nil {
+			return nil, err
+		}
+		stackProps.CrossRegionReferences = jsii.Bool(true)
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), stackProps)
+	this := &IpfsCluster{Stack: stack, SecondRegion: second, sourceDir: props.SourceDir}
+	if second != nil {
+		stack.AddDependency(second.Network, jsii.String("peers with its VPC, fails the gateway over to its load balancer"))
+	}
 
 	this.Network, err = network.New(stack, "Network", &network.Props{
 		AvailabilityZones:       cfg.AvailabilityZones,
@@ -110,15 +125,30 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		return nil, err
 	}
 	vpc := this.Network.Vpc
+	if second != nil {
+		this.peering, err = this.Network.PeerWith(stack, "SecondRegionPeering", &network.PeeringProps{
+			PeerVpcID:  second.network.Vpc.VpcId(),
+			PeerRegion: cfg.SecondRegion,
+			PeerCidr:   cfg.SecondRegionVpcCidr,
+			Subnets:    taskSubnets(this.Network, cfg.AvailabilityZones, cfg.PublicSwarm),
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 
-	var replicaRegions []string
+	var replicaRegions, nodeRegions []string
 	if cfg.Region != edgespec.Region {
 		replicaRegions = []string{edgespec.Region}
+	}
+	if second != nil {
+		nodeRegions = []string{cfg.SecondRegion}
 	}
 	this.Secrets, err = clustersecrets.New(stack, "Secrets", &clustersecrets.Props{
 		RestAPICredentialsName: cfg.RestAPICredentialsSecretName,
 		RestAPIUsername:        cfg.RestAPIUsername,
 		ReplicaRegions:         replicaRegions,
+		NodeRegions:            nodeRegions,
 		RemovalPolicy:          dataRemoval,
 	})
 	if err != nil {
@@ -144,6 +174,9 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if err != nil {
 		return nil, err
 	}
+	if second != nil {
+		node.AdmitPeersFrom(peers, cfg.SecondRegionVpcCidr, cfg.PublicSwarm)
+	}
 
 	this.LoadBalancer, err = loadbalancer.New(stack, "LoadBalancer", &loadbalancer.Props{
 		Vpc:                    vpc,
@@ -155,12 +188,6 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		return nil, err
 	}
 
-	throughput := map[config.ThroughputMode]awsefs.ThroughputMode{
-		config.ThroughputElastic:     awsefs.ThroughputMode_ELASTIC,
-		config.ThroughputBursting:    awsefs.ThroughputMode_BURSTING,
-		config.ThroughputProvisioned: awsefs.ThroughputMode_PROVISIONED,
-	}[cfg.EfsThroughputMode]
-
 	// The collectors' embedded-metric-format records; CloudWatch extracts
 	// the metrics, which outlive the records.
 	metricsLog := awslogs.NewLogGroup(stack, jsii.String("ClusterMetrics"), &awslogs.LogGroupProps{
@@ -168,53 +195,21 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 
-	var dnsNames []string
-	for i := 0; i < cfg.NodeCount; i++ {
-		zone := cfg.ZoneOf(i)
-		var scope constructs.Construct = stack
-		var nested awscdk.NestedStack
-		if !stackspec.InClusterStack(i) {
-			nested = awscdk.NewNestedStack(stack, jsii.String(fmt.Sprintf("Node%dStack", i)), &awscdk.NestedStackProps{
-				Description: jsii.String(fmt.Sprintf("IPFS Cluster: %s, its file system, service and alarms", nodespec.PeerName(i))),
-			})
-			scope = nested
-		}
-		n, err := node.New(scope, "Node"+strconv.Itoa(i), &node.Props{
-			Settings:           cfg.NodeSettings(i),
-			AvailabilityZone:   zone,
-			Vpc:                vpc,
-			TaskSubnets:        this.Network.NodeSubnets(zone, cfg.PublicSwarm),
-			AssignPublicIP:     cfg.PublicSwarm,
-			Cluster:            cluster,
-			CloudMapNamespace:  namespace,
-			KuboImage:          nodeImages.Kubo,
-			ClusterImage:       nodeImages.Cluster,
-			IdentitySeed:       this.Secrets.IdentitySeed,
-			RestAPICredentials: this.Secrets.RestAPICredentials,
-			PeerSecurityGroup:  peers,
-			ThroughputMode:     throughput,
-			ProvisionedMiBps:   cfg.EfsProvisionedMiBps,
-			RemovalPolicy:      dataRemoval,
-			LogRetention:       retention,
-			MetricsCollector: &node.MetricsCollector{
-				Image:    nodeImages.Collector,
-				Config:   monitoringspec.CollectorConfig(cfg.StackName, nodespec.PeerName(i), cfg.Region, *metricsLog.LogGroupName()),
-				LogGroup: metricsLog,
-			},
-			BackedUpByPlan: true,
-		})
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			n.RollsAfter(this.Nodes[i-1])
-		}
-		this.LoadBalancer.GatewayTargetGroup.AddTarget(n.GatewayTarget())
-		this.LoadBalancer.RestAPITargetGroup.AddTarget(n.RestAPITarget())
-		this.LoadBalancer.PinningServiceTargetGroup.AddTarget(n.PinningServiceTarget())
-		this.Nodes = append(this.Nodes, n)
-		this.NodeStacks = append(this.NodeStacks, nested)
-		dnsNames = append(dnsNames, n.DNSName)
+	this.Nodes, this.NodeStacks, err = (&region{
+		stack:        stack,
+		name:         cfg.Region,
+		network:      this.Network,
+		cluster:      cluster,
+		namespace:    namespace,
+		images:       nodeImages,
+		seed:         this.Secrets.IdentitySeed,
+		credentials:  this.Secrets.RestAPICredentials,
+		peers:        peers,
+		loadBalancer: this.LoadBalancer,
+		metricsLog:   metricsLog,
+	}).addNodes(cfg, 0, cfg.NodeCount, dataRemoval, retention)
+	if err != nil {
+		return nil, err
 	}
 
 	domain := func(name, certificateArn string) *edge.Domain {
@@ -236,6 +231,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		GatewaySubdomains:     cfg.GatewaySubdomains,
 		Websites:              websites(cfg),
 		DestroyLogs:           cfg.DataRemovalPolicy == config.RemovalDestroy,
+		FailoverLoadBalancer:  second.failoverLoadBalancer(),
 	})
 	if err != nil {
 		return nil, err
@@ -250,11 +246,16 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if err := this.operations(scope, id, cfg, env, dataRemoval, retention, cluster); err != nil {
 		return nil, err
 	}
+	if second != nil {
+		if err := second.build(scope, id, this, cfg, env, dataRemoval, retention, namespace); err != nil {
+			return nil, err
+		}
+	}
 
 	if cfg.DataRemovalPolicy == config.RemovalDestroy {
 		// The constructs keep their log groups (RETAIN, a record of what
 		// happened); a destroyed stack leaves nothing behind.
-		for _, s := range []awscdk.Stack{stack, this.EdgeMonitoring, this.BackupCopy} {
+		for _, s := range []awscdk.Stack{stack, this.EdgeMonitoring, this.BackupCopy, second.networkStack(), second.stack()} {
 			if s != nil {
 				awscdk.RemovalPolicies_Of(s).Destroy(&awscdk.RemovalPolicyProps{ApplyToResourceTypes: jsii.Strings("AWS::Logs::LogGroup")})
 			}
@@ -262,30 +263,17 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	}
 
 	this.Outputs = map[string]awscdk.CfnOutput{}
-	output := func(id, value, description string) {
-		this.Outputs[id] = awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
-	}
-	var serviceNames, fileSystemIDs, maintenanceTasks []string
-	for _, n := range this.Nodes {
-		serviceNames = append(serviceNames, *n.Service.ServiceName())
-		fileSystemIDs = append(fileSystemIDs, *n.FileSystem.FileSystemId())
-		maintenanceTasks = append(maintenanceTasks, *n.MaintenanceTaskDefinition.TaskDefinitionArn())
-	}
+	output := outputAdder(stack, this.Outputs)
 	output(outputs.GatewayURL, *this.Edge.GatewayURL(), "Public IPFS gateway (CloudFront): <url>/ipfs/<cid>")
 	output(outputs.RestAPIURL, *this.Edge.APIURL(), "Cluster REST API (CloudFront, basic auth): ipfs-cluster-ctl --host /dns4/<host>/tcp/443/https")
-	output(outputs.LoadBalancerDNSName, *this.LoadBalancer.LoadBalancer.LoadBalancerDnsName(), "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094")
-	output(outputs.RestAPICredentialsSecretName, cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
-	output(outputs.IdentitySeedSecretArn, *this.Secrets.IdentitySeed.SecretArn(), "Secrets Manager secret all peer identities derive from (never rotate by hand)")
-	output(outputs.PeerDNSNames, strings.Join(dnsNames, ","), "Cloud Map names of the peers, in index order")
-	output(outputs.EcsClusterName, *cluster.ClusterName(), "ECS cluster running one service per peer")
-	output(outputs.NodeServiceNames, strings.Join(serviceNames, ","), "ECS service names of the peers, in index order")
-	output(outputs.ReplicationFactorMin, strconv.Itoa(cfg.ReplicationFactorMin), "Peers that must hold every new pin (replication_factor_min)")
-	output(outputs.AlarmTopicArn, *this.Monitoring.Topic.TopicArn(), "SNS topic every alarm of this region notifies (the edge's alarms: the us-east-1 monitoring stack's topic)")
-	output(outputs.DashboardName, *this.Monitoring.Dashboard.DashboardName(), "CloudWatch dashboard of the cluster")
-	output(outputs.BackupVaultName, *this.Backup.Vault.BackupVaultName(), "AWS Backup vault with every node's daily recovery points")
-	output(outputs.BackupRoleArn, *this.Backup.Role.RoleArn(), "Role AWS Backup backs up and restores the file systems with (restore jobs need it)")
-	output(outputs.FileSystemIds, strings.Join(fileSystemIDs, ","), "EFS file system IDs of the peers, in index order")
-	output(outputs.MaintenanceTaskDefinitions, strings.Join(maintenanceTasks, ","), "Maintenance task definitions of the peers, in index order (docs/runbooks.md: restore a node from a backup)")
+	regionOutputs{
+		loadBalancer: this.LoadBalancer,
+		seedArn:      this.Secrets.IdentitySeed.SecretArn(),
+		nodes:        this.Nodes,
+		cluster:      cluster,
+		monitoring:   this.Monitoring,
+		backup:       this.Backup,
+	}.add(output, cfg)
 	// Only with the features that need DNS records, so that the default
 	// template keeps its outputs.
 	if cfg.GatewaySubdomains {
@@ -294,7 +282,60 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if len(cfg.WebsiteDomains) > 0 {
 		output(outputs.WebsitesDistributionDomainName, *this.Edge.WebsitesDomainName(), "CNAME/alias target of every website of websiteDomains")
 	}
+	// Only with a second region: where the rest of the cluster is (the
+	// smoke test reads it).
+	if cfg.SecondRegion != "" {
+		output(outputs.SecondRegion, cfg.SecondRegion, "Region of the cluster's other peers")
+		output(outputs.SecondRegionStackName, secondRegionStackName(cfg), "Stack of the second region's peers (in that region), with the same outputs for its peers")
+	}
 	return this, nil
+}
+
+// outputAdder returns a function that adds one output to stack and to into.
+func outputAdder(stack awscdk.Stack, into map[string]awscdk.CfnOutput) func(id, value, description string) {
+	return func(id, value, description string) {
+		into[id] = awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(description)})
+	}
+}
+
+const loadBalancerDNSNameDescription = "Internal ALB (VPC only): gateway on :8080, cluster REST API on :9094"
+
+// regionOutputs are the outputs each region's cluster stack has, its own
+// values under the same keys.
+type regionOutputs struct {
+	// loadBalancer is nil where the load balancer is another stack's (an
+	// output may not pass on an import).
+	loadBalancer *loadbalancer.LoadBalancer
+	seedArn      *string
+	nodes        []*node.Node
+	cluster      awsecs.ICluster
+	monitoring   *monitoring.Monitoring
+	backup       *backup.Backup
+}
+
+func (o regionOutputs) add(output func(id, value, description string), cfg config.Config) {
+	var dnsNames, serviceNames, fileSystemIDs, maintenanceTasks []string
+	for _, n := range o.nodes {
+		dnsNames = append(dnsNames, n.DNSName)
+		serviceNames = append(serviceNames, *n.Service.ServiceName())
+		fileSystemIDs = append(fileSystemIDs, *n.FileSystem.FileSystemId())
+		maintenanceTasks = append(maintenanceTasks, *n.MaintenanceTaskDefinition.TaskDefinitionArn())
+	}
+	if o.loadBalancer != nil {
+		output(outputs.LoadBalancerDNSName, *o.loadBalancer.LoadBalancer.LoadBalancerDnsName(), loadBalancerDNSNameDescription)
+	}
+	output(outputs.RestAPICredentialsSecretName, cfg.RestAPICredentialsSecretName, "Secrets Manager secret with the REST API username and password")
+	output(outputs.IdentitySeedSecretArn, *o.seedArn, "Secrets Manager secret all peer identities derive from (never rotate by hand)")
+	output(outputs.PeerDNSNames, strings.Join(dnsNames, ","), "Cloud Map names of the peers, in index order")
+	output(outputs.EcsClusterName, *o.cluster.ClusterName(), "ECS cluster running one service per peer")
+	output(outputs.NodeServiceNames, strings.Join(serviceNames, ","), "ECS service names of the peers, in index order")
+	output(outputs.ReplicationFactorMin, strconv.Itoa(cfg.ReplicationFactorMin), "Peers that must hold every new pin (replication_factor_min)")
+	output(outputs.AlarmTopicArn, *o.monitoring.Topic.TopicArn(), "SNS topic every alarm of this region notifies (the edge's alarms: the us-east-1 monitoring stack's topic)")
+	output(outputs.DashboardName, *o.monitoring.Dashboard.DashboardName(), "CloudWatch dashboard of the cluster")
+	output(outputs.BackupVaultName, *o.backup.Vault.BackupVaultName(), "AWS Backup vault with every node's daily recovery points")
+	output(outputs.BackupRoleArn, *o.backup.Role.RoleArn(), "Role AWS Backup backs up and restores the file systems with (restore jobs need it)")
+	output(outputs.FileSystemIds, strings.Join(fileSystemIDs, ","), "EFS file system IDs of the peers, in index order")
+	output(outputs.MaintenanceTaskDefinitions, strings.Join(maintenanceTasks, ","), "Maintenance task definitions of the peers, in index order (docs/runbooks.md: restore a node from a backup)")
 }
 
 // maxStackName is CloudFormation's limit.
@@ -313,39 +354,17 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 			StackName:   jsii.String(names.Fit(cfg.StackName, "-backup-copy", maxStackName)),
 			Description: jsii.String("IPFS Cluster: the vault that receives copies of the cluster's backups in a second region"),
 		})
-		name := backupspec.CopyVaultName(cfg.StackName)
-		backup.NewCopyVault(this.BackupCopy, "CopyVault", name, dataRemoval)
+		backup.NewCopyVault(this.BackupCopy, "CopyVault", backupspec.CopyVaultName(cfg.StackName), dataRemoval)
 		// The vault must exist before the plan's first copy.
 		stack.AddDependency(this.BackupCopy, jsii.String("the backup plan copies into its vault"))
-		copyVaultArn = stack.FormatArn(&awscdk.ArnComponents{
-			Service:      jsii.String("backup"),
-			Region:       jsii.String(cfg.BackupCopyRegion),
-			Resource:     jsii.String("backup-vault"),
-			ResourceName: jsii.String(name),
-			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		})
-	}
-	var fileSystems []awsefs.IFileSystem
-	var nodes []monitoring.Node
-	for i, n := range this.Nodes {
-		fileSystems = append(fileSystems, n.FileSystem)
-		m := monitoring.Node{Name: n.Name, Service: n.Service, FileSystem: n.FileSystem, ClusterLogGroup: n.ClusterLogGroup}
-		if nested := this.NodeStacks[i]; nested != nil {
-			m.Scope = nested
-		}
-		nodes = append(nodes, m)
+		copyVaultArn = copyVaultArnIn(stack, cfg)
 	}
 	var err error
-	this.Backup, err = backup.New(stack, "Backup", &backup.Props{
-		FileSystems:   fileSystems,
-		RetentionDays: cfg.BackupRetentionDays,
-		CopyVaultArn:  copyVaultArn,
-		RemovalPolicy: dataRemoval,
-	})
+	this.Backup, err = newBackup(stack, cfg, this.Nodes, copyVaultArn, dataRemoval)
 	if err != nil {
 		return err
 	}
-
+	nodes := monitoringNodes(this.Nodes, this.NodeStacks)
 	storageMax, err := nodespec.StorageMaxBytes(cfg.NodeSettings(0).WithDefaults().KuboStorageMax)
 	if err != nil {
 		return err
@@ -371,6 +390,8 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		StorageMaxBytes: storageMax,
 		LogRetention:    retention,
 		Distributions:   distributions,
+		// Empty with one region: no cross-region check.
+		OtherRegion: cfg.SecondRegion,
 	})
 	if err != nil {
 		return err

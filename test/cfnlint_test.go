@@ -37,6 +37,8 @@ type lintedAssembly struct {
 var lintedAssemblies = []lintedAssembly{
 	{"default", func(*testing.T) string { return defaults.outDir }},
 	{"all features", func(*testing.T) string { return allFeatures.outDir }},
+	{"two regions", func(*testing.T) string { return twoRegions.outDir }},
+	{"two regions, public swarm", func(*testing.T) string { return twoRegionsPublic.outDir }},
 	{"pipelines", func(t *testing.T) string { return delivery(t).outDir }},
 }
 

@@ -29,6 +29,7 @@ var nonStringKeys = []string{
 	config.KeyReplicationFactorMin, config.KeyReplicationFactorMax,
 	config.KeyEfsProvisionedMiBps, config.KeyPublicSwarm, config.KeyLogRetentionDays,
 	config.KeyPrivateGateway, config.KeyGatewayNoFetch, config.KeyGatewaySubdomains, config.KeyBackupRetentionDays,
+	config.KeySecondRegionNodeCount,
 }
 
 const (
@@ -88,6 +89,26 @@ func trickyValues() []trickyValue {
 	add(config.KeyVpcCidr, nil, "10.0.0.0/19", "100.64.0.0/16",
 		"", "10.0.0.0/20", "10.0.0.0/22", "10.0.0.0/15", "10.42.0.1/16", "2001:db8::/56", "10.42.0.0",
 		"１０.42.0.0/16", "10.42.0.0/16,10.43.0.0/16", "010.042.000.000/16")
+
+	// A second region comes with its zones; its settings without it are
+	// refused by name.
+	secondZones := func(region string) map[string]any {
+		return map[string]any{config.KeySecondRegionAvailabilityZones: region + "a," + region + "b," + region + "c"}
+	}
+	for _, region := range []string{"us-east-2", "us-east-1",
+		"eu-west-1", "US-EAST-2", "mars", "cn-north-1", "us-gov-west-1"} {
+		add(config.KeySecondRegion, secondZones(region), region)
+	}
+	rows = append(rows, trickyValue{key: config.KeySecondRegion, value: "", with: secondZones("us-east-2"), names: config.KeySecondRegionAvailabilityZones})
+	withSecond := map[string]any{config.KeySecondRegion: "us-east-2"}
+	add(config.KeySecondRegionAvailabilityZones, withSecond, " us-east-2c , us-east-2b,us-east-2a ",
+		"", "us-east-2a,us-east-2b", "us-east-2a,us-east-2b,us-east-2b", "eu-west-1a,eu-west-1b,eu-west-1c", []any{"us-east-2a", 1.0, "us-east-2c"})
+	add(config.KeySecondRegionAvailabilityZones, nil, "us-east-2a,us-east-2b,us-east-2c")
+	secondWithZones := secondZones("us-east-2")
+	secondWithZones[config.KeySecondRegion] = "us-east-2"
+	add(config.KeySecondRegionVpcCidr, secondWithZones, "10.44.0.0/19",
+		"", "10.42.0.0/16", "10.42.128.0/17", "10.0.0.0/8", "10.0.0.0/22", "2001:db8::/56")
+	add(config.KeySecondRegionVpcCidr, nil, "10.44.0.0/16")
 
 	for _, d := range []struct{ domain, cert string }{
 		{config.KeyGatewayDomainName, config.KeyGatewayCertificateArn},
@@ -228,6 +249,9 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 	}
 	if cfg.BackupCopyRegion != "" {
 		want++
+	}
+	if cfg.SecondRegion != "" {
+		want += 2
 	}
 	if cfg.Pipeline == nil && len(assembly) != want || len(assembly) < want {
 		return fmt.Errorf("%d stacks, want %d", len(assembly), want)

@@ -10,7 +10,8 @@ import (
 )
 
 // TestEdgeNodeTests runs the Lambda handlers' own tests (node:test): the
-// Lambda@Edge ones and the constructs' (the backup vault emptier), so that
+// Lambda@Edge ones and the constructs' (the backup vault emptier, the
+// cross-region pinset check), so that
 // `go test ./...` covers them too. Node.js is a prerequisite of the project
 // (the CDK runs on it): a missing node is a failure, not a skip.
 func TestEdgeNodeTests(t *testing.T) {
@@ -41,8 +42,13 @@ func TestEdgeNodeTests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !slices.Contains(files, filepath.Join("constructs", "backup", "emptier", "index.test.mjs")) {
-		t.Fatalf("the vault emptier's tests are missing from %v", files)
+	for _, want := range []string{
+		filepath.Join("constructs", "backup", "emptier", "index.test.mjs"),
+		filepath.Join("constructs", "monitoring", "regionlag", "index.test.mjs"),
+	} {
+		if !slices.Contains(files, want) {
+			t.Fatalf("%s is missing from %v", want, files)
+		}
 	}
 	if len(files) == 0 {
 		t.Fatal("no lambda-edge/**/*.test.mjs or constructs/**/*.test.mjs found")

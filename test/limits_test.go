@@ -230,3 +230,53 @@ func TestNestedAlarmNamesFollowTheSpec(t *testing.T) {
 	_, alarm := n.withPrefix(t, "AWS::CloudWatch::Alarm", fmt.Sprintf("MonitoringNode%dTasksBelowDesired", stackspec.ClusterStackNodes))
 	assert.Equal(t, monitoringspec.AlarmName(allFeatures.config.StackName, peer, "tasks-below-desired"), alarm.Properties["AlarmName"])
 }
+
+// The heaviest two-region app (twoRegions): each of its stacks within
+// CloudFormation's quotas, and each region's cluster stack within its
+// budget.
+func TestTwoRegionTemplatesFitCloudFormation(t *testing.T) {
+	s := twoRegions
+	network, cluster := secondRegion(t, s)
+	require.Equal(t, nodespec.MaxPeers, s.config.TotalNodes())
+	for _, size := range templateSizes(t, s) {
+		t.Logf("%d+%d nodes: %-70s %3d resources %3d outputs %3d parameters %7d bytes", s.config.NodeCount, s.config.SecondRegionNodeCount, size.file, size.resources, size.outputs, size.parameters, size.bytes)
+		assert.LessOrEqual(t, size.resources, stackspec.MaxResources, size.file)
+		assert.LessOrEqual(t, size.outputs, stackspec.MaxOutputs, size.file)
+		assert.LessOrEqual(t, size.parameters, stackspec.MaxParameters, size.file)
+		assert.LessOrEqual(t, size.bytes, int64(stackspec.MaxTemplateBytes), size.file)
+	}
+	// Fixed resources and nodes of each region's cluster stack.
+	count := func(st *stackTemplate) (fixed int, perNode map[int]int) {
+		perNode = map[int]int{}
+		for id, r := range st.resources {
+			if m := nodeIndex.FindStringSubmatch(id); m != nil && r.Type != "AWS::CloudFormation::Stack" {
+				i, err := strconv.Atoi(m[1])
+				require.NoError(t, err)
+				perNode[i]++
+			} else if r.Type != "AWS::CloudFormation::Stack" {
+				fixed++
+			}
+		}
+		return fixed, perNode
+	}
+	fixed, perNode := count(s.stackTemplate)
+	t.Logf("cluster stack: %d fixed resources (budget %d + %d)", fixed, stackspec.FixedResources, stackspec.SecondRegionResources)
+	assert.LessOrEqual(t, fixed, stackspec.FixedResources+stackspec.SecondRegionResources)
+	assert.Len(t, perNode, stackspec.ClusterStackNodes)
+	secondFixed, secondPerNode := count(cluster)
+	t.Logf("second region's cluster stack: %d fixed resources (budget %d); network stack: %d resources", secondFixed, stackspec.SecondRegionFixedResources, len(network.resources))
+	assert.LessOrEqual(t, secondFixed, stackspec.SecondRegionFixedResources)
+	assert.Len(t, secondPerNode, stackspec.ClusterStackNodes)
+	for i, n := range secondPerNode {
+		assert.GreaterOrEqual(t, i, s.config.NodeCount)
+		assert.LessOrEqual(t, n, stackspec.NodeResources, "node %d", i)
+	}
+	// The most first-region nodes the configuration allows beside a second
+	// region fit the cluster stack with the second region's additions; the
+	// most second-region nodes it allows fit the second region's stack.
+	mostFirst := min(stackspec.MaxNodesWithSecondRegion(), nodespec.MaxPeers-config.MinNodes)
+	mostSecond := nodespec.MaxPeers - config.MinNodes
+	assert.LessOrEqual(t, stackspec.FixedResources+stackspec.SecondRegionResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostFirst-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
+	assert.LessOrEqual(t, stackspec.SecondRegionFixedResources+stackspec.ClusterStackNodes*stackspec.NodeResources+(mostSecond-stackspec.ClusterStackNodes)*stackspec.NestedNodeResources, stackspec.MaxResources)
+	assert.GreaterOrEqual(t, mostFirst, nodespec.MaxPeers/2, "a second region must allow an even split of the peers")
+}

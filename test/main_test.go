@@ -27,6 +27,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/config"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	_ "github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/jsiienv"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
@@ -51,6 +52,12 @@ var (
 	// nested templates too (allFeatures.nested). Checks over every template
 	// of the app at its limits use it.
 	allFeatures *synthesized
+	// twoRegions is allFeaturesOverrides over two regions, half the peers
+	// in each (twoRegionsOverrides): the heaviest two-region app.
+	twoRegions *synthesized
+	// twoRegionsPublic is cdk.json as shipped (public swarm, data
+	// retained) with a second region.
+	twoRegionsPublic *synthesized
 	// edgeApp holds the edge construct alone, in stacks of its own.
 	edgeApp *edgeFixture
 	// scratch holds every cloud assembly of the run and whatever the CDK
@@ -107,6 +114,8 @@ func run(m *testing.M) (int, error) {
 		{&destroyData, map[string]any{config.KeyDataRemovalPolicy: "destroy"}},
 		{&keptCopy, map[string]any{config.KeyBackupCopyRegion: "eu-central-1"}},
 		{&allFeatures, allFeaturesOverrides()},
+		{&twoRegions, twoRegionsOverrides()},
+		{&twoRegionsPublic, secondRegionOverrides(nil)},
 	} {
 		if *f.dst, err = synth(f.overrides); err != nil {
 			return 1, fmt.Errorf("synth %v: %w", f.overrides, err)
@@ -163,6 +172,29 @@ func allFeaturesOverrides() map[string]any {
 		config.KeyAlarmEmail:            "operations@example.org",
 		config.KeyBackupCopyRegion:      "eu-central-1",
 	}
+}
+
+// secondRegionOverrides adds a second region to overrides.
+func secondRegionOverrides(overrides map[string]any) map[string]any {
+	out := map[string]any{
+		config.KeySecondRegion:                  "us-east-2",
+		config.KeySecondRegionAvailabilityZones: []any{"us-east-2a", "us-east-2b", "us-east-2c"},
+	}
+	for k, v := range overrides {
+		out[k] = v
+	}
+	return out
+}
+
+// twoRegionsOverrides is allFeaturesOverrides with the peer mesh's bound
+// split over two regions: each region's cluster stack holds
+// stackspec.ClusterStackNodes nodes and nested stacks beyond.
+func twoRegionsOverrides() map[string]any {
+	half := nodespec.MaxPeers / 2
+	out := secondRegionOverrides(allFeaturesOverrides())
+	out[config.KeyNodeCount] = strconv.Itoa(half)
+	out[config.KeySecondRegionNodeCount] = strconv.Itoa(nodespec.MaxPeers - half)
+	return out
 }
 
 // cdkJSONContext returns cdk.json's context with overrides applied the way

@@ -403,26 +403,32 @@ func dashboardBody(t *testing.T, s *synthesized) map[string]any {
 	for id, d := range dashboards {
 		assert.True(t, strings.HasPrefix(id, "MonitoringDashboard"), "the dashboard keeps its logical ID (and with it its name): %s", id)
 		assert.Equal(t, s.config.StackName, d.Properties["DashboardName"])
-		var text strings.Builder
-		for _, part := range list(path(d.Properties, "DashboardBody", "Fn::Join", 1)) {
-			switch {
-			case path(part, "Ref") != nil:
-				text.WriteString("<" + ref(part) + ">")
-			case path(part, "Fn::GetAtt") != nil:
-				text.WriteString("<" + ref(part) + "." + path(part, "Fn::GetAtt", 1).(string) + ">")
-			default:
-				if str, ok := part.(string); ok {
-					text.WriteString(str)
-				} else {
-					text.WriteString("<ref>")
-				}
-			}
-		}
+		text := dashboardText(d)
 		var body map[string]any
-		require.NoError(t, json.Unmarshal([]byte(text.String()), &body), text.String())
+		require.NoError(t, json.Unmarshal([]byte(text), &body), text)
 		return body
 	}
 	return nil
+}
+
+// dashboardText is a dashboard's body with its references named.
+func dashboardText(d resource) string {
+	var text strings.Builder
+	for _, part := range list(path(d.Properties, "DashboardBody", "Fn::Join", 1)) {
+		switch {
+		case path(part, "Ref") != nil:
+			text.WriteString("<" + ref(part) + ">")
+		case path(part, "Fn::GetAtt") != nil:
+			text.WriteString("<" + ref(part) + "." + path(part, "Fn::GetAtt", 1).(string) + ">")
+		default:
+			if str, ok := part.(string); ok {
+				text.WriteString(str)
+			} else {
+				text.WriteString("<ref>")
+			}
+		}
+	}
+	return text.String()
 }
 
 // dashboardView is a dashboard's widgets by kind.
@@ -637,7 +643,7 @@ func TestMetricsCollectorSidecar(t *testing.T) {
 			}
 			peer := nodespec.PeerName(i)
 			assert.Contains(t, config, fmt.Sprintf(`targets: ["127.0.0.1:%d"]`, nodespec.MetricsPort), "scrapes the task's loopback only")
-			assert.Contains(t, config, fmt.Sprintf(`labels: {stack: %q, peer: %q}`, s.config.StackName, peer))
+			assert.Contains(t, config, fmt.Sprintf(`labels: {stack: %q, peer: %q, region: %q}`, s.config.StackName, peer, s.config.RegionOf(i)))
 			assert.Contains(t, config, "namespace: "+monitoringspec.Namespace)
 			assert.Contains(t, config, "level: none", "the collector's own metrics would take :8888, the cluster's port")
 			assert.NotContains(t, config, "$", "the collector expands ${...} in its configuration")

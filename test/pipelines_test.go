@@ -37,6 +37,9 @@ const (
 	codestarConnectionArn = "arn:aws:codestar-connections:eu-west-1:111111111111:connection/0a1b2c3d-0a1b-4a1b-8a1b-0a1b2c3d4e5f"
 	// backupCopyRegion is the other pipeline configuration's copy region.
 	backupCopyRegion = "eu-north-1"
+	// pipelineSecondRegion is the other pipeline configuration's second
+	// region.
+	pipelineSecondRegion = "us-east-2"
 )
 
 func pipelineSettings() map[string]any {
@@ -142,13 +145,16 @@ func delivery(t *testing.T) *pipelineApp {
 var sharedOtherPipelineApp *pipelineApp
 
 // otherDelivery is the pipeline configuration with the older connection ARN
-// form and a backup copy region, synthesized on first use and shared.
+// form, a backup copy region and a second region, synthesized on first use
+// and shared.
 func otherDelivery(t *testing.T) *pipelineApp {
 	t.Helper()
 	if sharedOtherPipelineApp == nil {
 		settings := pipelineSettings()
 		settings[config.KeySourceConnectionArn] = codestarConnectionArn
 		settings[config.KeyBackupCopyRegion] = backupCopyRegion
+		settings[config.KeySecondRegion] = pipelineSecondRegion
+		settings[config.KeySecondRegionAvailabilityZones] = pipelineSecondRegion + "a," + pipelineSecondRegion + "b," + pipelineSecondRegion + "c"
 		p, err := synthPipelineApp(settings, nil)
 		require.NoError(t, err)
 		sharedOtherPipelineApp = p
@@ -685,6 +691,8 @@ func TestNoCdkNagFindingsInPipelinesAndStages(t *testing.T) {
 	// Every stack was read; TestCdkNagRunsInsideTheStages proves the checks
 	// run inside the stages, where zero findings could otherwise mean none ran.
 	assert.Len(t, names, 11, "two pipeline stacks, three support stacks, two cluster stacks, their two edge stacks and two edge monitoring stacks: %v", names)
+	// With a backup copy region and a second region too.
+	assert.Empty(t, nagFindings(otherDelivery(t).stacks))
 }
 
 // TestCdkNagRunsInsideTheStages plants a finding in a stage's cluster stack
@@ -779,4 +787,73 @@ func TestBackupCopyRegionIsAPipelineRegion(t *testing.T) {
 	setup = setup[:strings.Index(setup, "\n### ")]
 	assert.Contains(t, setup, "aws://<pipeline account>/<backupCopyRegion>")
 	assert.Contains(t, setup, "aws://<test account>/<backupCopyRegion>")
+}
+
+// TestStagesDeployTheSecondRegion: each stage deploys the second region's
+// stacks in that region of its account, and the smoke test gets that
+// region's outputs and may read its services.
+func TestStagesDeployTheSecondRegion(t *testing.T) {
+	p := otherDelivery(t)
+	for _, pl := range p.built.Delivery.All() {
+		second := pl.Cluster.SecondRegion
+		require.NotNil(t, second, pl.Branch)
+		account := testAccount
+		if pl == p.built.Delivery.Prod {
+			account = prodAccount
+		}
+		for _, st := range []awscdk.Stack{second.Network, second.Stack} {
+			assert.Equal(t, "aws://"+account+"/"+pipelineSecondRegion, p.stackOf(t, st).environment, *st.StackName())
+		}
+
+		// The second region's stack grants the smoke-test role (a fixed
+		// name in this account) reads of its own services.
+		stack := p.stackOf(t, second.Stack)
+		var services []any
+		for id := range stack.resources("AWS::ECS::Service") {
+			services = append(services, map[string]any{"Ref": id})
+		}
+		require.NotEmpty(t, services)
+		policies := stack.resources("AWS::IAM::Policy")
+		var grant map[string]any
+		for id, policy := range policies {
+			if strings.HasPrefix(id, "SmokeTestRolePolicy") {
+				grant = policy
+			}
+		}
+		require.NotNil(t, grant, "no smoke-test grant in the second region's stack")
+		assert.Equal(t, []any{*pl.Cluster.Stack.StackName() + "-smoke-test"}, path(grant, "Properties", "Roles"))
+		granted := map[string]any{}
+		for _, st := range list(path(grant, "Properties", "PolicyDocument", "Statement")) {
+			for _, action := range actionsOf(st.(map[string]any)) {
+				granted[action] = path(st, "Resource")
+			}
+		}
+		assert.ElementsMatch(t, services, granted["ecs:DescribeServices"])
+		assert.Equal(t, map[string]any{"Ref": "AWS::StackId"}, granted["cloudformation:DescribeStacks"])
+		assert.Len(t, granted, 2)
+
+		// The step gets where the second region is and its outputs.
+		actions := stageActions(t, p.stackOf(t, pl.Stack), *pl.Stage.StageName())
+		smoke := actions[len(actions)-1]
+		var env []struct{ Name, Value string }
+		require.NoError(t, json.Unmarshal([]byte(smoke.config["EnvironmentVariables"].(string)), &env))
+		names := map[string]string{}
+		for _, e := range env {
+			names[e.Name] = e.Value
+		}
+		for _, name := range []string{
+			outputs.EnvironmentVariable(outputs.SecondRegion), outputs.EnvironmentVariable(outputs.SecondRegionStackName),
+			outputs.SecondRegionVariable(outputs.EcsClusterName), outputs.SecondRegionVariable(outputs.NodeServiceNames),
+		} {
+			assert.Regexp(t, `^#\{[A-Za-z0-9]+\.[A-Za-z]+\}$`, names[name], "%s reaches the smoke test", name)
+		}
+	}
+
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	setup := string(readme)
+	setup = setup[strings.Index(setup, "### One-time set-up"):]
+	setup = setup[:strings.Index(setup, "\n### ")]
+	assert.Contains(t, setup, "aws://<pipeline account>/<secondRegion>")
+	assert.Contains(t, setup, "aws://<test account>/<secondRegion>")
 }

@@ -36,9 +36,12 @@ func groupName(logicalID string) string {
 	return logicalID
 }
 
-// ingressRules lists every ingress rule of the template as
+// ingressRules lists every ingress rule of the cluster stack as
 // "<group> <- <source> <protocol>/<from>-<to>", inline or standalone.
-func ingressRules(s *synthesized) []string {
+func ingressRules(s *synthesized) []string { return ingressRulesOf(s.stackTemplate) }
+
+// ingressRulesOf is ingressRules of any stack.
+func ingressRulesOf(s *stackTemplate) []string {
 	var rules []string
 	describe := func(group string, rule map[string]any) {
 		source := ""

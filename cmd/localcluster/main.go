@@ -54,7 +54,7 @@ commands:
                 write a new REST API password into DIR/secrets.env (the runbook's put-secret-value);
                 each peer takes it when restarted, the edge when its credentials cache expires
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
-  build         build and cache kubo, ipfs-cluster and cluster-identity, print their paths
+  build         build and cache kubo, ipfs-cluster, cluster-identity and the region proxy, print their paths
   dnslink add HOST PATH | remove HOST | list
                 the _dnslink records the peers resolve for names under localhost (websites)
 `
@@ -152,8 +152,8 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		fmt.Printf("kubo %s: %s\nipfs-cluster %s: %s\n  %s\ncluster-identity: %s\n",
-			b.Versions.Kubo, b.IPFS, b.Versions.Cluster, b.ClusterService, b.ClusterCtl, b.ClusterIdentity)
+		fmt.Printf("kubo %s: %s\nipfs-cluster %s: %s\n  %s\ncluster-identity: %s\nregionproxy: %s\n",
+			b.Versions.Kubo, b.IPFS, b.Versions.Cluster, b.ClusterService, b.ClusterCtl, b.ClusterIdentity, b.RegionProxy)
 		return nil
 
 	case "up":
@@ -302,11 +302,19 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries, stopHint strin
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  peer\tREST API (basic auth)\tgateway\tlogs")
 	for _, p := range c.Peers {
-		fmt.Fprintf(w, "  node%d\t%s\t%s\t%s\n", p.Index, p.RESTURL(), p.GatewayURL(), p.LogDir)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", peerLabel(c, p), p.RESTURL(), p.GatewayURL(), p.LogDir)
 	}
 	gateway, api := c.EdgeURLs()
-	fmt.Fprintf(w, "  edge\t%s\t%s\t(CloudFront + ALB stand-in: Lambda@Edge auth and checks, every peer behind it)\n", api, gateway)
+	behind := "every peer behind it"
+	if c.TwoRegions() {
+		behind = "the REST API on the first region's peers, the gateway failing over to the second's"
+	}
+	fmt.Fprintf(w, "  edge\t%s\t%s\t(CloudFront + ALB stand-in: Lambda@Edge auth and checks, %s)\n", api, gateway, behind)
 	w.Flush()
+	if c.TwoRegions() {
+		fmt.Printf("two regions: the second's peers in their own network namespace, linked through the region proxy with a one-way delay of %s (%s; log %s)\n",
+			c.RegionDelay(), localcluster.RegionDelayEnv, c.RegionProxyLog())
+	}
 	fmt.Printf("credentials: %s (RESTAPI_USERNAME / RESTAPI_PASSWORD; CLUSTER_IDENTITY_SEED derives every peer's identity)\n", c.SecretFile)
 	fmt.Printf("each peer's Pinning Service API layer (the REST API's credentials, as the edge forwards them): %s, ...\n", c.Peers[0].PinningServiceURL())
 	host := c.EdgeAddress()
@@ -350,15 +358,30 @@ func status(ctx context.Context, c *localcluster.Cluster) error {
 			}
 			cancel()
 		}
-		fmt.Fprintf(w, "node%d\t%s\t%s\t%s\t%s\t%s\n", p.Index, state(p.KuboRunning()), state(p.ClusterRunning()), p.RESTURL(), seen, pins)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimSpace(peerLabel(c, p)), state(p.KuboRunning()), state(p.ClusterRunning()), p.RESTURL(), seen, pins)
 	}
 	w.Flush()
 	for _, p := range c.Others() {
 		fmt.Printf("node%d runs but is beyond this configuration's %d peers (started with more; down stops it)\n", p.Index, len(c.Peers))
 	}
 	fmt.Println(edgeStatus(ctx, c))
+	if c.TwoRegions() {
+		st := "stopped"
+		if c.RegionProxyRunning() {
+			st = fmt.Sprintf("running, one-way delay %s", c.RegionDelay())
+		}
+		fmt.Printf("region proxy (the only link between the regions): %s\n", st)
+	}
 	fmt.Printf("credentials: %s\n", c.SecretFile)
 	return nil
+}
+
+// peerLabel names a peer, with its region when there are two.
+func peerLabel(c *localcluster.Cluster, p *localcluster.Peer) string {
+	if c.TwoRegions() {
+		return fmt.Sprintf("node%d %s", p.Index, p.Region)
+	}
+	return fmt.Sprintf("node%d", p.Index)
 }
 
 func edgeStatus(ctx context.Context, c *localcluster.Cluster) string {

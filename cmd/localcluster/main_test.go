@@ -74,7 +74,7 @@ func (c *cli) pids() map[string]int {
 	c.t.Helper()
 	files, err := filepath.Glob(filepath.Join(c.root, "node*", "*.pid"))
 	require.NoError(c.t, err)
-	files = append(files, filepath.Join(c.root, "edge.pid"))
+	files = append(files, filepath.Join(c.root, "edge.pid"), filepath.Join(c.root, "regionproxy.pid"))
 	out := map[string]int{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -297,4 +297,73 @@ func TestUpAndDownForgive(t *testing.T) {
 		_, _, code = c.run("down")
 		assert.Equal(t, 0, code, "down twice is fine")
 	})
+}
+
+// With a second region up runs both regions' peers and the region proxy,
+// stays idempotent (a new delay replaces only the proxy), status names the
+// regions, and down stops everything and removes the namespace.
+func TestTwoRegionsUpAndDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real daemons")
+	}
+	if why := localcluster.RegionsNeedRoot(); why != "" {
+		t.Skip(why)
+	}
+	repo, err := localcluster.RepoRoot()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	_, err = localcluster.EnsureBinaries(ctx, repo, os.Stderr)
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "localcluster")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	net := testNet()
+	t.Setenv(localcluster.NetEnv, net)
+	c := &cli{t: t, bin: bin, repo: repo, root: t.TempDir(), env: []string{localcluster.NetEnv + "=" + net}}
+	t.Cleanup(func() {
+		for name, pid := range c.pids() {
+			if running(pid) {
+				t.Logf("cleanup: killing %s (pid %d)", name, pid)
+				syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		}
+		exec.Command("umount", filepath.Join(c.root, "region2.netns")).Run()
+	})
+	two := map[string]string{"secondRegion": "us-east-2", "secondRegionAvailabilityZones": "us-east-2a,us-east-2b,us-east-2c"}
+	flags := []string{"-c", "secondRegion=us-east-2", "-c", "secondRegionAvailabilityZones=us-east-2a,us-east-2b,us-east-2c"}
+
+	out, _ := c.up(flags...)
+	assert.Contains(t, out, "node3 us-east-2")
+	assert.Contains(t, out, "http://127.0."+net+".111:9094")
+	assert.Contains(t, out, "one-way delay of 40ms")
+	c.requireHealthy(6, two)
+	before := c.pids()
+	require.Contains(t, before, "regionproxy")
+	require.Contains(t, before, "node5/cluster")
+
+	status, _, code := c.run(append(flags, "status")...)
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `node5 us-east-2\s+running\s+running\s+http://127\.0\.`+net+`\.113:9094\s+6 `, status)
+	assert.Contains(t, status, "region proxy (the only link between the regions): running, one-way delay 40ms")
+
+	c.up(flags...)
+	sameExcept(t, before, c.pids())
+
+	c.env = append(c.env, localcluster.RegionDelayEnv+"=10ms")
+	out, _ = c.up(flags...)
+	assert.Contains(t, out, "one-way delay of 10ms")
+	c.requireHealthy(6, two)
+	all := c.pids()
+	sameExcept(t, before, all, "regionproxy")
+
+	_, _, code = c.run(append(flags, "down")...)
+	require.Equal(t, 0, code)
+	for name, pid := range all {
+		assert.False(t, running(pid), "%s (pid %d) must be stopped by down", name, pid)
+	}
+	assert.Empty(t, c.pids(), "no pidfile may remain")
+	assert.NoFileExists(t, filepath.Join(c.root, "region2.netns"))
 }

@@ -14,6 +14,7 @@ package clustersecrets
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -37,6 +38,10 @@ type Props struct {
 	// ReplicaRegions receive read-only replicas of the REST API credentials,
 	// e.g. us-east-1 for Lambda@Edge. Default none.
 	ReplicaRegions []string
+	// NodeRegions are further regions where peers of the cluster run: both
+	// secrets get a read-only replica there, which those peers read
+	// (ReplicaArn). Default none.
+	NodeRegions []string
 	// RemovalPolicy of both secrets (the credentials' replicas follow their
 	// primary). Default RETAIN_ON_UPDATE_OR_DELETE: a retained file system
 	// without its seed would come back with different peer identities, and
@@ -78,9 +83,11 @@ func (p *Props) Validate() error {
 			l.Add("RestAPIUsername", "%v", err)
 		}
 	}
-	for _, r := range p.ReplicaRegions {
-		if err := partition.ValidateRegion(r); err != nil {
-			l.Add("ReplicaRegions", "%v", err)
+	for field, regions := range map[string][]string{"ReplicaRegions": p.ReplicaRegions, "NodeRegions": p.NodeRegions} {
+		for _, r := range regions {
+			if err := partition.ValidateRegion(r); err != nil {
+				l.Add(field, "%v", err)
+			}
 		}
 	}
 	return l.Err()
@@ -106,7 +113,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 	this := constructs.NewConstruct(scope, jsii.String(id))
 
 	seed := awssecretsmanager.NewSecret(this, jsii.String("IdentitySeed"), &awssecretsmanager.SecretProps{
-		Description: jsii.String("IPFS Cluster identity seed: every peer's key and the cluster secret derive from it"),
+		ReplicaRegions: replicas(props.NodeRegions),
+		Description:    jsii.String("IPFS Cluster identity seed: every peer's key and the cluster secret derive from it"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(64),
 			ExcludePunctuation: jsii.Bool(true),
@@ -115,13 +123,6 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 		RemovalPolicy: removal,
 	})
 
-	var replicas *[]*awssecretsmanager.ReplicaRegion
-	for _, region := range props.ReplicaRegions {
-		if replicas == nil {
-			replicas = &[]*awssecretsmanager.ReplicaRegion{}
-		}
-		*replicas = append(*replicas, &awssecretsmanager.ReplicaRegion{Region: jsii.String(region)})
-	}
 	credentials := awssecretsmanager.NewSecret(this, jsii.String("RestApiCredentials"), &awssecretsmanager.SecretProps{
 		SecretName:  jsii.String(props.RestAPICredentialsName),
 		Description: jsii.String("IPFS Cluster REST API basic-auth credentials"),
@@ -134,7 +135,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 			ExcludePunctuation: jsii.Bool(true),
 			IncludeSpace:       jsii.Bool(false),
 		},
-		ReplicaRegions: replicas,
+		ReplicaRegions: replicas(append(slices.Clone(props.ReplicaRegions), props.NodeRegions...)),
 		RemovalPolicy:  removal,
 	})
 	noRotation := func(secret awssecretsmanager.Secret, reason string) {
@@ -145,4 +146,36 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 	noRotation(seed, "The seed is the cluster's identity: every peer ID and the cluster secret derive from it, and peers persist state signed under those IDs. Rotating it means re-keying the whole cluster, a planned operation, not a schedule.")
 	noRotation(credentials, "The REST API credentials are read by every node at task start and by Lambda@Edge with a cache; automatic rotation would lock clients out until all tasks restart. Rotation is a runbook step (update the secret, redeploy the services).")
 	return &Secrets{Construct: this, IdentitySeed: seed, RestAPICredentials: credentials}, nil
+}
+
+// replicas lists each region once, in order; nil for none.
+func replicas(regions []string) *[]*awssecretsmanager.ReplicaRegion {
+	var out *[]*awssecretsmanager.ReplicaRegion
+	seen := map[string]bool{}
+	for _, region := range regions {
+		if seen[region] {
+			continue
+		}
+		seen[region] = true
+		if out == nil {
+			out = &[]*awssecretsmanager.ReplicaRegion{}
+		}
+		*out = append(*out, &awssecretsmanager.ReplicaRegion{Region: jsii.String(region)})
+	}
+	return out
+}
+
+// ReplicaArn is, in scope's stack (in region, the account of the secret),
+// the ARN of the replica of the secret whose ARN is arn: a replica keeps its
+// primary's name and suffix. Only that last part is taken from arn, once:
+// arn may be a long cross-region reference, and task definitions repeat
+// the result.
+func ReplicaArn(scope constructs.Construct, arn *string, region string) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("secretsmanager"),
+		Region:       jsii.String(region),
+		Resource:     jsii.String("secret"),
+		ResourceName: awscdk.Fn_Select(jsii.Number(6), awscdk.Fn_Split(jsii.String(":"), arn, nil)),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }

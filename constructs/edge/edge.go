@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront/experimental"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -288,14 +289,38 @@ func edgeLambdas(auth experimental.EdgeFunction, on bool) *[]*awscloudfront.Edge
 	}}
 }
 
-// newGateway returns the gateway distribution, its origin and its response
-// headers policy (the websites distribution shares both).
+// FailoverStatusCodes are the primary load balancer's answers on which the
+// gateway distribution asks the failover one instead.
+var FailoverStatusCodes = []float64{500, 502, 503, 504}
+
+// newGateway returns the gateway distribution, its (primary) origin and its
+// response headers policy (the websites distribution shares both).
 func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) (awscloudfront.Distribution, awscloudfront.IOrigin, awscloudfront.ResponseHeadersPolicy) {
-	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
-		HttpPort:       jsii.Number(float64(p.GatewayPort)),
-		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
-		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
-	})
+	vpcOrigin := func(alb awselasticloadbalancingv2.IApplicationLoadBalancer) awscloudfront.IOrigin {
+		return awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(alb, &awscloudfrontorigins.VpcOriginWithEndpointProps{
+			HttpPort:       jsii.Number(float64(p.GatewayPort)),
+			ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
+			ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
+		})
+	}
+	origin := vpcOrigin(p.LoadBalancer)
+	// What the gateway's behaviors reach: the load balancer, or an origin
+	// group that fails over to the other one. A VPC origin is a global
+	// CloudFront resource naming an ALB by ARN in any region VPC origins
+	// support (same account), and a distribution may have up to 25 origins
+	// of any kind, so one distribution may hold VPC origins of ALBs in two
+	// regions (CloudFront Developer Guide: "Restrict access with VPC
+	// origins", "Use CloudFront origin groups"). Connection failures and
+	// timeouts fail over too; only GET, HEAD and OPTIONS requests do, the
+	// gateway's whole allowed set.
+	target := origin
+	if p.FailoverLoadBalancer != nil {
+		target = awscloudfrontorigins.NewOriginGroup(&awscloudfrontorigins.OriginGroupProps{
+			PrimaryOrigin:       origin,
+			FallbackOrigin:      vpcOrigin(p.FailoverLoadBalancer),
+			FallbackStatusCodes: jsii.Numbers(FailoverStatusCodes...),
+		})
+	}
 
 	// Cache key: the path, the query parameters that change the gateway's
 	// answer, and Accept. kubo negotiates the response format on Accept
@@ -370,7 +395,7 @@ func newGateway(c constructs.Construct, p *Props, auth experimental.EdgeFunction
 	}
 	behavior := func(cache awscloudfront.CachePolicy) *awscloudfront.BehaviorOptions {
 		return &awscloudfront.BehaviorOptions{
-			Origin:                origin,
+			Origin:                target,
 			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
 			AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD_OPTIONS(),
 			CachedMethods:         awscloudfront.CachedMethods_CACHE_GET_HEAD(),

@@ -33,6 +33,14 @@ type Props struct {
 	// Internet-facing, and its security group must admit the VPC origin's
 	// traffic (for example the VPC CIDR) on GatewayPort and APIPort.
 	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
+	// FailoverLoadBalancer, when set, is another internal ALB with the same
+	// listeners (a second region's): the gateway distribution fails over to
+	// it, through a VPC origin of its own, when LoadBalancer answers 500,
+	// 502, 503 or 504 or cannot be reached. CloudFront fails over GET, HEAD
+	// and OPTIONS only, which is all the gateway allows; the REST API and
+	// the websites stay on LoadBalancer. Its security group must admit the
+	// VPC origins of its own VPC too. Default none.
+	FailoverLoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
 
 	// GatewayPort is the ALB's HTTP listener port for the kubo gateway
 	// (default 8080).
@@ -147,6 +155,12 @@ func (p *Props) Validate() error {
 		l.Add("LoadBalancer", "required: the internal ALB the distributions reach through VPC origins")
 	} else if scheme := albScheme(p.LoadBalancer); scheme == "internet-facing" {
 		l.Add("LoadBalancer", "must be internal (scheme %q found): the ALB is reached only through CloudFront VPC origins", scheme)
+	}
+
+	if p.FailoverLoadBalancer != nil {
+		if scheme := albScheme(p.FailoverLoadBalancer); scheme == "internet-facing" {
+			l.Add("FailoverLoadBalancer", "must be internal (scheme %q found): it is reached only through a CloudFront VPC origin", scheme)
+		}
 	}
 
 	for _, port := range []struct {

@@ -1,13 +1,14 @@
 package loadbalancer
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/sdkcall"
 )
 
 // VpcOriginSecurityGroupName is the security group CloudFront creates in a
@@ -29,6 +30,15 @@ const VpcOriginSecurityGroupName = "CloudFront-VPCOrigins-Service-SG"
 // needs a context lookup for its region's ID and weighs 55 rules per
 // reference, over a security group's default quota of 60 with two ports.
 func (lb *LoadBalancer) AdmitCloudFrontVpcOrigins(origins ...constructs.IDependable) {
+	lb.AdmitCloudFrontVpcOriginsIn(lb.Construct, origins...)
+}
+
+// AdmitCloudFrontVpcOriginsIn is AdmitCloudFrontVpcOrigins with the lookup
+// and the rules in scope, which may be in a later stack than the load
+// balancer's: the stack of a second region's load balancer is deployed
+// before the distributions whose VPC origins name it, so the group exists
+// only for a stack deployed after theirs.
+func (lb *LoadBalancer) AdmitCloudFrontVpcOriginsIn(scope constructs.Construct, origins ...constructs.IDependable) {
 	vpcID := lb.LoadBalancer.Vpc().VpcId()
 	call := &customresources.AwsSdkCall{
 		Service: jsii.String("EC2"),
@@ -44,7 +54,7 @@ func (lb *LoadBalancer) AdmitCloudFrontVpcOrigins(origins ...constructs.IDependa
 		PhysicalResourceId: customresources.PhysicalResourceId_FromResponse(jsii.String("SecurityGroups.0.GroupId")),
 		OutputPaths:        jsii.Strings("SecurityGroups.0.GroupId"),
 	}
-	lookup := customresources.NewAwsCustomResource(lb.Construct, jsii.String("VpcOriginSecurityGroup"), &customresources.AwsCustomResourceProps{
+	lookup := customresources.NewAwsCustomResource(scope, jsii.String("VpcOriginSecurityGroup"), &customresources.AwsCustomResourceProps{
 		OnCreate: call,
 		OnUpdate: call,
 		Policy: customresources.AwsCustomResourcePolicy_FromStatements(&[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -60,7 +70,7 @@ func (lb *LoadBalancer) AdmitCloudFrontVpcOrigins(origins ...constructs.IDependa
 	for name, port := range map[string]int{"Gateway": lb.GatewayPort, "RestApi": lb.RestAPIPort, "PinningService": lb.PinningServicePort} {
 		// Separate resources, not inline rules: the group must exist before
 		// the load balancer, and the source only after the distributions.
-		awsec2.NewCfnSecurityGroupIngress(lb.Construct, jsii.String(name+"FromVpcOrigins"), &awsec2.CfnSecurityGroupIngressProps{
+		awsec2.NewCfnSecurityGroupIngress(scope, jsii.String(name+"FromVpcOrigins"), &awsec2.CfnSecurityGroupIngressProps{
 			GroupId:               lb.SecurityGroup.SecurityGroupId(),
 			IpProtocol:            jsii.String("tcp"),
 			FromPort:              jsii.Number(float64(port)),
@@ -74,22 +84,5 @@ func (lb *LoadBalancer) AdmitCloudFrontVpcOrigins(origins ...constructs.IDependa
 		Reason:    jsii.String("ec2:DescribeSecurityGroups supports no resource-level permissions; the call is read-only and filtered to this VPC."),
 		AppliesTo: &[]any{"Resource::*"},
 	}}, jsii.Bool(true))
-	// The function CDK runs every AwsCustomResource of a stack with.
-	if provider := awscdk.Stack_Of(lb.Construct).Node().TryFindChild(jsii.String(awsCustomResourceProvider)); provider != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(provider, &[]*cdknag.NagPackSuppression{
-			{
-				Id:     jsii.String("AwsSolutions-L1"),
-				Reason: jsii.String("CDK chooses and updates the runtime of its AwsCustomResource function; the props offer no runtime."),
-			},
-			{
-				Id:        jsii.String("AwsSolutions-IAM4"),
-				Reason:    jsii.String("AWSLambdaBasicExecutionRole lets CDK's AwsCustomResource function write its own logs, nothing else."),
-				AppliesTo: &[]any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
-			},
-		}, jsii.Bool(true))
-	}
+	sdkcall.SuppressProviderFindings(scope)
 }
-
-// awsCustomResourceProvider is the ID of the singleton function CDK adds to
-// a stack for its AwsCustomResources (aws-cdk-lib custom-resources).
-const awsCustomResourceProvider = "AWS679f53fac002430cb0da5b7982bd2287"

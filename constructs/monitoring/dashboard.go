@@ -22,6 +22,7 @@ const (
 	SectionFileSystems  = "File systems"
 	SectionLoadBalancer = "Load balancer"
 	SectionCluster      = "Cluster (ipfs-cluster metrics)"
+	SectionRegions      = "Regions (the pinset in each)"
 	SectionEdge         = "Edge (CloudFront, us-east-1)"
 )
 
@@ -97,7 +98,8 @@ func fileSystemSearches(fileSystemIDs []*string, name, statistic string, period 
 
 // alarmWidgets show every alarm when they fit one alarm status widget
 // (monitoringspec.AlarmWidgetMaxAlarms); otherwise the summary alarms (a
-// peer down, the load balancer failing), never more than a widget holds
+// peer down, the load balancer failing, the other region behind or
+// silent), never more than a widget holds
 // per widget, and how to list the rest. Listing every alarm of a large
 // cluster would take several widgets, and for each node in a nested stack
 // an output per alarm: bytes the cluster stack's template cannot spare.
@@ -109,11 +111,16 @@ func alarmWidgets(p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IA
 	var rows [][]awscloudwatch.IWidget
 	if len(all) > monitoringspec.AlarmWidgetMaxAlarms {
 		shown, title = summary, "Alarms: peers down, load balancer"
+		others := "the load balancer's"
+		if p.OtherRegion != "" {
+			title += ", " + p.OtherRegion
+			others += " and those about " + p.OtherRegion
+		}
 		rows = append(rows, []awscloudwatch.IWidget{awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
-			Markdown: jsii.String(fmt.Sprintf("%d alarms are more than an alarm widget holds (%d): shown are each node's `%s` and `%s` and the load balancer's. "+
+			Markdown: jsii.String(fmt.Sprintf("%d alarms are more than an alarm widget holds (%d): shown are each node's `%s` and `%s` and %s. "+
 				"Every alarm in ALARM: `aws cloudwatch describe-alarms --state-value ALARM --alarm-name-prefix %s`; "+
 				"every alarm of node *i*: `aws cloudwatch describe-alarms --alarm-name-prefix %s`.",
-				len(all), monitoringspec.AlarmWidgetMaxAlarms, whatTasksBelowDesired, whatNotReporting, monitoringspec.AlarmNamePrefix(p.StackName, ""), monitoringspec.AlarmNamePrefix(p.StackName, "node<i>"))),
+				len(all), monitoringspec.AlarmWidgetMaxAlarms, whatTasksBelowDesired, whatNotReporting, others, monitoringspec.AlarmNamePrefix(p.StackName, ""), monitoringspec.AlarmNamePrefix(p.StackName, "node<i>"))),
 			Width: jsii.Number(24), Height: jsii.Number(2),
 		})})
 	}
@@ -126,7 +133,7 @@ func alarmWidgets(p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IA
 	return rows
 }
 
-func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm, fileSystemIDs []*string) awscloudwatch.Dashboard {
+func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm, fileSystemIDs []*string, lag *RegionLag) awscloudwatch.Dashboard {
 	one := minutes(1)
 	five := minutes(5)
 
@@ -184,6 +191,16 @@ func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, s
 			graph("kubo pins", cluster(monitoringspec.MetricIpfsPins, "Average"), ""),
 		},
 	)
+	if lag != nil {
+		rows = append(rows,
+			[]awscloudwatch.IWidget{section(SectionRegions, fmt.Sprintf("The most pins any peer of each region holds, each read in its region; every %d minutes this region's check publishes how many pins %s lacks.", monitoringspec.RegionLagScheduleMinutes, p.OtherRegion))},
+			[]awscloudwatch.IWidget{
+				graph("Pinset per region", lag.Pinsets, ""),
+				graph("Pins "+p.OtherRegion+" lacks", []awscloudwatch.IMetric{lag.Lag}, ""),
+				graph(p.OtherRegion+" reporting (1 = yes)", []awscloudwatch.IMetric{lag.Reporting}, ""),
+			},
+		)
+	}
 	if len(p.Distributions) > 0 {
 		cf := func(name, statistic string) []awscloudwatch.IMetric {
 			var out []awscloudwatch.IMetric
@@ -213,8 +230,12 @@ func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, s
 	for i := range rows {
 		widgets[i] = &rows[i]
 	}
+	name := p.DashboardName
+	if name == "" {
+		name = p.StackName
+	}
 	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String(p.StackName),
+		DashboardName: jsii.String(name),
 		Widgets:       &widgets,
 	})
 }

@@ -8,6 +8,7 @@ package monitoring
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/monitoring/monitoringspec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/propcheck"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/partition"
 )
 
 // Node is what the monitoring needs of one peer.
@@ -64,6 +66,9 @@ type Props struct {
 	// StackName prefixes every alarm name and is the "stack" dimension of
 	// the cluster's metrics. Required.
 	StackName string
+	// DashboardName names the dashboard (dashboards are global: each
+	// region's monitoring of one cluster needs its own). Default StackName.
+	DashboardName string
 	// AlarmEmail subscribes to the topic when set.
 	AlarmEmail string
 	// RunbookURL is the runbooks page every alarm's description links, with
@@ -86,7 +91,21 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// Distributions are shown on the dashboard (us-east-1 widgets).
 	Distributions []Distribution
+	// OtherRegion, for a cluster with peers in two regions, is the region
+	// of the peers this monitoring does not watch. When set, New adds the
+	// cross-region pinset check (NewRegionLag: its function and its alarms
+	// "<stack>-<OtherRegion>-pinset-behind" and
+	// "<stack>-<OtherRegion>-not-reporting") and a dashboard section with
+	// both regions' pinsets. This region is the stack's, which must be
+	// explicit. Default: none (one region).
+	OtherRegion string
+	// OtherRegionStackName is the "stack" dimension of the other region's
+	// peers' metrics (their collectors' stack label). Default: StackName.
+	OtherRegionStackName string
 }
+
+// dashboardName is CloudWatch's rule for a dashboard's name.
+var dashboardName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 // Validate reports every problem at once.
 func (p *Props) Validate() error {
@@ -96,6 +115,9 @@ func (p *Props) Validate() error {
 	l := propcheck.New("monitoring.Props")
 	if p.StackName == "" {
 		l.Add("StackName", "required")
+	}
+	if p.DashboardName != "" && !dashboardName.MatchString(p.DashboardName) {
+		l.Add("DashboardName", "%q is not a dashboard name; allowed: up to 255 letters, digits, '-' and '_'", p.DashboardName)
 	}
 	if err := monitoringspec.ValidateEmail(p.AlarmEmail); err != nil {
 		l.Add("AlarmEmail", "%v", err)
@@ -138,6 +160,13 @@ func (p *Props) Validate() error {
 	if p.StorageMaxBytes == 0 {
 		l.Add("StorageMaxBytes", "required: kubo's StorageMax in bytes")
 	}
+	if p.OtherRegion != "" {
+		if err := partition.ValidateRegion(p.OtherRegion); err != nil {
+			l.Add("OtherRegion", "%v", err)
+		}
+	} else if p.OtherRegionStackName != "" {
+		l.Add("OtherRegionStackName", "%q without OtherRegion; allowed: empty, or with OtherRegion", p.OtherRegionStackName)
+	}
 	return l.Err()
 }
 
@@ -147,6 +176,9 @@ type Monitoring struct {
 	Topic     awssns.Topic
 	Alarms    []awscloudwatch.Alarm
 	Dashboard awscloudwatch.Dashboard
+	// RegionLag is the cross-region pinset check, nil without
+	// Props.OtherRegion.
+	RegionLag *RegionLag
 }
 
 // New creates the topic, every alarm of the cluster region and the
@@ -185,8 +217,28 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 		targetGroupAlarms(a, tg)
 	}
 
-	m := &Monitoring{Construct: this, Topic: topic, Alarms: a.all}
-	m.Dashboard = dashboard(this, p, a.all, a.summary, fileSystemIDs)
+	var lag *RegionLag
+	if p.OtherRegion != "" {
+		var err error
+		lag, err = NewRegionLag(this, "RegionLag", &RegionLagProps{
+			StackName:      p.StackName,
+			OtherRegion:    p.OtherRegion,
+			OtherStackName: p.OtherRegionStackName,
+			Topic:          topic,
+			RunbookURL:     p.RunbookURL,
+			LogRetention:   p.LogRetention,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, al := range lag.Alarms {
+			a.all = append(a.all, al)
+			a.summary = append(a.summary, al)
+		}
+	}
+
+	m := &Monitoring{Construct: this, Topic: topic, Alarms: a.all, RegionLag: lag}
+	m.Dashboard = dashboard(this, p, a.all, a.summary, fileSystemIDs, lag)
 	return m, nil
 }
 
@@ -291,10 +343,12 @@ func efsStorageClass(name string) (string, bool) {
 }
 
 // What the summary alarms of a node are called (the dashboard's note
-// names them).
+// names them); the other region's alarms reuse not-reporting and
+// pinset-behind, with the region as their subject.
 const (
 	whatTasksBelowDesired = "tasks-below-desired"
 	whatNotReporting      = "not-reporting"
+	whatPinsetBehind      = "pinset-behind"
 )
 
 // maxPeersCompared keeps the pinset comparison within CloudWatch's limit
@@ -302,8 +356,10 @@ const (
 const maxPeersCompared = 10
 
 func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseService) awscloudwatch.Metric) {
-	id := func(s string) string { return fmt.Sprintf("Node%d%s", i, s) }
 	peer := n.Name
+	// By the peer's name (node<i> -> Node<i>...), which is its position
+	// only in the first region.
+	id := func(s string) string { return strings.ToUpper(peer[:1]) + peer[1:] + s }
 
 	a.add(id("TasksBelowDesired"), alarm{
 		subject: peer, what: whatTasksBelowDesired,
@@ -396,7 +452,7 @@ func nodeAlarms(a *alarms, p Props, i int, n Node, stopped func(awsecs.IBaseServ
 			others = append(others, key)
 		}
 		a.add(id("PinsetBehind"), alarm{
-			subject: peer, what: "pinset-behind",
+			subject: peer, what: whatPinsetBehind,
 			metric: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 				Expression:   jsii.String(fmt.Sprintf("MAX([%s]) - FILL(self, 0)", strings.Join(others, ", "))),
 				UsingMetrics: &using,

@@ -617,3 +617,18 @@ func NewPeerSecurityGroup(scope constructs.Construct, id string, props *PeerSecu
 	}
 	return peers, nil
 }
+
+// AdmitPeersFrom lets the peers of another VPC of the same cluster (a
+// peered VPC of another region, cidr) reach the peers in peers: the
+// cluster swarm always and, without a public swarm (where the Internet
+// already may), kubo's swarm too. The source is that VPC's range, never
+// the Internet.
+func AdmitPeersFrom(peers awsec2.ISecurityGroup, cidr string, publicSwarm bool) {
+	from := awsec2.Peer_Ipv4(jsii.String(cidr))
+	peers.AddIngressRule(from, awsec2.Port_Tcp(jsii.Number(ClusterSwarmPort)), jsii.String("cluster swarm (tcp) from the peers of the other region"), nil)
+	if !publicSwarm {
+		swarm := jsii.Number(SwarmPort)
+		peers.AddIngressRule(from, awsec2.Port_Tcp(swarm), jsii.String("IPFS swarm (tcp) from the peers of the other region"), nil)
+		peers.AddIngressRule(from, awsec2.Port_Udp(swarm), jsii.String("IPFS swarm (quic) from the peers of the other region"), nil)
+	}
+}

@@ -20,6 +20,14 @@
 // With "forwardHost" on a site, the viewer's Host reaches the upstream (the
 // subdomain gateway and the websites distribution key their caches on it).
 //
+// With "failover" upstreams a site is an origin group, as the gateway
+// distribution has with a second region: "upstreams" are the primary
+// origin (the first region's ALB, failing open as above, and answering 502
+// when none of its targets takes the connection), "failover" the second
+// region's ALB; a GET, HEAD or OPTIONS the primary answers with 500, 502,
+// 503 or 504, or that fails before an answer, is sent to the failover
+// instead, as CloudFront does. Other methods get the primary's answer.
+//
 // Not modelled: caching, the gateway distribution's query-string and
 // header allow-lists, HTTPS, CORS headers, the subdomain gateway's
 // viewer-response function (it only turns http:// redirects into https://,
@@ -46,6 +54,10 @@ const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNO
 // Methods whose request has no body to lose, so that one reset before the
 // answer can be sent again to another upstream.
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+// The status codes the origin group fails over on (constructs/edge's
+// origin group criteria).
+export const FAILOVER_STATUS = new Set([500, 502, 503, 504]);
 
 /** Turns Node's rawHeaders into CloudFront's {name: [{key, value}]}. */
 export function toCloudFrontHeaders(rawHeaders) {
@@ -126,8 +138,10 @@ class Site {
     this.healthPath = cfg.healthPath;
     this.healthyStatus = cfg.healthyStatus;
     this.forwardHost = cfg.forwardHost === true;
-    this.upstreams = cfg.upstreams.map((u) => ({ url: new URL(u), healthy: true }));
-    this.next = 0;
+    const pool = (urls) => ({ upstreams: (urls || []).map((u) => ({ url: new URL(u), healthy: true })), next: 0 });
+    this.primary = pool(cfg.upstreams);
+    this.failover = pool(cfg.failover);
+    this.upstreams = [...this.primary.upstreams, ...this.failover.upstreams];
     this.log = log;
     this.agent = new http.Agent({ keepAlive: false });
   }
@@ -139,13 +153,19 @@ class Site {
     }
   }
 
-  // The upstreams to try, in order: the healthy ones from the round-robin
-  // position; when none is healthy, every one (the ALB fails open).
-  candidates() {
-    const healthy = this.upstreams.filter((u) => u.healthy);
-    const pool = healthy.length > 0 ? healthy : this.upstreams;
-    const start = this.next++ % pool.length;
+  // The upstreams of a pool (one ALB) to try, in order: the healthy ones
+  // from the round-robin position; when none is healthy, every one (the
+  // ALB fails open).
+  candidates(from = this.primary) {
+    const healthy = from.upstreams.filter((u) => u.healthy);
+    const pool = healthy.length > 0 ? healthy : from.upstreams;
+    const start = from.next++ % pool.length;
     return [...pool.slice(start), ...pool.slice(0, start)];
+  }
+
+  // The origin group's second origin for a request, if it may fail over.
+  fallbackFor(request) {
+    return this.failover.upstreams.length > 0 && REPLAYABLE.has(request.method) ? this.failover : null;
   }
 
   async checkOne(upstream, timeoutMs) {
@@ -204,12 +224,22 @@ class Site {
       }
       request = result;
     }
-    this.proxy(req, res, request, this.candidates());
+    this.proxy(req, res, request, this.candidates(), this.fallbackFor(request));
   }
 
-  proxy(req, res, request, candidates) {
+  // Sends the request to the first of candidates that takes it; fallback
+  // is the origin group's failover pool, while it may still be used.
+  proxy(req, res, request, candidates, fallback = null) {
+    const failOver = (why) => {
+      this.log(`${this.name}: ${request.method} ${request.uri}: ${why}; failing over`);
+      this.proxy(req, res, request, this.candidates(fallback), null);
+    };
     const upstream = candidates.shift();
     if (!upstream) {
+      if (fallback) {
+        failOver('no upstream of the primary origin accepted the connection');
+        return;
+      }
       this.send(res, 502, 'Bad Gateway', new Map([['content-type', { name: 'Content-Type', values: ['text/plain'] }]]), 'no upstream accepted the connection\n');
       return;
     }
@@ -258,6 +288,11 @@ class Site {
       }
     });
     preq.on('response', (pres) => {
+      if (fallback && FAILOVER_STATUS.has(pres.statusCode)) {
+        pres.resume();
+        failOver(`${upstream.url.origin} answered ${pres.statusCode}`);
+        return;
+      }
       const out = collect(pairsOf(pres.rawHeaders));
       // Trailers need chunked framing, and Node will not write a Trailer
       // header without it: ipfs-cluster declares X-Stream-Error on every
@@ -280,7 +315,7 @@ class Site {
       if (!started && REFUSED.has(err.code)) {
         // Nothing of the request left: mark it down and try the next one.
         this.setHealth(upstream, false, `connection: ${err.code}`);
-        this.proxy(req, res, request, candidates);
+        this.proxy(req, res, request, candidates, fallback);
         return;
       }
       if (!res.headersSent && err.code === 'ECONNRESET' && REPLAYABLE.has(request.method)) {
@@ -292,10 +327,14 @@ class Site {
         if (!preq.reusedSocket) {
           this.setHealth(upstream, false, `connection: ${err.code} before an answer`);
         }
-        this.proxy(req, res, request, candidates);
+        this.proxy(req, res, request, candidates, fallback);
         return;
       }
       this.log(`${this.name}: ${request.method} ${request.uri} to ${upstream.url.origin}: ${err.code || err.message}`);
+      if (!res.headersSent && fallback) {
+        failOver(`the primary origin failed (${err.code || err.message})`);
+        return;
+      }
       if (!res.headersSent) {
         this.send(res, 502, 'Bad Gateway', new Map(), 'upstream failed\n');
       } else {

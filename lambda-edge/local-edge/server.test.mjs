@@ -49,7 +49,7 @@ upstream.health = {};
 
 async function edge(apiUpstreams, options = {}, extra = {}) {
   const e = await startEdge({
-    gateway: { listen: `${HOST}:0`, upstreams: extra.gatewayUpstreams || apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY, forwardHost: extra.forwardHost },
+    gateway: { listen: `${HOST}:0`, upstreams: extra.gatewayUpstreams || apiUpstreams, failover: extra.gatewayFailover, healthPath: '/health', healthyStatus: 204, headers: POLICY, forwardHost: extra.forwardHost },
     api: { listen: `${HOST}:0`, upstreams: apiUpstreams, healthPath: '/health', healthyStatus: 204, headers: POLICY },
     credentials: extra.credentialsFile ? undefined : { username: USER, password: PASS },
     credentialsFile: extra.credentialsFile,
@@ -261,6 +261,65 @@ describe('load balancing', () => {
     assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).body, '30');
     await new Promise((r) => { up.server.close(r); up.server.closeAllConnections(); });
     assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).status, 502);
+  });
+});
+
+// The gateway distribution's origin group with a second region: the first
+// region's ALB, then the second's.
+describe('origin group failover', () => {
+  const status = (code) => (req, res) => { req.resume(); res.writeHead(code, { 'content-type': 'text/plain' }).end(`status ${code}`); };
+  const close = (u) => new Promise((r) => { u.server.close(r); u.server.closeAllConnections(); });
+
+  test('a GET, HEAD or OPTIONS answered 500, 502, 503 or 504 by the primary goes to the failover; a POST does not', async () => {
+    for (const code of [500, 502, 503, 504]) {
+      const primary = await upstream(40, { handler: status(code) });
+      const second = await upstream(41);
+      const e = await edge([primary.url], {}, { gatewayUpstreams: [primary.url], gatewayFailover: [second.url] });
+      for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+        const res = await request(e.urls.gateway, method, `/ipfs/${CID}`);
+        assert.equal(res.status, 200, `${method} after ${code}`);
+        assert.equal(res.body, method === 'HEAD' ? '' : '41');
+        assert.equal(res.headers['x-frame-options'], 'DENY', 'the failover answer gets the policy headers too');
+      }
+      assert.equal(primary.seen.length, 3, 'the primary was asked first');
+      const post = await request(e.urls.gateway, 'POST', `/ipfs/${CID}`, { body: 'x' });
+      assert.equal(post.status, code);
+      assert.equal(second.seen.length, 3);
+    }
+  });
+  test('other answers of the primary are final, and the failover is not asked', async () => {
+    const primary = await upstream(42, { handler: status(404) });
+    const ok = await upstream(43);
+    const second = await upstream(44);
+    const e = await edge([primary.url], {}, { gatewayUpstreams: [primary.url], gatewayFailover: [second.url] });
+    assert.equal((await request(e.urls.gateway, 'GET', `/ipfs/${CID}`)).status, 404);
+    const e2 = await edge([ok.url], {}, { gatewayUpstreams: [ok.url], gatewayFailover: [second.url] });
+    assert.equal((await request(e2.urls.gateway, 'GET', `/ipfs/${CID}`)).body, '43');
+    assert.equal(second.seen.length, 0);
+  });
+  test('with every primary upstream down, the primary fails open to all of them, then the failover answers', async () => {
+    const primaries = await Promise.all([45, 46].map((i) => upstream(i)));
+    const seconds = await Promise.all([47, 48].map((i) => upstream(i)));
+    const e = await edge([primaries[0].url], {}, { gatewayUpstreams: primaries.map((u) => u.url), gatewayFailover: seconds.map((u) => u.url) });
+    assert.equal((await request(e.urls.gateway, 'GET', `/ipfs/${CID}`)).body, '45');
+    await Promise.all(primaries.map(close));
+    const bodies = new Set();
+    for (let i = 0; i < 4; i++) {
+      const res = await request(e.urls.gateway, 'GET', `/ipfs/${CID}`);
+      assert.equal(res.status, 200);
+      bodies.add(res.body);
+    }
+    assert.deepEqual([...bodies].sort(), ['47', '48'], 'round-robin over the failover pool');
+    assert.deepEqual(e.sites.gateway.primary.upstreams.map((u) => u.healthy), [false, false]);
+    // The REST API has no origin group: writes go to the first region.
+    assert.equal((await request(e.urls.api, 'GET', '/id', { headers: { Authorization: AUTH } })).status, 502);
+  });
+  test('502 when neither origin takes the request', async () => {
+    const primary = await upstream(49);
+    const second = await upstream(50);
+    const e = await edge([primary.url], {}, { gatewayUpstreams: [primary.url], gatewayFailover: [second.url] });
+    await Promise.all([primary, second].map(close));
+    assert.equal((await request(e.urls.gateway, 'GET', `/ipfs/${CID}`)).status, 502);
   });
 });
 

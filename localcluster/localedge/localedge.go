@@ -57,6 +57,12 @@ type Options struct {
 	// GatewayUpstreams and APIUpstreams are the peers' base URLs
 	// (http://host:port), at least one each.
 	GatewayUpstreams, APIUpstreams []string
+	// GatewayFailoverUpstreams, if any, make the gateway an origin group,
+	// as the gateway distribution has with a second region: a GET, HEAD
+	// or OPTIONS that GatewayUpstreams answer with 500, 502, 503 or 504,
+	// or that none of them takes, goes to these (the second region's
+	// load balancer) instead.
+	GatewayFailoverUpstreams []string `json:",omitempty"`
 	// Username and Password are the REST API credentials the viewer-request
 	// handler checks (the local stand-in for the Secrets Manager secret).
 	// They reach the Node process on its stdin only. Set them or
@@ -112,6 +118,7 @@ type Edge struct {
 type site struct {
 	Listen        string            `json:"listen"`
 	Upstreams     []string          `json:"upstreams"`
+	Failover      []string          `json:"failover,omitempty"`
 	HealthPath    string            `json:"healthPath"`
 	HealthyStatus int               `json:"healthyStatus"`
 	Headers       []edgespec.Header `json:"headers"`
@@ -143,6 +150,9 @@ func (o *Options) validate() error {
 		}
 	}
 	check("GatewayUpstreams", o.GatewayUpstreams)
+	if len(o.GatewayFailoverUpstreams) > 0 {
+		check("GatewayFailoverUpstreams", o.GatewayFailoverUpstreams)
+	}
 	check("APIUpstreams", o.APIUpstreams)
 	for field, addr := range map[string]string{"GatewayListen": o.GatewayListen, "APIListen": o.APIListen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -221,7 +231,7 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 	}
 	cfg, err := json.Marshal(config{
 		Gateway: site{
-			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams,
+			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams, Failover: opt.GatewayFailoverUpstreams,
 			HealthPath: nodespec.EmptyDirectoryPath, HealthyStatus: GatewayHealthyStatus,
 			Headers:     edgespec.GatewayHeaders.Headers(),
 			ForwardHost: opt.ForwardHost,

@@ -311,13 +311,42 @@ func TestStreamsAnUploadIntact(t *testing.T) {
 }
 
 func TestOptionsAreChecked(t *testing.T) {
-	_, err := localedge.Start(t.Context(), localedge.Options{APIUpstreams: []string{"ftp://x"}, GatewayListen: "nope"})
+	_, err := localedge.Start(t.Context(), localedge.Options{APIUpstreams: []string{"ftp://x"}, GatewayFailoverUpstreams: []string{"http://y/path"}, GatewayListen: "nope"})
 	if err == nil {
 		t.Fatal("bad options accepted")
 	}
-	for _, want := range []string{"GatewayUpstreams", "ftp://x", "GatewayListen", "Password"} {
+	for _, want := range []string{"GatewayUpstreams", "ftp://x", "GatewayFailoverUpstreams", "http://y/path", "GatewayListen", "Password"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// With failover upstreams the gateway is an origin group: a GET the first
+// region's peer answers 503 is answered by the second region's; the REST
+// API keeps to its own upstreams.
+func TestGatewayFailsOverToTheSecondRegion(t *testing.T) {
+	first, second := newPeer(t, "node0"), newPeer(t, "node3")
+	first.handler = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
+	e, err := localedge.Start(t.Context(), localedge.Options{
+		GatewayListen: loopback(41) + ":0", APIListen: loopback(41) + ":0",
+		GatewayUpstreams: []string{first.srv.URL}, GatewayFailoverUpstreams: []string{second.srv.URL},
+		APIUpstreams: []string{first.srv.URL},
+		Username:     user, Password: pass,
+		Log: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Stop() })
+	resp, body := do(t, http.MethodGet, e.GatewayURL()+"/ipfs/"+cid, nil, false)
+	if resp.StatusCode != http.StatusOK || body != "node3" {
+		t.Fatalf("GET through the gateway: %d %q, want 200 from node3", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, http.MethodGet, e.APIURL()+"/id", nil, true); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("GET /id through the API: %d, want the first region's 503", resp.StatusCode)
+	}
+	if first.hits.Load() != 2 || second.hits.Load() != 1 {
+		t.Fatalf("hits: first region %d, second %d; want 2 and 1", first.hits.Load(), second.hits.Load())
 	}
 }

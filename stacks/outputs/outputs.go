@@ -8,7 +8,9 @@ import (
 	"unicode"
 )
 
-// Output keys of the cluster stack.
+// Output keys of the cluster stack. A second region's stacks
+// (stacks.SecondRegion.Outputs) have those of its peers with that region's
+// values: all but the URLs and the distributions' names.
 const (
 	GatewayURL                   = "GatewayUrl"
 	RestAPIURL                   = "RestApiUrl"

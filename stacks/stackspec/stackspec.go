@@ -42,6 +42,19 @@ const (
 	// NestedNodeResources is what a node in a nested stack costs the cluster
 	// stack: the AWS::CloudFormation::Stack resource.
 	NestedNodeResources = 1
+	// SecondRegionResources is what a second region adds to the cluster
+	// stack's fixed resources: the peering connection and its routes, the
+	// gateway's failover VPC origin, CDK's reader and writer of the
+	// cross-region references (9 measured), and the cross-region pinset
+	// check (its function, role, schedule and two alarms: 8 measured).
+	// With it the cluster stack holds fewer nested node stacks:
+	// MaxNodesWithSecondRegion.
+	SecondRegionResources = 18
+	// SecondRegionFixedResources is what the second region's cluster stack
+	// holds besides its nodes, which it places as the cluster stack does
+	// (ClusterStackNodes, NodeResources, NestedNodeResources) by their
+	// index within the region.
+	SecondRegionFixedResources = 60
 )
 
 // MaxWebsiteNamesLength bounds websiteDomains joined with commas: kubo
@@ -65,6 +78,15 @@ const MaxCloudMapNamespaceLength = 64
 // nested stacks of more nodes within MaxResources.
 func MaxNodes() int {
 	fits := ClusterStackNodes + (MaxResources-FixedResources-ClusterStackNodes*NodeResources)/NestedNodeResources
+	return min(fits, nodespec.MaxPeers)
+}
+
+// MaxNodesWithSecondRegion is the largest nodeCount beside a second region:
+// the cluster stack then holds SecondRegionResources more, and so fewer
+// nested node stacks. The second region's cluster stack, whose fixed part
+// is smaller, holds as many nodes as nodespec.MaxPeers allows.
+func MaxNodesWithSecondRegion() int {
+	fits := ClusterStackNodes + (MaxResources-FixedResources-SecondRegionResources-ClusterStackNodes*NodeResources)/NestedNodeResources
 	return min(fits, nodespec.MaxPeers)
 }
 

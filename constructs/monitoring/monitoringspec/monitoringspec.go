@@ -44,10 +44,18 @@ var CollectorHealthCheck = []string{"/healthcheck", fmt.Sprintf("--port=%d", Col
 const CollectorConfigVariable = "AOT_CONFIG_CONTENT"
 
 // Namespace and dimensions of the cluster's own metrics in CloudWatch.
+// Every metric has the dimensions stack and peer; MetricPins also has stack
+// and region (RegionDimensionMetrics): the pinset as the peers of one region
+// hold it, whichever peers run, for the comparison across regions
+// (OtherRegionPinsetLag).
 const (
-	Namespace      = "IpfsCluster"
-	DimensionStack = "stack"
-	DimensionPeer  = "peer"
+	Namespace       = "IpfsCluster"
+	DimensionStack  = "stack"
+	DimensionPeer   = "peer"
+	DimensionRegion = "region"
+	// DimensionOtherRegion tells apart the metrics a region publishes about
+	// another region (OtherRegionPinsetLag, OtherRegionReporting).
+	DimensionOtherRegion = "otherRegion"
 )
 
 // The cluster's metrics that reach CloudWatch (ipfs-cluster v1.1.6,
@@ -69,13 +77,31 @@ const (
 // nothing).
 var ClusterMetrics = []string{MetricPins, MetricPinQueued, MetricPinning, MetricPinError, MetricIpfsPins, MetricInformerDisk}
 
+// RegionDimensionMetrics are the scraped metrics CloudWatch also keeps per
+// region (dimensions stack and region).
+var RegionDimensionMetrics = []string{MetricPins}
+
+// What a region publishes about the other region of a cluster in two
+// regions (NewRegionLag's function, every RegionLagScheduleMinutes).
+const (
+	// MetricOtherRegionPinsetLag is how many pins this region's pinset held
+	// beyond the other region's, over the last RegionLagWindowMinutes both
+	// reported: the least this region held minus the most the other held.
+	MetricOtherRegionPinsetLag = "OtherRegionPinsetLag"
+	// MetricOtherRegionReporting is 1 when the other region's peers
+	// reported their pinset within RegionReportingLookbackMinutes, else 0.
+	MetricOtherRegionReporting = "OtherRegionReporting"
+)
+
 // ScrapeInterval matches CloudWatch's one-minute resolution.
 const ScrapeInterval = time.Minute
 
 // CollectorConfig is the collector's configuration for one peer: scrape the
 // cluster on the task's loopback, keep ClusterMetrics, write them as EMF to
-// logGroup in region with the dimensions stack and peer. It contains no
-// "$": the collector expands ${...} in its configuration.
+// logGroup in region with the dimensions stack and peer, and
+// RegionDimensionMetrics also with stack and region (the peer's region, the
+// value of the region dimension). It contains no "$": the collector expands
+// ${...} in its configuration.
 func CollectorConfig(stack, peer, region, logGroup string) string {
 	q := strconv.Quote
 	return strings.Join([]string{
@@ -92,7 +118,7 @@ func CollectorConfig(stack, peer, region, logGroup string) string {
 		"          metrics_path: " + nodespec.MetricsPath,
 		"          static_configs:",
 		fmt.Sprintf("            - targets: [%s]", q(fmt.Sprintf("127.0.0.1:%d", nodespec.MetricsPort))),
-		fmt.Sprintf("              labels: {%s: %s, %s: %s}", DimensionStack, q(stack), DimensionPeer, q(peer)),
+		fmt.Sprintf("              labels: {%s: %s, %s: %s, %s: %s}", DimensionStack, q(stack), DimensionPeer, q(peer), DimensionRegion, q(region)),
 		"          metric_relabel_configs:",
 		"            - source_labels: [__name__]",
 		"              regex: " + q(strings.Join(ClusterMetrics, "|")),
@@ -110,6 +136,11 @@ func CollectorConfig(stack, peer, region, logGroup string) string {
 		"    metric_declarations:",
 		fmt.Sprintf("      - dimensions: [[%s, %s]]", DimensionStack, DimensionPeer),
 		"        metric_name_selectors: [\"^ipfscluster_\", \"^up\"]",
+		// A metric that two declarations select gets both dimension sets
+		// in one EMF record (awsemf's groupedMetricToCWMeasurementsWithFilters).
+		// The whole name, and no "$" to end it: \b, as "_" continues a word.
+		fmt.Sprintf("      - dimensions: [[%s, %s]]", DimensionStack, DimensionRegion),
+		"        metric_name_selectors: [" + q("^("+strings.Join(RegionDimensionMetrics, "|")+`)\b`) + "]",
 		"service:",
 		"  extensions: [health_check]",
 		// The collector's own metrics listen on :8888 by default: the
@@ -196,15 +227,18 @@ func ValidateRunbookURL(raw string) error {
 
 // Runbook anchors.
 const (
-	RunbookPeerDown    = "#a-peer-is-down"
-	RunbookPinStuck    = "#a-pin-is-stuck-or-in-error"
-	RunbookStall       = "#the-known-stall"
-	RunbookScaleOut    = "#scale-out"
-	RunbookStorage     = "#a-file-system-is-full-or-slow"
-	RunbookEdge        = "#the-edge-serves-errors"
-	RunbookRestore     = "#restore-a-node-from-a-backup"
-	RunbookZoneLoss    = "#lose-a-whole-zone"
-	RunbookLoadBalance = "#the-load-balancer-reports-unhealthy-targets"
+	RunbookPeerDown           = "#a-peer-is-down"
+	RunbookPinStuck           = "#a-pin-is-stuck-or-in-error"
+	RunbookStall              = "#the-known-stall"
+	RunbookScaleOut           = "#scale-out"
+	RunbookStorage            = "#a-file-system-is-full-or-slow"
+	RunbookEdge               = "#the-edge-serves-errors"
+	RunbookRestore            = "#restore-a-node-from-a-backup"
+	RunbookZoneLoss           = "#lose-a-whole-zone"
+	RunbookLoadBalance        = "#the-load-balancer-reports-unhealthy-targets"
+	RunbookRegionLoss         = "#lose-and-regain-a-region"
+	RunbookRegionBehind       = "#the-other-region-is-behind"
+	RunbookRegionNotReporting = "#the-other-region-is-not-reporting"
 )
 
 // Thresholds. Each says why; README "Alarms" tabulates them.
@@ -254,6 +288,34 @@ const (
 	// pin reaches all within seconds; a peer whose pin count stays below
 	// the others' for half an hour is partitioned or stalled.
 	PinsetBehindMinutes = 30
+	// RegionLagScheduleMinutes: how often a region compares its pinset
+	// with the other region's (one GetMetricData per region, one
+	// PutMetricData: within CloudWatch's free tier of API requests).
+	RegionLagScheduleMinutes = 5
+	// RegionLagWindowMinutes: the comparison takes the least pins this
+	// region held and the most the other held over the last five minutes
+	// both reported. The CRDT brings a pin to every peer in seconds, but
+	// each region's peers are scraped once a minute at their own moment:
+	// within a window longer than that skew, a region in step has held at
+	// some minute at least what the other held at its first, whether pins
+	// are being added or removed, so an import running for hours does not
+	// look like lag.
+	RegionLagWindowMinutes = 5
+	// RegionLagPeriods of RegionLagScheduleMinutes with a lag of at least
+	// one pin: half an hour, as PinsetBehindMinutes within a region. A
+	// region whose every peer restarts reports a pinset counted from zero
+	// until its state sync (five minutes) lists the whole pinset, and a
+	// peering blip is caught up within minutes; half an hour behind is a
+	// partition or a stalled region.
+	RegionLagPeriods = 6
+	// RegionReportingLookbackMinutes: the other region reports if any of
+	// its peers' pinset reached CloudWatch in the last ten minutes (a scrape
+	// a minute, and EMF takes a few minutes to become a metric).
+	RegionReportingLookbackMinutes = 10
+	// RegionNotReportingPeriods of RegionLagScheduleMinutes without the
+	// other region's pinset: a quarter hour, so one failed cross-region
+	// read does not page.
+	RegionNotReportingPeriods = 3
 	// PeersUpMinutes: fewer peers reporting than nodeCount for five
 	// minutes (a scrape a minute) is a peer down or cut off.
 	PeersUpMinutes = 5

@@ -2,6 +2,7 @@ package monitoringspec
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -32,7 +33,7 @@ func TestCollectorConfig(t *testing.T) {
 	cfg := CollectorConfig("IpfsCluster", "node2", "eu-west-1", "metrics-log")
 	for _, want := range []string{
 		`targets: ["127.0.0.1:8888"]`,
-		`labels: {stack: "IpfsCluster", peer: "node2"}`,
+		`labels: {stack: "IpfsCluster", peer: "node2", region: "eu-west-1"}`,
 		"metrics_path: /metrics",
 		`regex: "` + strings.Join(ClusterMetrics, "|") + `"`,
 		"namespace: IpfsCluster",
@@ -40,6 +41,8 @@ func TestCollectorConfig(t *testing.T) {
 		`log_group_name: "metrics-log"`,
 		`log_stream_name: "node2"`,
 		"dimensions: [[stack, peer]]",
+		"dimensions: [[stack, region]]",
+		`metric_name_selectors: ["^(ipfscluster_pins)\\b"]`,
 		"level: none",
 		"exporters: [awsemf]",
 	} {
@@ -52,6 +55,59 @@ func TestCollectorConfig(t *testing.T) {
 	}
 	if strings.Contains(cfg, "\t") {
 		t.Error("YAML indents with spaces only")
+	}
+}
+
+// TestCollectorRegionDimension: the exporter gives a metric the dimension
+// sets of every declaration whose selectors match its name. The pinset size
+// gets stack+region besides stack+peer, every other metric stack+peer only,
+// and every scraped series carries the labels the sets name.
+func TestCollectorRegionDimension(t *testing.T) {
+	var cfg struct {
+		Receivers struct {
+			Prometheus struct {
+				Config struct {
+					ScrapeConfigs []struct {
+						StaticConfigs []struct {
+							Labels map[string]string `yaml:"labels"`
+						} `yaml:"static_configs"`
+					} `yaml:"scrape_configs"`
+				} `yaml:"config"`
+			} `yaml:"prometheus"`
+		} `yaml:"receivers"`
+		Exporters struct {
+			AwsEmf struct {
+				Declarations []struct {
+					Dimensions [][]string `yaml:"dimensions"`
+					Selectors  []string   `yaml:"metric_name_selectors"`
+				} `yaml:"metric_declarations"`
+			} `yaml:"awsemf"`
+		} `yaml:"exporters"`
+	}
+	if err := yaml.Unmarshal([]byte(CollectorConfig("IpfsCluster", "node4", "us-east-2", "metrics-log")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	labels := cfg.Receivers.Prometheus.Config.ScrapeConfigs[0].StaticConfigs[0].Labels
+	if want := map[string]string{DimensionStack: "IpfsCluster", DimensionPeer: "node4", DimensionRegion: "us-east-2"}; !maps.Equal(labels, want) {
+		t.Errorf("labels %v, want %v", labels, want)
+	}
+	for _, name := range append(slices.Clone(ClusterMetrics), MetricUp) {
+		var got [][]string
+		for _, d := range cfg.Exporters.AwsEmf.Declarations {
+			if slices.ContainsFunc(d.Selectors, func(s string) bool { return regexp.MustCompile(s).MatchString(name) }) {
+				got = append(got, d.Dimensions...)
+			}
+		}
+		want := [][]string{{DimensionStack, DimensionPeer}}
+		if slices.Contains(RegionDimensionMetrics, name) {
+			want = append(want, []string{DimensionStack, DimensionRegion})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: dimension sets %v, want %v", name, got, want)
+		}
+	}
+	if !slices.Contains(ClusterMetrics, MetricPins) || !slices.Equal(RegionDimensionMetrics, []string{MetricPins}) {
+		t.Errorf("the per-region pinset is %s, which the collector must keep (%v)", MetricPins, ClusterMetrics)
 	}
 }
 
@@ -131,7 +187,7 @@ func TestRunbookAnchorsExist(t *testing.T) {
 			anchors["#"+b.String()] = true
 		}
 	}
-	for _, a := range []string{RunbookPeerDown, RunbookPinStuck, RunbookStall, RunbookScaleOut, RunbookStorage, RunbookEdge, RunbookRestore, RunbookZoneLoss, RunbookLoadBalance} {
+	for _, a := range []string{RunbookPeerDown, RunbookPinStuck, RunbookStall, RunbookScaleOut, RunbookStorage, RunbookEdge, RunbookRestore, RunbookZoneLoss, RunbookLoadBalance, RunbookRegionLoss, RunbookRegionBehind, RunbookRegionNotReporting} {
 		if !anchors[a] {
 			t.Errorf("docs/runbooks.md has no section for %s (have %v)", a, anchors)
 		}
