@@ -221,7 +221,7 @@ func TestPeersAdmitTheOtherRegionsPeersOnly(t *testing.T) {
 				s2 = append(s2, rule)
 			}
 		}
-		assert.Len(t, s2, 2, "%v", s2)
+		assert.Len(t, s2, 3, "%v", s2) // gateway, REST API, Pinning Service API
 		for id, ingress := range cluster.ofType("AWS::EC2::SecurityGroupIngress") {
 			if strings.HasPrefix(id, "LoadBalancer") {
 				assert.True(t, importedFrom(ingress.Properties["GroupId"], network.stackName), "%s: S1's load balancer group", id)
@@ -257,7 +257,7 @@ func TestSecretsAreReplicatedToTheSecondRegion(t *testing.T) {
 					assert.Contains(t, string(valueFrom), `"ExportsReader`, id)
 				}
 			}
-			assert.Equal(t, 3, secrets, id)
+			assert.Equal(t, 5, secrets, "%s: the seed and the REST API credentials, those again for the Pinning Service API layer", id)
 		}
 	}
 }
