@@ -182,6 +182,47 @@ func (r *run) refuses(ctx context.Context, user, pass string) (string, error) {
 	return fmt.Sprintf("HTTP %d", got), nil
 }
 
+// standby checks the REST API through the second region: it refuses a
+// request without credentials, and the peers that answer /id are the second
+// region's (the load balancer spreads requests, so it asks three times).
+func (r *run) standby(ctx context.Context) (string, error) {
+	var names []string
+	n, err := r.until(ctx, func(ctx context.Context) error {
+		res, err := r.send(ctx, http.MethodGet, r.cfg.StandbyAPIURL+"/id", nil, nil, "", "", 4096)
+		if err != nil {
+			return err
+		}
+		if res.status != http.StatusUnauthorized {
+			return statusError("GET /id without credentials", res, http.StatusUnauthorized)
+		}
+		names = names[:0]
+		for range 3 {
+			res, err := r.send(ctx, http.MethodGet, r.cfg.StandbyAPIURL+"/id", nil, nil, r.cfg.Username, r.cfg.Password, 1<<20)
+			if err != nil {
+				return err
+			}
+			if res.status != http.StatusOK {
+				return statusError("GET /id", res, http.StatusOK)
+			}
+			var id struct {
+				PeerName string `json:"peername"`
+			}
+			if err := json.Unmarshal(res.body, &id); err != nil {
+				return permanent("GET /id: %v", err)
+			}
+			if region := r.cfg.PeerRegions[id.PeerName]; region != r.cfg.StandbyRegion {
+				return permanent("answered by %q, a peer of %q, want a peer of %s", id.PeerName, region, r.cfg.StandbyRegion)
+			}
+			names = append(names, id.PeerName)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("refuses without credentials; answered by %s (%s), after %d attempt(s)", strings.Join(names, ", "), r.cfg.StandbyRegion, n), nil
+}
+
 // peerEntry is what the check reads of one /peers object (ipfs-cluster
 // api.ID).
 type peerEntry struct {

@@ -14,6 +14,10 @@
 //	peers                            /peers (a stream of JSON objects) lists
 //	                                 exactly the expected number of distinct
 //	                                 peers, none with a cluster or kubo error
+//	standby-api                      (two regions) the REST API through the
+//	                                 second region refuses a request without
+//	                                 credentials and is answered, three times,
+//	                                 by peers of the second region
 //	add                              POST /add of unique random bytes answers
 //	                                 200 with no X-Stream-Error trailer and the
 //	                                 CID computed locally from the bytes
@@ -113,6 +117,11 @@ type Config struct {
 	// be pinned in every region (with ReplicationFactorMin >= the number of
 	// regions, the allocator puts a copy in each). Empty: one region.
 	PeerRegions map[string]string
+	// StandbyAPIURL, when set, is the REST API through the second region
+	// (a deployment's SecondRegionRestApiUrl): the standby-api check asks it
+	// who answers, which must be a peer of StandbyRegion per PeerRegions,
+	// and that it refuses a request without credentials.
+	StandbyAPIURL, StandbyRegion string
 	// Wait bounds each wait (peers to appear, the pin, the gateway's
 	// first answer, the unpin).
 	Wait time.Duration
@@ -152,6 +161,14 @@ func (c *Config) validate() error {
 	if regions := c.regions(); len(regions) > 1 && c.ReplicationFactorMin < len(regions) {
 		errs = append(errs, fmt.Errorf("replication-factor-min %d across %d regions: want at least %d, or a pin need not reach every region", c.ReplicationFactorMin, len(regions), len(regions)))
 	}
+	if c.StandbyAPIURL != "" {
+		if p, err := url.Parse(c.StandbyAPIURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil {
+			errs = append(errs, errors.New("standby API URL: want http(s)://host[:port] without credentials"))
+		}
+		if !slices.Contains(c.regions(), c.StandbyRegion) {
+			errs = append(errs, fmt.Errorf("standby region %q: want one of the peers' regions %v", c.StandbyRegion, c.regions()))
+		}
+	}
 	if c.Wait <= 0 {
 		errs = append(errs, errors.New("wait bound must be positive"))
 	}
@@ -190,6 +207,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	cfg.GatewayURL = strings.TrimRight(cfg.GatewayURL, "/")
 	cfg.APIURL = strings.TrimRight(cfg.APIURL, "/")
+	cfg.StandbyAPIURL = strings.TrimRight(cfg.StandbyAPIURL, "/")
 	r := &run{cfg: cfg, client: cfg.HTTP}
 	if r.client == nil {
 		r.client = &http.Client{Timeout: time.Minute}
@@ -210,6 +228,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		return "wrong password: " + d1 + "; wrong user: " + d2, nil
 	})
 	r.check("peers", func() (string, error) { return r.peers(ctx) })
+	if cfg.StandbyAPIURL != "" {
+		r.check("standby-api", func() (string, error) { return r.standby(ctx) })
+	}
 
 	r.data = make([]byte, Size)
 	rand.Read(r.data)

@@ -291,3 +291,32 @@ func TestTwoRegionsNeedACopyInEach(t *testing.T) {
 		t.Errorf("replication-factor-min 1 over two regions accepted: %v", err)
 	}
 }
+
+// TestStandbyAPIIsTheSecondRegions: the REST API through the second region
+// passes when a second-region peer answers, fails when a first-region one
+// does.
+func TestStandbyAPIIsTheSecondRegions(t *testing.T) {
+	regions := map[string]string{"node0": "eu-west-1", "node1": "eu-west-1", "node2": "eu-west-1", "node3": "us-east-2", "node4": "us-east-2", "node5": "us-east-2"}
+	for _, tc := range []struct {
+		answeredBy int
+		want       Status
+	}{{4, OK}, {1, Fail}} {
+		f := newFake(t, 6)
+		cfg := config(f)
+		cfg.PeerRegions = regions
+		cfg.StandbyAPIURL, cfg.StandbyRegion = f.StandbyAPI(t, tc.answeredBy).URL, "us-east-2"
+		rs, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *Result
+		for i := range rs {
+			if rs[i].Name == "standby-api" {
+				got = &rs[i]
+			}
+		}
+		if got == nil || got.Status != tc.want {
+			t.Errorf("answered by node%d: %v, want %s", tc.answeredBy, got, tc.want)
+		}
+	}
+}

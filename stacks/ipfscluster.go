@@ -287,6 +287,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if cfg.SecondRegion != "" {
 		output(outputs.SecondRegion, cfg.SecondRegion, "Region of the cluster's other peers")
 		output(outputs.SecondRegionStackName, secondRegionStackName(cfg), "Stack of the second region's peers (in that region), with the same outputs for its peers")
+		output(outputs.SecondRegionRestAPIURL, *this.Edge.StandbyAPIURL(), "Cluster REST API through the second region (CloudFront, basic auth): where to write while the first region is down")
 	}
 	return this, nil
 }
@@ -375,6 +376,9 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	}
 	if websites := this.Edge.WebsitesDistribution(); websites != nil {
 		distributions = append(distributions, monitoring.Distribution{Name: "websites", Distribution: websites})
+	}
+	if standby := this.Edge.StandbyAPIDistribution(); standby != nil {
+		distributions = append(distributions, monitoring.Distribution{Name: "standby-api", Distribution: standby})
 	}
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,

@@ -182,7 +182,7 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 
 	// CloudFront's VPC-origin group exists in this VPC once the gateway
 	// distribution's VPC origin for this load balancer does.
-	s.LoadBalancer.AdmitCloudFrontVpcOriginsIn(constructs.NewConstruct(stack, jsii.String("LoadBalancer")), first.Edge.GatewayDistribution())
+	s.LoadBalancer.AdmitCloudFrontVpcOriginsIn(constructs.NewConstruct(stack, jsii.String("LoadBalancer")), first.Edge.GatewayDistribution(), first.Edge.StandbyAPIDistribution())
 
 	nodeImages, err := images.New(stack, "Images", &images.Props{SourceDir: first.sourceDir})
 	if err != nil {

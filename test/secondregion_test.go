@@ -600,3 +600,43 @@ func TestSecondRegionPropsAreValidated(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `monitoring.Props.DashboardName: "a b" is not a dashboard name`)
 }
+
+// TestStandbyAPIWritesThroughTheSecondRegion: CloudFront fails over no
+// write, so a REST API distribution of its own reaches the second region's
+// load balancer, behind the same authentication, never cached, all methods;
+// the cluster stack names it, the second region admits its VPC origin, and
+// the default app has none.
+func TestStandbyAPIWritesThroughTheSecondRegion(t *testing.T) {
+	for _, s := range twoRegionApps() {
+		_, cluster := secondRegion(t, s)
+		_, api := s.withPrefix(t, "AWS::CloudFront::Distribution", "EdgeApi")
+		_, standby := s.withPrefix(t, "AWS::CloudFront::Distribution", "EdgeStandbyApi")
+		dc := standby.Properties["DistributionConfig"]
+		require.Len(t, list(path(dc, "Origins")), 1)
+		o := list(path(dc, "Origins"))[0]
+		vpcOrigin := s.ofType("AWS::CloudFront::VpcOrigin")[ref(path(o, "VpcOriginConfig", "VpcOriginId"))]
+		assert.True(t, crossRegion(path(vpcOrigin.Properties, "VpcOriginEndpointConfig", "Arn")), "the second region's load balancer")
+		assert.Equal(t, float64(nodespec.RestAPIPort), path(vpcOrigin.Properties, "VpcOriginEndpointConfig", "HTTPPort"))
+		assert.Nil(t, path(dc, "Aliases"), "the API's domain stays with the first region's distribution")
+		// The same default behaviour as the API's: methods, cache, auth.
+		want, got := path(api.Properties, "DistributionConfig", "DefaultCacheBehavior"), path(dc, "DefaultCacheBehavior")
+		for _, key := range []string{"AllowedMethods", "CachePolicyId", "OriginRequestPolicyId", "ViewerProtocolPolicy", "LambdaFunctionAssociations", "Compress"} {
+			assert.Equal(t, path(want, key), path(got, key), key)
+		}
+		assert.Len(t, list(path(got, "AllowedMethods")), 7)
+		assert.Contains(t, s.stackTemplate.outputs, outputs.SecondRegionRestAPIURL)
+		// The second region's stack admits the VPC origins of its VPC on
+		// the REST API's port too.
+		var ports []float64
+		for _, rule := range cluster.ofType("AWS::EC2::SecurityGroupIngress") {
+			if p, ok := rule.Properties["FromPort"].(float64); ok {
+				ports = append(ports, p)
+			}
+		}
+		assert.Contains(t, ports, float64(nodespec.RestAPIPort))
+	}
+	for id := range defaults.ofType("AWS::CloudFront::Distribution") {
+		assert.False(t, strings.HasPrefix(id, "EdgeStandbyApi"), id)
+	}
+	assert.NotContains(t, defaults.stackTemplate.outputs, outputs.SecondRegionRestAPIURL)
+}

@@ -43,8 +43,9 @@
 // region) for its EcsClusterName and NodeServiceNames — or takes them from
 // SECOND_REGION_ECS_CLUSTER_NAME and SECOND_REGION_NODE_SERVICE_NAMES —,
 // waits for those services there (second-region-ecs-services), expects the
-// peers of both regions in /peers, and requires the added bytes to be
-// pinned in each region. The role then also needs
+// peers of both regions in /peers, checks the REST API through the second
+// region (SecondRegionRestApiUrl: standby-api), and requires the added
+// bytes to be pinned in each region. The role then also needs
 // cloudformation:DescribeStacks on that stack and ecs:DescribeServices on
 // its node services.
 //
@@ -134,9 +135,10 @@ var (
 // present only with a second region), and that stack's outputs the smoke
 // test reads.
 var (
-	envSecondRegion          = outputs.EnvironmentVariable(outputs.SecondRegion)
-	envSecondRegionStackName = outputs.EnvironmentVariable(outputs.SecondRegionStackName)
-	secondRegionNeeded       = []struct{ key, env string }{
+	envSecondRegion           = outputs.EnvironmentVariable(outputs.SecondRegion)
+	envSecondRegionStackName  = outputs.EnvironmentVariable(outputs.SecondRegionStackName)
+	envSecondRegionRestAPIURL = outputs.EnvironmentVariable(outputs.SecondRegionRestAPIURL)
+	secondRegionNeeded        = []struct{ key, env string }{
 		{outputs.EcsClusterName, outputs.SecondRegionVariable(outputs.EcsClusterName)},
 		{outputs.NodeServiceNames, outputs.SecondRegionVariable(outputs.NodeServiceNames)},
 	}
@@ -272,7 +274,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			missing = append(missing, n.env)
 		}
 	}
-	for _, n := range []struct{ key, env string }{{outputs.SecondRegion, envSecondRegion}, {outputs.SecondRegionStackName, envSecondRegionStackName}} {
+	for _, n := range []struct{ key, env string }{{outputs.SecondRegion, envSecondRegion}, {outputs.SecondRegionStackName, envSecondRegionStackName}, {outputs.SecondRegionRestAPIURL, envSecondRegionRestAPIURL}} {
 		if v := getenv(n.env); v != "" {
 			out[n.key] = v
 		}
@@ -349,6 +351,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		GatewayURL: st.gatewayURL, APIURL: st.apiURL,
 		Username: user, Password: pass, GatewayAuth: o.privateGateway,
 		ExpectedPeers: peers, ReplicationFactorMin: st.rfMin, PeerRegions: peerRegions,
+		StandbyAPIURL: out[outputs.SecondRegionRestAPIURL], StandbyRegion: out[outputs.SecondRegion],
 		Wait: o.wait, HTTP: httpClient, CloudFront: true,
 		OnResult: p.result,
 	})
@@ -386,7 +389,7 @@ func stackOutputs(ctx context.Context, api stacksAPI, stack string, out map[stri
 		switch {
 		case isNeeded(k):
 			fromStack++
-		case k == outputs.SecondRegion || k == outputs.SecondRegionStackName:
+		case k == outputs.SecondRegion || k == outputs.SecondRegionStackName || k == outputs.SecondRegionRestAPIURL:
 		default:
 			continue
 		}

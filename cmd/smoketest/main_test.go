@@ -458,6 +458,7 @@ func TestChecksTheSecondRegion(t *testing.T) {
 	f := newFakeAWS(t, fc)
 	f.outputs[outputs.SecondRegion] = second
 	f.outputs[outputs.SecondRegionStackName] = secondStack
+	f.outputs[outputs.SecondRegionRestAPIURL] = fc.StandbyAPI(t, 4).URL
 	f.secondStack, f.secondCluster = secondStack, secondCluster
 	f.secondOutputs = map[string]string{outputs.EcsClusterName: secondCluster, outputs.NodeServiceNames: strings.Join(secondServices, ",")}
 	for _, s := range secondServices {
@@ -467,7 +468,7 @@ func TestChecksTheSecondRegion(t *testing.T) {
 	if o.code != 0 {
 		t.Fatalf("exit %d, want 0", o.code)
 	}
-	for _, name := range []string{"second-region-stack-outputs", "second-region-ecs-services", "peers", "pinned"} {
+	for _, name := range []string{"second-region-stack-outputs", "second-region-ecs-services", "peers", "standby-api", "pinned"} {
 		if l := o.line(name); !strings.HasPrefix(l, "ok ") {
 			t.Errorf("%s: line %q, want ok", name, l)
 		}

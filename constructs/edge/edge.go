@@ -57,6 +57,9 @@ type Edge struct {
 	auth       experimental.EdgeFunction
 	gatewayURL *string
 	apiURL     *string
+	// With a FailoverLoadBalancer: the REST API through it.
+	standbyAPI    awscloudfront.Distribution
+	standbyAPIURL *string
 }
 
 // GatewayDomainName is the gateway distribution's *.cloudfront.net name
@@ -87,6 +90,19 @@ func (e *Edge) WebsitesDistribution() awscloudfront.IDistribution {
 	}
 	return e.websites
 }
+
+// StandbyAPIDistribution is the REST API distribution whose origin is
+// Props.FailoverLoadBalancer, nil without one: the way to write while the
+// first load balancer's region is down.
+func (e *Edge) StandbyAPIDistribution() awscloudfront.IDistribution {
+	if e.standbyAPI == nil {
+		return nil
+	}
+	return e.standbyAPI
+}
+
+// StandbyAPIURL is StandbyAPIDistribution's https URL, nil without one.
+func (e *Edge) StandbyAPIURL() *string { return e.standbyAPIURL }
 
 // AuthFunction is the Lambda@Edge Basic-auth function (its Lambda lives in
 // the us-east-1 stack the EdgeFunction construct creates).
@@ -120,14 +136,22 @@ func NewEdge(scope constructs.Construct, id string, props *Props) (*Edge, error)
 	var gatewayOrigin awscloudfront.IOrigin
 	var gatewayHeaders awscloudfront.ResponseHeadersPolicy
 	e.gateway, gatewayOrigin, gatewayHeaders = newGateway(c, &p, e.auth, logBucket)
-	e.api = newAPI(c, &p, e.auth, logBucket)
+	e.api = newAPI(c, &p, apiDistribution{id: "Api", comment: "IPFS Cluster REST API", logPrefix: "api/", loadBalancer: p.LoadBalancer, domain: p.APIDomain}, e.auth, logBucket)
+	if p.FailoverLoadBalancer != nil {
+		// CloudFront fails over no write, so the API cannot have an origin
+		// group: a distribution of its own reaches the second region's
+		// peers, for clients to write through when the first region is
+		// down. No custom domain: two distributions cannot share one.
+		e.standbyAPI = newAPI(c, &p, apiDistribution{id: "StandbyApi", comment: "IPFS Cluster REST API through the second region", logPrefix: "standby-api/", loadBalancer: p.FailoverLoadBalancer}, e.auth, logBucket)
+		e.standbyAPIURL = distributionURL(e.standbyAPI, nil)
+	}
 	if p.Websites != nil {
 		e.websites = newWebsites(c, &p, gatewayOrigin, gatewayHeaders, logBucket)
 	}
 	if p.DestroyLogs && logBucket != nil {
 		// Deleted before the bucket is emptied, so that no distribution
 		// logs into it after.
-		for _, d := range []awscloudfront.Distribution{e.gateway, e.api, e.websites} {
+		for _, d := range []awscloudfront.Distribution{e.gateway, e.api, e.websites, e.standbyAPI} {
 			if d != nil {
 				d.Node().AddDependency(logBucket)
 			}
@@ -437,19 +461,26 @@ func newGatewayCachePolicy(c constructs.Construct, id, comment string, def, max 
 	})
 }
 
-func newAPI(c constructs.Construct, p *Props, auth experimental.EdgeFunction, logBucket awss3.IBucket) awscloudfront.Distribution {
-	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
+// apiDistribution says which REST API distribution newAPI builds.
+type apiDistribution struct {
+	id, comment, logPrefix string
+	loadBalancer           awselasticloadbalancingv2.IApplicationLoadBalancer
+	domain                 *Domain
+}
+
+func newAPI(c constructs.Construct, p *Props, a apiDistribution, auth experimental.EdgeFunction, logBucket awss3.IBucket) awscloudfront.Distribution {
+	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(a.loadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
 		HttpPort:       jsii.Number(float64(p.APIPort)),
 		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
 		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
 	})
-	policy := awscloudfront.NewResponseHeadersPolicy(c, jsii.String("ApiResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
-		Comment:                 jsii.String("IPFS Cluster REST API: security headers"),
+	policy := awscloudfront.NewResponseHeadersPolicy(c, jsii.String(a.id+"ResponseHeaders"), &awscloudfront.ResponseHeadersPolicyProps{
+		Comment:                 jsii.String(a.comment + ": security headers"),
 		SecurityHeadersBehavior: securityHeaders(edgespec.APIHeaders),
 		CustomHeadersBehavior:   customHeaders(edgespec.APIHeaders),
 	})
 	dp := &awscloudfront.DistributionProps{
-		Comment: jsii.String("IPFS Cluster REST API"),
+		Comment: jsii.String(a.comment),
 		DefaultBehavior: &awscloudfront.BehaviorOptions{
 			Origin:               origin,
 			ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_HTTPS_ONLY,
@@ -468,8 +499,8 @@ func newAPI(c constructs.Construct, p *Props, auth experimental.EdgeFunction, lo
 			EdgeLambdas: edgeLambdas(auth, true),
 		},
 	}
-	commonDistributionProps(c, "Api", p, p.APIDomain, logBucket, "api/", dp)
-	d := awscloudfront.NewDistribution(c, jsii.String("Api"), dp)
-	suppressDistribution(d, p, p.APIDomain, "IPFS Cluster REST API")
+	commonDistributionProps(c, a.id, p, a.domain, logBucket, a.logPrefix, dp)
+	d := awscloudfront.NewDistribution(c, jsii.String(a.id), dp)
+	suppressDistribution(d, p, a.domain, a.comment)
 	return d
 }

@@ -38,8 +38,10 @@ type Props struct {
 	// it, through a VPC origin of its own, when LoadBalancer answers 500,
 	// 502, 503 or 504 or cannot be reached. CloudFront fails over GET, HEAD
 	// and OPTIONS only, which is all the gateway allows; the REST API and
-	// the websites stay on LoadBalancer. Its security group must admit the
-	// VPC origins of its own VPC too. Default none.
+	// the websites stay on LoadBalancer, and a standby REST API
+	// distribution (Edge.StandbyAPIDistribution) reaches this one's peers
+	// for writes while LoadBalancer's region is down. Its security group
+	// must admit the VPC origins of its own VPC too. Default none.
 	FailoverLoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
 
 	// GatewayPort is the ALB's HTTP listener port for the kubo gateway

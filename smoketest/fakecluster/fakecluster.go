@@ -24,8 +24,9 @@ import (
 
 // Peer is one /peers object (the fields of api.ID the smoke test reads).
 type Peer struct {
-	ID    string `json:"id"`
-	Error string `json:"error"`
+	ID       string `json:"id"`
+	PeerName string `json:"peername"`
+	Error    string `json:"error"`
 	IPFS  struct {
 		ID    string `json:"id"`
 		Error string `json:"error"`
@@ -75,7 +76,7 @@ type Cluster struct {
 func New(t testing.TB, n int) *Cluster {
 	f := &Cluster{User: "admin", Pass: "s3cret-Pass-9f2", content: map[string][]byte{}, FlipByte: -1, Reads: map[string]int{}}
 	for i := range n {
-		p := Peer{ID: fmt.Sprintf("12D3KooWFakeClusterPeerXXXXXXXXXXXXXXXXXXXXXXXXXXXX%02d", i)}
+		p := Peer{ID: fmt.Sprintf("12D3KooWFakeClusterPeerXXXXXXXXXXXXXXXXXXXXXXXXXXXX%02d", i), PeerName: fmt.Sprint("node", i)}
 		p.IPFS.ID = fmt.Sprintf("12D3KooWFakeKubo%02d", i)
 		f.Peers = append(f.Peers, p)
 	}
@@ -85,6 +86,24 @@ func New(t testing.TB, n int) *Cluster {
 	t.Cleanup(f.API.Close)
 	t.Cleanup(f.Gateway.Close)
 	return f
+}
+
+// StandbyAPI is a second REST API front (a second region's) with the same
+// credentials, whose /id is answered by peer index.
+func (f *Cluster) StandbyAPI(t testing.TB, index int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !f.authorized(r) {
+			apiError(w, http.StatusUnauthorized, "unauthorized: access denied")
+			return
+		}
+		if r.URL.Path != "/id" {
+			apiError(w, http.StatusNotFound, "not found")
+			return
+		}
+		writeJSON(w, http.StatusOK, f.Peers[index])
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // Pinned is the number of CIDs in the pinset.

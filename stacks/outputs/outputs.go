@@ -60,6 +60,9 @@ const (
 const (
 	SecondRegion          = "SecondRegion"
 	SecondRegionStackName = "SecondRegionStackName"
+	// SecondRegionRestAPIURL is the REST API through the second region's
+	// load balancer: where clients write while the first region is down.
+	SecondRegionRestAPIURL = "SecondRegionRestApiUrl"
 )
 
 // SecondRegionVariable is the environment variable that carries output key
