@@ -20,6 +20,13 @@
 // With "forwardHost" on a site, the viewer's Host reaches the upstream (the
 // subdomain gateway and the websites distribution key their caches on it).
 //
+// With a "psa" site, the API listener sends every request under /psa/ to
+// that site's upstreams (the peers' Pinning Service API layer), as the API
+// distribution's /psa/* behaviour sends them to the ALB's PSA listener:
+// the same handler, given the request body as CloudFront gives it with
+// includeBody (the first 40 KB, flagged when truncated), and the token key
+// secret from the secrets file (credentialsFile.tokenSecretVar).
+//
 // Not modelled: caching, the gateway distribution's query-string and
 // header allow-lists, HTTPS, CORS headers, the subdomain gateway's
 // viewer-response function (it only turns http:// redirects into https://,
@@ -35,6 +42,7 @@ import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
 import { createHandler } from '../basic-auth/index.mjs';
+import { PSA_LIMITS, PSA_PREFIX } from '../basic-auth/psa.mjs';
 
 // RFC 9110 §7.6.1 connection-specific fields: never forwarded.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'proxy-authenticate', 'proxy-authorization']);
@@ -126,6 +134,7 @@ class Site {
     this.healthPath = cfg.healthPath;
     this.healthyStatus = cfg.healthyStatus;
     this.forwardHost = cfg.forwardHost === true;
+    this.includeBody = cfg.includeBody === true;
     this.upstreams = cfg.upstreams.map((u) => ({ url: new URL(u), healthy: true }));
     this.next = 0;
     this.log = log;
@@ -185,9 +194,32 @@ class Site {
     this.send(res, Number(r.status), r.statusDescription, collect(pairs), body);
   }
 
+  // Reads the whole body (a PSA request is small), and gives the function
+  // what CloudFront would: the first PSA_LIMITS.bodyBytes, base64.
+  async readBody(req, request) {
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += chunk.length;
+      if (size > 4 * PSA_LIMITS.bodyBytes) {
+        throw new Error('request body too large for the local edge');
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    request.body = {
+      inputTruncated: body.length > PSA_LIMITS.bodyBytes,
+      action: 'read-only',
+      encoding: 'base64',
+      data: body.subarray(0, PSA_LIMITS.bodyBytes).toString('base64'),
+    };
+    return body;
+  }
+
   async serve(req, res) {
     const event = toViewerRequestEvent(req);
     let request = event.Records[0].cf.request;
+    const body = this.includeBody ? await this.readBody(req, request) : null;
     if (this.handler) {
       let result;
       try {
@@ -204,10 +236,12 @@ class Site {
       }
       request = result;
     }
-    this.proxy(req, res, request, this.candidates());
+    this.proxy(req, res, request, this.candidates(), body);
   }
 
-  proxy(req, res, request, candidates) {
+  // body: the request body already read (includeBody), or null to stream
+  // it from req.
+  proxy(req, res, request, candidates, body = null) {
     const upstream = candidates.shift();
     if (!upstream) {
       this.send(res, 502, 'Bad Gateway', new Map([['content-type', { name: 'Content-Type', values: ['text/plain'] }]]), 'no upstream accepted the connection\n');
@@ -249,7 +283,11 @@ class Site {
     preq.on('socket', (socket) => {
       const start = () => {
         started = true;
-        req.pipe(preq);
+        if (body) {
+          preq.end(body);
+        } else {
+          req.pipe(preq);
+        }
       };
       if (socket.connecting) {
         socket.once('connect', start);
@@ -280,7 +318,7 @@ class Site {
       if (!started && REFUSED.has(err.code)) {
         // Nothing of the request left: mark it down and try the next one.
         this.setHealth(upstream, false, `connection: ${err.code}`);
-        this.proxy(req, res, request, candidates);
+        this.proxy(req, res, request, candidates, body);
         return;
       }
       if (!res.headersSent && err.code === 'ECONNRESET' && REPLAYABLE.has(request.method)) {
@@ -292,7 +330,7 @@ class Site {
         if (!preq.reusedSocket) {
           this.setHealth(upstream, false, `connection: ${err.code} before an answer`);
         }
-        this.proxy(req, res, request, candidates);
+        this.proxy(req, res, request, candidates, body);
         return;
       }
       this.log(`${this.name}: ${request.method} ${request.uri} to ${upstream.url.origin}: ${err.code || err.message}`);
@@ -348,6 +386,32 @@ export function credentialsLoader(config) {
 }
 
 /**
+ * Where the handler reads the PSA token key secret from: the variable
+ * config.credentialsFile.tokenSecretVar of the secrets file (its value is
+ * the secret's JSON, as Secrets Manager holds it), read again whenever the
+ * cache expires; or a fixed config.tokenSecret. Neither: the handler
+ * answers /psa with 503, as the deployed one does without its secret.
+ */
+export function tokenSecretLoader(config) {
+  const file = config.credentialsFile;
+  if (file && file.tokenSecretVar) {
+    return async () => {
+      for (const line of (await readFile(file.path, 'utf8')).split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && line.slice(0, eq).trim() === file.tokenSecretVar) {
+          return JSON.parse(line.slice(eq + 1));
+        }
+      }
+      throw new Error(`${file.tokenSecretVar} is not in the secrets file`);
+    };
+  }
+  if (config.tokenSecret) {
+    return async () => config.tokenSecret;
+  }
+  return undefined;
+}
+
+/**
  * Starts the two listeners. options.viewerRequest replaces the real
  * handler (tests); options.log receives one line per event.
  */
@@ -355,8 +419,10 @@ export async function startEdge(config, options = {}) {
   const log = options.log || ((m) => process.stderr.write(`localedge: ${m}\n`));
   let handler = options.viewerRequest;
   if (!handler) {
+    const loadTokenSecret = tokenSecretLoader(config);
     handler = createHandler({
       loadCredentials: credentialsLoader(config),
+      ...(loadTokenSecret ? { loadTokenSecret } : {}),
       // Unset: the deployed function's cache time, so a rotation behaves
       // here as it does at the edge.
       ...(config.credentialsCacheTtlMs > 0 ? { cacheTtlMs: config.credentialsCacheTtlMs } : {}),
@@ -368,6 +434,15 @@ export async function startEdge(config, options = {}) {
     gateway: new Site('gateway', config.gateway, config.privateGateway ? handler : null, log),
     api: new Site('api', config.api, handler, log),
   };
+  if (config.psa) {
+    sites.psa = new Site('psa', { ...config.psa, includeBody: true }, handler, log);
+  }
+  // The sites each listener serves, by path: the API distribution's
+  // /psa/* behaviour goes to the PSA site.
+  const route = {
+    gateway: () => sites.gateway,
+    api: (req) => (sites.psa && (req.url || '').startsWith(`${PSA_PREFIX}/`) ? sites.psa : sites.api),
+  };
   const intervalMs = config.healthIntervalMs || 2000;
   const timeoutMs = config.healthTimeoutMs || Math.min(2000, intervalMs);
   // The ALB routes to a target only after it passed a check.
@@ -377,9 +452,9 @@ export async function startEdge(config, options = {}) {
   const servers = {};
   const urls = {};
   try {
-    for (const [name, site] of Object.entries(sites)) {
+    for (const name of ['gateway', 'api']) {
       servers[name] = http.createServer((req, res) => {
-        site.serve(req, res).catch((err) => {
+        route[name](req).serve(req, res).catch((err) => {
           log(`${name}: ${err && err.stack}`);
           res.destroy();
         });
