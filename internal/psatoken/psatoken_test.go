@@ -54,7 +54,7 @@ func TestRevokePrunesAndBounds(t *testing.T) {
 	big := New()
 	var err error
 	for i := 0; err == nil && i < 5000; i++ {
-		err = big.Revoke(base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("x", 12)+string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676%26))+"zzz"))[:22], now.Unix()+3600, now)
+		err = big.Revoke(base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("x", 12) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26)) + "zzz"))[:22], now.Unix()+3600, now)
 	}
 	if err == nil || !strings.Contains(err.Error(), "rotate the key") || len(big.String()) > MaxSecretBytes+200 {
 		t.Fatalf("the list must stop near Secrets Manager's limit with advice: %v (%d bytes)", err, len(big.String()))
