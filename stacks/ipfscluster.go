@@ -356,6 +356,8 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	if websites := this.Edge.WebsitesDistribution(); websites != nil {
 		distributions = append(distributions, monitoring.Distribution{Name: "websites", Distribution: websites})
 	}
+	// The API distribution serves the Pinning Service API under /psa.
+	psa := &monitoring.PSA{Distribution: "api"}
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
@@ -370,6 +372,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		StorageMaxBytes: storageMax,
 		LogRetention:    retention,
 		Distributions:   distributions,
+		PSA:             psa,
 	})
 	if err != nil {
 		return err
@@ -390,6 +393,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		RunbookURL:    cfg.RunbookBaseURL,
 		Distributions: distributions,
 		AuthFunction:  this.Edge.AuthFunction().Lambda(),
+		PSA:           psa,
 	})
 	return err
 }

@@ -86,6 +86,9 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// Distributions are shown on the dashboard (us-east-1 widgets).
 	Distributions []Distribution
+	// PSA, optional, names the Pinning Service API's distribution and
+	// target group for the dashboard's PSA rows.
+	PSA *PSA
 }
 
 // Validate reports every problem at once.
@@ -138,6 +141,7 @@ func (p *Props) Validate() error {
 	if p.StorageMaxBytes == 0 {
 		l.Add("StorageMaxBytes", "required: kubo's StorageMax in bytes")
 	}
+	p.PSA.validate(l, p.Distributions, p.TargetGroups)
 	return l.Err()
 }
 

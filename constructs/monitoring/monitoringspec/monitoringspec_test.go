@@ -131,7 +131,7 @@ func TestRunbookAnchorsExist(t *testing.T) {
 			anchors["#"+b.String()] = true
 		}
 	}
-	for _, a := range []string{RunbookPeerDown, RunbookPinStuck, RunbookStall, RunbookScaleOut, RunbookStorage, RunbookEdge, RunbookRestore, RunbookZoneLoss, RunbookLoadBalance} {
+	for _, a := range []string{RunbookPeerDown, RunbookPinStuck, RunbookStall, RunbookScaleOut, RunbookStorage, RunbookEdge, RunbookRestore, RunbookZoneLoss, RunbookLoadBalance, RunbookPSARefused, RunbookPSATokens} {
 		if !anchors[a] {
 			t.Errorf("docs/runbooks.md has no section for %s (have %v)", a, anchors)
 		}
