@@ -2,11 +2,14 @@
 // for the public IPFS gateway, one for the IPFS Cluster REST API, both
 // reaching the ALB through CloudFront VPC origins (the ALB never faces the
 // Internet), and a Lambda@Edge viewer-request function that checks HTTP Basic
-// credentials against the REST API credentials secret.
+// credentials against the REST API credentials secret. The API distribution
+// also serves the Pinning Service API under /psa, where the same function
+// checks Bearer tokens signed with the PSA token key secret.
 //
 // Request path: viewer --HTTPS--> CloudFront edge --(viewer-request
 // Lambda@Edge on the API, and on the gateway when private)--> VPC origin
-// (ENIs in the ALB's VPC) --HTTP--> internal ALB :8080 / :9094 --> tasks.
+// (ENIs in the ALB's VPC) --HTTP--> internal ALB :8080 / :9094 / :9098
+// (/psa) --> tasks.
 package edge
 
 import (
