@@ -21,10 +21,15 @@
 // it is refused anyway); revoking all replaces "key". Either takes effect
 // when the edge's cache of the secret expires (DEFAULT_CACHE_TTL_MS at most,
 // per edge location and container).
+//
+// The function cannot tell the distributions apart (it is built before
+// them), so a private gateway treats /psa/* the same way: a token instead of
+// Basic credentials there reaches only kubo's gateway, which serves nothing
+// under /psa.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-import { isOrigin, isRFC3339, parseBasicAuthorization, parseCid } from './index.mjs';
+import { MAX_AUTHORIZATION_LENGTH, isOrigin, isRFC3339, parseBasicAuthorization, parseCid } from './index.mjs';
 
 /** The base path of the PSA: the endpoint clients are given is https://<api>/psa. */
 export const PSA_PREFIX = '/psa';
@@ -216,7 +221,7 @@ export function verifyToken(token, secret, nowSec) {
 
 /** Reads "Bearer <token>" from one Authorization header value. */
 export function parseBearer(value) {
-  if (typeof value !== 'string') return null;
+  if (typeof value !== 'string' || value.length > MAX_AUTHORIZATION_LENGTH) return null;
   const m = /^Bearer +([A-Za-z0-9_.-]+) *$/i.exec(value);
   return m ? m[1] : null;
 }
@@ -227,7 +232,7 @@ export function parseBearer(value) {
 function jsonBody(request, { optional = false } = {}) {
   const body = request.body;
   if (body && body.inputTruncated) {
-    throw new PsaRefusal(413, 'BAD_REQUEST', `the body is larger than ${PSA_LIMITS.bodyBytes} bytes`);
+    throw new PsaRefusal(413, 'PAYLOAD_TOO_LARGE', `the body is larger than ${PSA_LIMITS.bodyBytes} bytes`);
   }
   const raw = body && typeof body.data === 'string' ? Buffer.from(body.data, body.encoding === 'text' ? 'utf8' : 'base64') : Buffer.alloc(0);
   if (raw.length === 0) {

@@ -167,6 +167,7 @@ describe('Bearer tokens', () => {
     const basicOnPins = await e.call(request({ authorization: basic(USER, PASS) }));
     failure(basicOnPins, 401);
     assert.match(basicOnPins.headers['www-authenticate'][0].value, /error="invalid_request"/);
+    failure(await e.call(request({ authorization: `Bearer ${'a'.repeat(1100)}` })), 401, /not "Bearer <token>"/);
     const twice = request({ authorization: 'Bearer a.b.c' });
     twice.headers.authorization.push({ key: 'Authorization', value: 'Bearer a.b.c' });
     failure(await e.call(twice), 401);
