@@ -172,12 +172,9 @@ export function issueToken(secret, { sub, expiresIn }, nowSec) {
   return { token: `${input}.${b64url(sign(secret.key, input))}`, jti, exp };
 }
 
-/**
- * Verifies a token against the secret at nowSec. Returns its claims, or
- * throws a 401 refusal saying why (the reason is the client's to know:
- * none of it is secret).
- */
-export function verifyToken(token, secret, nowSec) {
+// The parts of a token, checked for shape and algorithm: what can be
+// refused before the secret is read (so garbage never causes a load).
+function parseToken(token) {
   const parts = typeof token === 'string' ? token.split('.') : [];
   if (parts.length !== 3) {
     throw invalidToken('the token is not a JSON Web Token (three base64url parts)');
@@ -193,6 +190,19 @@ export function verifyToken(token, secret, nowSec) {
   if (header.alg !== 'HS256' || (header.typ !== undefined && header.typ !== 'JWT') || header.crit !== undefined) {
     throw invalidToken('the token is not signed with HS256');
   }
+  return { h, p, s };
+}
+
+/**
+ * Verifies a token against the secret at nowSec. Returns its claims, or
+ * throws a 401 refusal saying why (the reason is the client's to know:
+ * none of it is secret).
+ */
+export function verifyToken(token, secret, nowSec) {
+  return checkToken(parseToken(token), secret, nowSec);
+}
+
+function checkToken({ h, p, s }, secret, nowSec) {
   const signature = fromB64url(s);
   const expected = sign(secret.key, `${h}.${p}`);
   // Constant time over the 32 bytes; a wrong length fails without a
@@ -549,7 +559,8 @@ async function psa(request, ctx) {
     const details = value === null ? 'an access token is required (Authorization: Bearer <token>; POST /psa/token issues one)' : 'the Authorization header is not "Bearer <token>"';
     throw new PsaRefusal(401, 'UNAUTHORIZED', details, bearerChallenge(value === null ? null : 'invalid_request', details));
   }
-  const claims = verifyToken(token, await ctx.tokenSecret(), ctx.nowSec());
+  const parsed = parseToken(token);
+  const claims = checkToken(parsed, await ctx.tokenSecret(), ctx.nowSec());
   // Only callers with a valid token learn what the service would refuse.
   checkPsaRoute(request);
   const { username, password } = await ctx.credentials();

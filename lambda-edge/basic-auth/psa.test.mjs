@@ -173,6 +173,14 @@ describe('Bearer tokens', () => {
     failure(await e.call(twice), 401);
   });
 
+  test('malformed tokens and foreign algorithms are refused without reading the secret', async () => {
+    const e = edge();
+    for (const t of ['purposefullyInvalid', 'a.b', `${b64url({ alg: 'none' })}.${b64url(goodClaims())}.`, `${b64url({ alg: 'RS256' })}.${b64url(goodClaims())}.sig`]) {
+      refusedToken(await e.call(request({ authorization: `Bearer ${t}` })));
+    }
+    assert.equal(e.tokenLoads, 0);
+  });
+
   test('a hand-made token with the right key and claims passes (the format is plain HS256 JWT)', async () => {
     const e = edge();
     forwarded(await e.call(request({ authorization: `Bearer ${forge({ alg: 'HS256', typ: 'JWT' }, goodClaims())}` })));
