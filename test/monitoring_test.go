@@ -744,3 +744,22 @@ func TestAlarmsLinkTheConfiguredRunbooks(t *testing.T) {
 	}
 	assert.Greater(t, described, 20)
 }
+
+// TestPSAMonitoringNamesAreChecked: the PSA's distribution and target
+// group must be among those the monitoring watches; the edge's monitoring
+// has no target groups and ignores that one.
+func TestPSAMonitoringNamesAreChecked(t *testing.T) {
+	s := defaults
+	api := []monitoring.Distribution{{Name: "api", Distribution: s.stack.Edge.APIDistribution()}}
+	edgeProps := &monitoring.EdgeProps{StackName: "S", Distributions: api, PSA: &monitoring.PSA{Distribution: "api", TargetGroup: "psa"}}
+	assert.NoError(t, edgeProps.Validate())
+	edgeProps.PSA.Distribution = "gateway"
+	assert.ErrorContains(t, edgeProps.Validate(), `monitoring.EdgeProps.PSA.Distribution: "gateway" is not the Name of one of Distributions`)
+
+	props := &monitoring.Props{Distributions: api, TargetGroups: []monitoring.TargetGroup{{Name: "restapi", Group: s.stack.LoadBalancer.RestAPITargetGroup}},
+		PSA: &monitoring.PSA{Distribution: "api", TargetGroup: "psa"}}
+	err := props.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `monitoring.Props.PSA.TargetGroup: "psa" is not the Name of one of TargetGroups`)
+	assert.NotContains(t, err.Error(), "PSA.Distribution")
+}

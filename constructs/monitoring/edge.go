@@ -34,7 +34,8 @@ type EdgeProps struct {
 	// function). Optional.
 	AuthFunction awslambda.IFunction
 	// PSA, optional, names the distribution serving the Pinning Service
-	// API: its refused answers get an alarm.
+	// API: its refused answers get an alarm (PSA.TargetGroup is the cluster
+	// region's, not checked here).
 	PSA *PSA
 }
 
@@ -61,7 +62,7 @@ func (p *EdgeProps) Validate() error {
 			l.Add(fmt.Sprintf("Distributions[%d]", i), "needs a Name and a Distribution")
 		}
 	}
-	p.PSA.validate(l, p.Distributions, nil)
+	p.PSA.validate(l, p.Distributions, nil, false)
 	return l.Err()
 }
 

@@ -141,7 +141,7 @@ func (p *Props) Validate() error {
 	if p.StorageMaxBytes == 0 {
 		l.Add("StorageMaxBytes", "required: kubo's StorageMax in bytes")
 	}
-	p.PSA.validate(l, p.Distributions, p.TargetGroups)
+	p.PSA.validate(l, p.Distributions, p.TargetGroups, true)
 	return l.Err()
 }
 

@@ -33,18 +33,17 @@ type PSA struct {
 	TargetGroup string
 }
 
-func (p *PSA) validate(l *propcheck.List, distributions []Distribution, targetGroups []TargetGroup) {
+// validate checks that the names exist: the distribution always, the
+// target group only where target groups are given (the cluster region's
+// monitoring; the edge's has none).
+func (p *PSA) validate(l *propcheck.List, distributions []Distribution, targetGroups []TargetGroup, withTargetGroup bool) {
 	if p == nil {
 		return
 	}
-	found := false
-	for _, d := range distributions {
-		found = found || d.Name == p.Distribution
-	}
-	if !found {
+	if psaDistribution(p, distributions) == nil {
 		l.Add("PSA.Distribution", "%q is not the Name of one of Distributions", p.Distribution)
 	}
-	if p.TargetGroup != "" && psaTargetGroup(p.TargetGroup, targetGroups) == nil {
+	if withTargetGroup && p.TargetGroup != "" && psaTargetGroup(p.TargetGroup, targetGroups) == nil {
 		l.Add("PSA.TargetGroup", "%q is not the Name of one of TargetGroups", p.TargetGroup)
 	}
 }
