@@ -141,23 +141,34 @@ function withTimeout(promise, ms, what) {
 // A loaded value reused for ttlMs, loaded by one call at a time; parse
 // checks (and may convert) it, and throws when it is unusable.
 function cachedLoader(load, parse, what, { ttlMs, now, timeoutMs }) {
-  let cached = null; // { value, expiresAt }
+  let cached = null; // { value, loadedAt, expiresAt }
   let inflight = null;
-  return function get() {
+  function get() {
     if (cached && now() < cached.expiresAt) {
       return Promise.resolve(cached.value);
     }
     inflight ??= (async () => {
       try {
         const value = parse(await withTimeout(Promise.resolve().then(load), timeoutMs, what));
-        cached = { value, expiresAt: now() + ttlMs };
+        const loadedAt = now();
+        cached = { value, loadedAt, expiresAt: loadedAt + ttlMs };
         return value;
       } finally {
         inflight = null;
       }
     })();
     return inflight;
+  }
+  // Drops the cached value when it was loaded at least minAgeMs ago, so
+  // that the next get() loads again; says whether it did.
+  get.expireOlderThan = (minAgeMs) => {
+    if (cached && now() - cached.loadedAt >= minAgeMs) {
+      cached = null;
+      return true;
+    }
+    return false;
   };
+  return get;
 }
 
 function noTokenSecret() {

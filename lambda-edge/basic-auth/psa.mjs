@@ -51,6 +51,14 @@ export const PSA_LIMITS = Object.freeze({
   tokenName: /^[A-Za-z0-9._@-]{1,64}$/,
   /** Clock skew tolerated on iat and nbf, in seconds. */
   clockSkew: 60,
+  /**
+   * A token whose signature does not match makes the edge read the key
+   * again if it read it at least this long ago (milliseconds): a token
+   * issued under a new key at another edge location is accepted within
+   * this time, not only when the cache expires; forged tokens cause at
+   * most one read per this time per function instance.
+   */
+  keyRefreshMs: 30 * 1000,
   /** Bytes CloudFront shows a viewer-request function of a body (it truncates beyond). */
   bodyBytes: 40 * 1024,
   /** Pin name, in UTF-8 bytes (the spec's maxLength 255 characters is looser). */
@@ -110,6 +118,8 @@ function bearerChallenge(error, description) {
 
 const invalidToken = (description) =>
   new PsaRefusal(401, 'UNAUTHORIZED', description, bearerChallenge('invalid_token', description));
+
+const SIGNATURE_MISMATCH = 'the token signature does not match (a forged token, or one signed with a rotated key)';
 
 /** True when uri is under PSA_PREFIX (the /psa/* behaviour's paths). */
 export function isPsaUri(uri) {
@@ -208,7 +218,7 @@ function checkToken({ h, p, s }, secret, nowSec) {
   // Constant time over the 32 bytes; a wrong length fails without a
   // comparison of different lengths (timingSafeEqual would throw).
   if (!signature || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
-    throw invalidToken('the token signature does not match (a forged token, or one signed with a rotated key)');
+    throw invalidToken(SIGNATURE_MISMATCH);
   }
   const payloadBytes = fromB64url(p);
   const claims = payloadBytes && jsonObject(payloadBytes);
@@ -521,7 +531,8 @@ function okJSON(value) {
  *   checkBasic(supplied) -> Promise<boolean>: the REST API credentials
  *     compared in constant time (throws when they cannot be loaded);
  *   credentials() -> Promise<{username, password}>;
- *   tokenSecret() -> Promise<parseTokenSecret(...)>;
+ *   tokenSecret() -> Promise<parseTokenSecret(...)>, with
+ *     tokenSecret.expireOlderThan(ms) -> boolean (drops an old cached value);
  *   realm, nowSec(), log.
  */
 export async function handlePsa(request, ctx) {
@@ -560,7 +571,17 @@ async function psa(request, ctx) {
     throw new PsaRefusal(401, 'UNAUTHORIZED', details, bearerChallenge(value === null ? null : 'invalid_request', details));
   }
   const parsed = parseToken(token);
-  const claims = checkToken(parsed, await ctx.tokenSecret(), ctx.nowSec());
+  let claims;
+  try {
+    claims = checkToken(parsed, await ctx.tokenSecret(), ctx.nowSec());
+  } catch (err) {
+    // Perhaps signed with a key newer than the cached one: read it again
+    // (not more often than keyRefreshMs) and check once more.
+    if (!(err instanceof PsaRefusal && err.message === SIGNATURE_MISMATCH && ctx.tokenSecret.expireOlderThan(PSA_LIMITS.keyRefreshMs))) {
+      throw err;
+    }
+    claims = checkToken(parsed, await ctx.tokenSecret(), ctx.nowSec());
+  }
   // Only callers with a valid token learn what the service would refuse.
   checkPsaRoute(request);
   const { username, password } = await ctx.credentials();

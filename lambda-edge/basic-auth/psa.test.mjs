@@ -270,6 +270,28 @@ describe('revocation and rotation (the runbook, at the handler)', () => {
     forwarded(await e.call(request({ authorization: `Bearer ${fresh.token}` })));
   });
 
+  test('a token signed with a newer key than the cached one passes once the cached key is keyRefreshMs old; forgeries cause no more reads', async () => {
+    const e = edge({ ttlMs: 300_000 });
+    await e.token({}); // the key is cached now
+    const newer = { key: 'N'.repeat(64), revoked: {} };
+    // Issued at another edge location, which already read the new key.
+    const { token } = issueToken(parseTokenSecret(newer), { sub: 'x', expiresIn: 3600 }, T0);
+    e.secret = newer;
+    e.nowMs += PSA_LIMITS.keyRefreshMs - 1000;
+    refusedToken(await e.call(request({ authorization: `Bearer ${token}` })), /signature/);
+    assert.equal(e.tokenLoads, 1, 'a key read less than keyRefreshMs ago is not read again');
+    e.nowMs += 1000;
+    forwarded(await e.call(request({ authorization: `Bearer ${token}` })));
+    assert.equal(e.tokenLoads, 2);
+    for (let i = 0; i < 5; i++) {
+      refusedToken(await e.call(request({ authorization: `Bearer ${forge({ alg: 'HS256' }, goodClaims(), 'f'.repeat(64))}` })), /signature/);
+    }
+    assert.equal(e.tokenLoads, 2, 'forged tokens within keyRefreshMs read nothing');
+    e.nowMs += PSA_LIMITS.keyRefreshMs;
+    refusedToken(await e.call(request({ authorization: `Bearer ${forge({ alg: 'HS256' }, goodClaims(), 'f'.repeat(64))}` })), /signature/);
+    assert.equal(e.tokenLoads, 3, 'at most one read per keyRefreshMs');
+  });
+
   test('the secret is read once per cache period, however many requests', async () => {
     const e = edge({ ttlMs: 60_000 });
     const { token } = await e.token({});
