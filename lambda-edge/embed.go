@@ -12,6 +12,12 @@ import _ "embed"
 //go:embed basic-auth/index.mjs
 var BasicAuthIndex []byte
 
+// BasicAuthPSA is lambda-edge/basic-auth/psa.mjs, the Pinning Service API's
+// part of the same handler (index.mjs imports it).
+//
+//go:embed basic-auth/psa.mjs
+var BasicAuthPSA []byte
+
 // HTTPSRedirectsIndex is lambda-edge/https-redirects/index.js: the subdomain
 // gateway's CloudFront Function (viewer response). The edge construct puts
 // the gateway domain in place of GatewayDomainPlaceholder.

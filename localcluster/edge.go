@@ -60,8 +60,11 @@ func (c *Cluster) EdgeOptions() localedge.Options {
 		// The secrets file, read again whenever the handler's cache
 		// expires: a rotation reaches the local edge as it reaches
 		// CloudFront.
-		CredentialsFile: &localedge.CredentialsFile{Path: c.SecretFile, UsernameVar: nodespec.RestAPIUsernameVariable, PasswordVar: nodespec.RestAPIPasswordVariable},
-		PrivateGateway:  c.privateGateway,
+		CredentialsFile: &localedge.CredentialsFile{
+			Path: c.SecretFile, UsernameVar: nodespec.RestAPIUsernameVariable, PasswordVar: nodespec.RestAPIPasswordVariable,
+			PSATokenSecretVar: PSATokenSecretVariable,
+		},
+		PrivateGateway: c.privateGateway,
 		// Locally localhost is always a subdomain gateway and this one
 		// listener also plays the websites distribution: the viewer's Host
 		// reaches the peers, as it does in a deployment with
@@ -77,6 +80,9 @@ func (c *Cluster) EdgeOptions() localedge.Options {
 		}
 		opt.GatewayUpstreams = append(opt.GatewayUpstreams, p.GatewayURL())
 		opt.APIUpstreams = append(opt.APIUpstreams, p.RESTURL())
+		// The peer's Pinning Service API layer, as the ALB's PSA target
+		// group reaches it.
+		opt.PSAUpstreams = append(opt.PSAUpstreams, fmt.Sprintf("http://%s:%d", p.IP, nodespec.PinningServicePort))
 	}
 	return opt
 }

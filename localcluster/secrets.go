@@ -2,6 +2,7 @@ package localcluster
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -10,18 +11,27 @@ import (
 	"strings"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/psatoken"
 )
 
 // Secrets are what the stack generates into Secrets Manager at deploy time:
 // the identity seed every peer derives its key and the cluster secret from,
-// and the REST API credentials. Locally they live in <root>/secrets.env
+// the REST API credentials, and the Pinning Service API's token key secret
+// (the edge's only). Locally they live in <root>/secrets.env
 // (mode 0600), generated on first use and kept: peer identities stay the
 // same across restarts, as in the deployment.
 type Secrets struct {
 	Seed     string // nodespec.IdentitySeedVariable
 	Username string // nodespec.RestAPIUsernameVariable
 	Password string // nodespec.RestAPIPasswordVariable
+	// PSATokenSecret is the token key secret's value, the JSON the edge
+	// reads from Secrets Manager (package psatoken), on one line under
+	// PSATokenSecretVariable. Never in a peer's environment.
+	PSATokenSecret string
 }
+
+// PSATokenSecretVariable names the token key secret in the secrets file.
+const PSATokenSecretVariable = "PSA_TOKEN_SECRET"
 
 // env returns the secrets as the container environment carries them.
 func (s Secrets) env() []string {
@@ -55,13 +65,19 @@ func randomAlnum(n int) string {
 // there with mode 0600.
 func loadOrCreateSecrets(path string) (Secrets, error) {
 	s, err := ReadSecrets(path)
+	if err == nil && s.PSATokenSecret == "" {
+		// A file from before the Pinning Service API: the token key is
+		// added, as a stack update creates its secret; the rest stays.
+		s.PSATokenSecret = psatoken.New().String()
+		return s, writeSecretsFile(path, s)
+	}
 	if err == nil {
 		return s, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return s, err
 	}
-	s = Secrets{Seed: randomAlnum(64), Username: "admin", Password: randomAlnum(32)}
+	s = Secrets{Seed: randomAlnum(64), Username: "admin", Password: randomAlnum(32), PSATokenSecret: psatoken.New().String()}
 	content := secretsFileContent(s)
 	// Write a private temporary file, then link it into place: readers see
 	// either no file or a complete one, and a concurrent creator wins once.
@@ -132,7 +148,34 @@ func writeSecretsFile(path string, s Secrets) error {
 func secretsFileContent(s Secrets) string {
 	return "# Local stand-in for the secrets the stack generates in Secrets Manager.\n" +
 		"# Keep it: the peers' identities derive from CLUSTER_IDENTITY_SEED.\n" +
-		strings.Join(s.env(), "\n") + "\n"
+		strings.Join(s.env(), "\n") + "\n" +
+		"# The Pinning Service API's token key secret, read by the local edge only\n" +
+		"# (go run ./cmd/psatoken -local <this file> revoke|rotate).\n" +
+		PSATokenSecretVariable + "=" + s.PSATokenSecret + "\n"
+}
+
+// PSATokenStore is the token key secret in the secrets file at path, for
+// psatoken.Update: the local edge reads it again when its cache expires,
+// as the deployed function reads Secrets Manager.
+func PSATokenStore(path string) psatoken.Store { return secretsFileStore(path) }
+
+type secretsFileStore string
+
+func (f secretsFileStore) Get(context.Context) (string, error) {
+	s, err := ReadSecrets(string(f))
+	if err == nil && s.PSATokenSecret == "" {
+		err = fmt.Errorf("%s: no %s (start the cluster once to add it)", string(f), PSATokenSecretVariable)
+	}
+	return s.PSATokenSecret, err
+}
+
+func (f secretsFileStore) Put(_ context.Context, value string) error {
+	s, err := ReadSecrets(string(f))
+	if err != nil {
+		return err
+	}
+	s.PSATokenSecret = value
+	return writeSecretsFile(string(f), s)
 }
 
 // reloadSecrets reads the secrets file again, as an ECS task reads its
@@ -171,6 +214,8 @@ func ReadSecrets(path string) (Secrets, error) {
 			s.Username = v
 		case nodespec.RestAPIPasswordVariable:
 			s.Password = v
+		case PSATokenSecretVariable:
+			s.PSATokenSecret = v
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -380,6 +380,8 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 	if standby := this.Edge.StandbyAPIDistribution(); standby != nil {
 		distributions = append(distributions, monitoring.Distribution{Name: "standby-api", Distribution: standby})
 	}
+	// The API distribution serves the Pinning Service API under /psa.
+	psa := &monitoring.PSA{Distribution: "api"}
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
@@ -396,6 +398,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		Distributions:   distributions,
 		// Empty with one region: no cross-region check.
 		OtherRegion: cfg.SecondRegion,
+		PSA:         psa,
 	})
 	if err != nil {
 		return err
@@ -416,6 +419,7 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		RunbookURL:    cfg.RunbookBaseURL,
 		Distributions: distributions,
 		AuthFunction:  this.Edge.AuthFunction().Lambda(),
+		PSA:           psa,
 	})
 	return err
 }

@@ -21,7 +21,7 @@ import (
 func TestSecretsAreGeneratedAtDeployTime(t *testing.T) {
 	for _, s := range allApps() {
 		wantPolicy, _ := dataPolicies(s)
-		for id, secret := range s.exactly(t, 2, "AWS::SecretsManager::Secret") {
+		for id, secret := range s.exactly(t, 3, "AWS::SecretsManager::Secret") {
 			assert.Nil(t, secret.Properties["SecretString"], "%s has a literal value", id)
 			generate, ok := secret.Properties["GenerateSecretString"].(map[string]any)
 			require.True(t, ok, id)
@@ -36,7 +36,23 @@ func TestSecretsAreGeneratedAtDeployTime(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(path(credentials.Properties, "GenerateSecretString", "SecretStringTemplate").(string)), &template))
 		assert.Equal(t, map[string]any{clustersecrets.UsernameKey: s.config.RestAPIUsername}, template)
 		assert.Equal(t, clustersecrets.PasswordKey, path(credentials.Properties, "GenerateSecretString", "GenerateStringKey"))
+		_, tokenKey := s.withPrefix(t, "AWS::SecretsManager::Secret", "SecretsPsaTokenKey")
+		assert.Equal(t, edgespec.PSATokenKeyJSONKey, path(tokenKey.Properties, "GenerateSecretString", "GenerateStringKey"))
+		assert.EqualValues(t, 64, path(tokenKey.Properties, "GenerateSecretString", "PasswordLength"), "an HMAC-SHA256 key of more than 256 bits")
+		assert.JSONEq(t, `{"`+edgespec.PSATokenRevokedJSONKey+`":{}}`, path(tokenKey.Properties, "GenerateSecretString", "SecretStringTemplate").(string), "nothing revoked at first")
 	}
+}
+
+// TestPSATokenKeyIsReplicatedForTheEdge: the token key has the fixed name
+// the Lambda@Edge bundle carries and a us-east-1 replica, like the
+// credentials; its value is generated, never in a template.
+func TestPSATokenKeyIsReplicatedForTheEdge(t *testing.T) {
+	s := defaults
+	_, tokenKey := s.withPrefix(t, "AWS::SecretsManager::Secret", "SecretsPsaTokenKey")
+	assert.Equal(t, edgespec.PSATokenKeySecretName(s.config.RestAPICredentialsSecretName), tokenKey.Properties["Name"])
+	assert.Equal(t, []any{map[string]any{"Region": edgespec.Region}}, tokenKey.Properties["ReplicaRegions"])
+	assert.Nil(t, tokenKey.Properties["SecretString"])
+	assert.Nil(t, tokenKey.Properties["KmsKeyId"], "the AWS-managed key: the edge function has no kms:Decrypt")
 }
 
 // TestRestCredentialsAreReplicatedForTheEdge: only the credentials have a

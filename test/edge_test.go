@@ -20,6 +20,7 @@ import (
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 // The edge construct alone (edgeApp, built in TestMain) and as the app
@@ -88,9 +89,14 @@ func edgeStacks() map[string]*stackTemplate {
 func TestEdgeViewerRequestAssociations(t *testing.T) {
 	for name, tpl := range consumers() {
 		api := edgeBehaviors(tpl.distribution(t, apiComment))
-		assert.Equal(t, []string{"*"}, sortedKeys(api), "%s: the API has one behavior", name)
+		assert.Equal(t, []string{"*", edgePSAPattern}, sortedKeys(api), "%s: the API and the Pinning Service API", name)
 		assert.Equal(t, 1, edgeViewerRequestCount(api["*"]), "%s: API default behavior has the auth function", name)
 		assert.Equal(t, false, path(api["*"], "LambdaFunctionAssociations", 0, "IncludeBody"), "%s: auth needs no body", name)
+		// The same function (version) on /psa/*, which reads the PSA's JSON bodies.
+		psa := api[edgePSAPattern]
+		assert.Equal(t, 1, edgeViewerRequestCount(psa), "%s: /psa/* has the auth function", name)
+		assert.Equal(t, path(api["*"], "LambdaFunctionAssociations", 0, "LambdaFunctionARN"), path(psa, "LambdaFunctionAssociations", 0, "LambdaFunctionARN"), "%s: one function for both", name)
+		assert.Equal(t, true, path(psa, "LambdaFunctionAssociations", 0, "IncludeBody"), "%s: the PSA's bodies are checked at the edge", name)
 
 		gw := edgeBehaviors(tpl.distribution(t, gatewayComment))
 		require.Equal(t, []string{"*", "/ipfs/*", "/ipns/*"}, sortedKeys(gw), name)
@@ -98,6 +104,35 @@ func TestEdgeViewerRequestAssociations(t *testing.T) {
 		for path, b := range gw {
 			assert.Equal(t, want, edgeViewerRequestCount(b), "%s gateway %s: viewer-request associations", name, path)
 		}
+	}
+}
+
+// edgePSAPattern is the API distribution's behaviour of the Pinning Service
+// API.
+const edgePSAPattern = nodespec.PinningServicePath + "/*"
+
+// TestEdgePSABehavior: /psa/* is never cached, takes every method, forwards
+// every viewer header (the Authorization the function set) and goes to
+// the ALB's PSA listener, over HTTPS only.
+func TestEdgePSABehavior(t *testing.T) {
+	for name, tpl := range consumers() {
+		cfg := tpl.distribution(t, apiComment)
+		psa := edgeBehaviors(cfg)[edgePSAPattern]
+		require.NotNil(t, psa, name)
+		assert.Equal(t, edgeManagedCachingDisabled, psa["CachePolicyId"], "%s: never cached", name)
+		assert.Equal(t, edgeManagedAllViewerExceptHost, psa["OriginRequestPolicyId"], "%s: Authorization reaches the origin", name)
+		assert.ElementsMatch(t, []any{"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}, psa["AllowedMethods"], "%s: all methods", name)
+		assert.Equal(t, "https-only", psa["ViewerProtocolPolicy"], name)
+		var origin map[string]any
+		for _, o := range list(cfg["Origins"]) {
+			if o.(map[string]any)["Id"] == psa["TargetOriginId"] {
+				origin = o.(map[string]any)
+			}
+		}
+		require.NotNil(t, origin, "%s: the /psa/* origin", name)
+		vo := tpl.resources[ref(path(origin, "VpcOriginConfig", "VpcOriginId"))]
+		require.NotNil(t, vo, "%s: a VPC origin of this stack", name)
+		assert.Equal(t, float64(nodespec.PinningServicePort), path(vo.Properties, "VpcOriginEndpointConfig", "HTTPPort"), "%s: the PSA listener's port", name)
 	}
 }
 
@@ -126,7 +161,7 @@ func TestEdgeFunctionSecretPermissions(t *testing.T) {
 		for _, p := range tpl.exactly(t, 1, "AWS::IAM::Policy") {
 			statements = list(path(p.Properties, "PolicyDocument", "Statement"))
 		}
-		require.Len(t, statements, 1, "%s: one statement: read the credentials secret", name)
+		require.Len(t, statements, 1, "%s: one statement: read the credentials and token key secrets", name)
 		st := statements[0].(map[string]any)
 		assert.Equal(t, "Allow", st["Effect"], name)
 		assert.Equal(t, "secretsmanager:GetSecretValue", st["Action"], "%s: GetSecretValue only", name)
@@ -134,6 +169,8 @@ func TestEdgeFunctionSecretPermissions(t *testing.T) {
 		resource := string(res)
 		assert.Contains(t, resource, ":secretsmanager:"+edgespec.Region+":", "%s: the us-east-1 replica", name)
 		assert.Contains(t, resource, ":secret:"+edgeTestSecretName+"-??????", "%s: exactly this secret name", name)
+		assert.Contains(t, resource, ":secret:"+edgespec.PSATokenKeySecretName(edgeTestSecretName)+"-??????", "%s: and the token key's", name)
+		assert.Len(t, list(st["Resource"]), 2, "%s: those two secrets", name)
 		assert.Contains(t, resource, `{"Ref":"AWS::AccountId"}`, "%s: in the edge stack's own account", name)
 		assert.NotContains(t, resource, "*", "%s: no wildcard", name)
 	}
@@ -141,6 +178,8 @@ func TestEdgeFunctionSecretPermissions(t *testing.T) {
 
 func TestEdgeFunctionBundle(t *testing.T) {
 	source, err := os.ReadFile(filepath.Join(absRepoRoot(t), "lambda-edge", "basic-auth", "index.mjs"))
+	require.NoError(t, err)
+	psaSource, err := os.ReadFile(filepath.Join(absRepoRoot(t), "lambda-edge", "basic-auth", "psa.mjs"))
 	require.NoError(t, err)
 	keys := map[string]any{}
 	for name, tpl := range edgeStacks() {
@@ -155,7 +194,10 @@ func TestEdgeFunctionBundle(t *testing.T) {
 		for _, e := range entries {
 			files = append(files, e.Name())
 		}
-		assert.Equal(t, []string{"config.json", "index.mjs"}, files, "%s: the bundle holds the handler and its config only", name)
+		assert.Equal(t, []string{"config.json", "index.mjs", "psa.mjs"}, files, "%s: the bundle holds the handler and its config only", name)
+		psa, err := os.ReadFile(filepath.Join(dir, "psa.mjs"))
+		require.NoError(t, err)
+		assert.Equal(t, string(psaSource), string(psa), "%s: lambda-edge/basic-auth/psa.mjs", name)
 
 		index, err := os.ReadFile(filepath.Join(dir, "index.mjs"))
 		require.NoError(t, err)
@@ -166,9 +208,10 @@ func TestEdgeFunctionBundle(t *testing.T) {
 		var cfg map[string]any
 		require.NoError(t, json.Unmarshal(raw, &cfg))
 		assert.Equal(t, map[string]any{
-			"secretName":   edgeTestSecretName,
-			"secretRegion": edgespec.Region,
-			"realm":        "IPFS Cluster",
+			"secretName":      edgeTestSecretName,
+			"tokenSecretName": edgespec.PSATokenKeySecretName(edgeTestSecretName),
+			"secretRegion":    edgespec.Region,
+			"realm":           "IPFS Cluster",
 		}, cfg, "%s: names only, no credentials", name)
 		assert.NotRegexp(t, regexp.MustCompile(`(?i)password|username|secretstring`), string(raw), name)
 	}
@@ -331,7 +374,7 @@ func TestEdgeOriginsAreVpcOrigins(t *testing.T) {
 		}
 
 		ports := map[float64]string{}
-		for id, vo := range tpl.exactly(t, 2, "AWS::CloudFront::VpcOrigin") {
+		for id, vo := range tpl.exactly(t, 3, "AWS::CloudFront::VpcOrigin") {
 			cfg := vo.Properties["VpcOriginEndpointConfig"].(map[string]any)
 			assert.Equal(t, albID, ref(cfg["Arn"]), "%s: VPC origin on the internal ALB", name)
 			assert.Equal(t, "http-only", cfg["OriginProtocolPolicy"], name)
@@ -339,9 +382,16 @@ func TestEdgeOriginsAreVpcOrigins(t *testing.T) {
 		}
 
 		for comment, port := range map[string]float64{gatewayComment: node.GatewayPort, apiComment: node.RestAPIPort} {
-			origins := list(tpl.distribution(t, comment)["Origins"])
-			require.Len(t, origins, 1, "%s %s: one origin", name, comment)
-			o := origins[0].(map[string]any)
+			cfg := tpl.distribution(t, comment)
+			origins := list(cfg["Origins"])
+			require.Len(t, origins, map[string]int{gatewayComment: 1, apiComment: 2}[comment], "%s %s: one origin (and the PSA's)", name, comment)
+			var o map[string]any
+			for _, candidate := range origins {
+				if candidate.(map[string]any)["Id"] == path(cfg, "DefaultCacheBehavior", "TargetOriginId") {
+					o = candidate.(map[string]any)
+				}
+			}
+			require.NotNil(t, o, "%s %s: the default behavior's origin", name, comment)
 			assert.Nil(t, o["CustomOriginConfig"], "%s %s: no custom (public) origin", name, comment)
 			assert.Nil(t, o["S3OriginConfig"], "%s %s", name, comment)
 			require.NotNil(t, o["VpcOriginConfig"], "%s %s: a VPC origin", name, comment)
@@ -459,6 +509,8 @@ func TestEdgePropsValidation(t *testing.T) {
 		{"negative API port", func(p *edge.Props) { p.APIPort = -1 }, []string{"APIPort", "1-65535"}},
 		{"same ports", func(p *edge.Props) { p.GatewayPort, p.APIPort = 9094, 9094 }, []string{"APIPort", "differ"}},
 		{"same port as default", func(p *edge.Props) { p.APIPort = 8080 }, []string{"APIPort", "differ"}},
+		{"PSA port of the API", func(p *edge.Props) { p.PSAPort = 9094 }, []string{"PSAPort", "differ"}},
+		{"PSA port too big", func(p *edge.Props) { p.PSAPort = 65536 }, []string{"PSAPort", "1-65535"}},
 		{"domain without names", func(p *edge.Props) { p.GatewayDomain = &edge.Domain{CertificateArn: edgeTestGatewayCert} }, []string{"GatewayDomain.Names", "at least one"}},
 		{"domain without certificate", func(p *edge.Props) { p.APIDomain = &edge.Domain{Names: []string{"api.example.org"}} }, []string{"APIDomain.CertificateArn", "required"}},
 		{"certificate outside us-east-1", func(p *edge.Props) {
@@ -532,16 +584,18 @@ func TestOnlyCloudFrontReachesTheLoadBalancer(t *testing.T) {
 		albID = id
 	}
 	var ports []float64
-	for _, o := range s.exactly(t, 2, "AWS::CloudFront::VpcOrigin") {
+	for _, o := range s.exactly(t, 3, "AWS::CloudFront::VpcOrigin") {
 		assert.Equal(t, albID, ref(path(o.Properties, "VpcOriginEndpointConfig", "Arn")))
 		ports = append(ports, path(o.Properties, "VpcOriginEndpointConfig", "HTTPPort").(float64))
 	}
-	assert.ElementsMatch(t, []float64{node.GatewayPort, node.RestAPIPort}, ports)
+	assert.ElementsMatch(t, []float64{node.GatewayPort, node.RestAPIPort, nodespec.PinningServicePort}, ports)
 	for id, d := range s.exactly(t, 2, "AWS::CloudFront::Distribution") {
 		origins := list(path(d.Properties, "DistributionConfig", "Origins"))
-		require.Len(t, origins, 1, id)
-		assert.NotNil(t, path(origins[0], "VpcOriginConfig"), "%s: the origin is a VPC origin", id)
-		assert.Nil(t, path(origins[0], "CustomOriginConfig"), "%s: no public custom origin", id)
+		require.NotEmpty(t, origins, id)
+		for _, o := range origins {
+			assert.NotNil(t, path(o, "VpcOriginConfig"), "%s: the origin is a VPC origin", id)
+			assert.Nil(t, path(o, "CustomOriginConfig"), "%s: no public custom origin", id)
+		}
 	}
 	assert.Contains(t, s.outputs, "GatewayUrl")
 	assert.Contains(t, s.outputs, "RestApiUrl")

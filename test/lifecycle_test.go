@@ -63,8 +63,8 @@ func TestDataIsKeptButAFailedCreateCleansUp(t *testing.T) {
 		if s.config.BackupCopyRegion != "" {
 			vaults = 2
 		}
-		assert.Equal(t, map[string]int{"AWS::EFS::FileSystem": s.config.NodeCount, "AWS::SecretsManager::Secret": 2, "AWS::Backup::BackupVault": vaults}, counts,
-			"every file system, both secrets, the vault and the copy vault (dataRemovalPolicy=%s, copy region %q)", s.config.DataRemovalPolicy, s.config.BackupCopyRegion)
+		assert.Equal(t, map[string]int{"AWS::EFS::FileSystem": s.config.NodeCount, "AWS::SecretsManager::Secret": 3, "AWS::Backup::BackupVault": vaults}, counts,
+			"every file system, the three secrets, the vault and the copy vault (dataRemovalPolicy=%s, copy region %q)", s.config.DataRemovalPolicy, s.config.BackupCopyRegion)
 		// The us-east-1 replica is a property of the credentials secret: it
 		// is kept, and cleaned up by a failed create, with its primary.
 		_, credentials := s.withPrefix(t, "AWS::SecretsManager::Secret", "SecretsRestApiCredentials")

@@ -137,6 +137,7 @@ func wantAlarms(s *synthesized) (cluster, edge []string) {
 		monitoringspec.AlarmName(stack, "cloudfront-api", "5xx-rate"),
 		monitoringspec.AlarmName(stack, "edge-auth", "errors"),
 		monitoringspec.AlarmName(stack, "edge-auth", "throttles"),
+		monitoringspec.AlarmName(stack, "psa", "auth-failures"),
 	}
 	if len(s.config.WebsiteDomains) > 0 {
 		edge = append(edge, monitoringspec.AlarmName(stack, "cloudfront-websites", "5xx-rate"))
@@ -487,16 +488,38 @@ func searches(t *testing.T, graph map[string]any, labelDimension string) []strin
 	return out
 }
 
+// TestPSAAuthFailureAlarm: the edge's refusals (401, answered by the
+// Lambda@Edge function, never seen by the load balancer) are alarmed on
+// CloudFront's 401ErrorRate of the API distribution, in us-east-1, linking
+// the runbook.
+func TestPSAAuthFailureAlarm(t *testing.T) {
+	s := defaults
+	alarms := alarmsByName(t, resourcesOf(t, s, s.stack.EdgeMonitoring))
+	a := alarms[monitoringspec.AlarmName(s.config.StackName, "psa", "auth-failures")]
+	require.NotNil(t, a.Properties)
+	assertAlarm(t, a, "GreaterThanThreshold", monitoringspec.PSAAuthFailurePercent, monitoringspec.PSAAuthFailurePeriods, monitoringspec.PSAAuthFailurePeriods, "notBreaching")
+	stats := metricStats(a)
+	for _, m := range []string{"AWS/CloudFront/401ErrorRate", "AWS/CloudFront/Requests"} {
+		require.NotNil(t, stats[m], m)
+		assert.Equal(t, "Global", stats[m]["Region"])
+	}
+	assert.Contains(t, a.Properties["AlarmDescription"], monitoringspec.RunbookPSARefused)
+	// The API's distribution: the one whose 5xx alarm says "api".
+	api := metricStats(alarms[monitoringspec.AlarmName(s.config.StackName, "cloudfront-api", "5xx-rate")])
+	assert.Equal(t, fmt.Sprint(api["AWS/CloudFront/Requests"]["DistributionId"]), fmt.Sprint(stats["AWS/CloudFront/Requests"]["DistributionId"]))
+}
+
 func TestDashboardSections(t *testing.T) {
 	s := defaults
 	v := viewDashboard(t, s)
-	assert.Equal(t, []string{monitoring.SectionAlarms, monitoring.SectionNodes, monitoring.SectionFileSystems, monitoring.SectionLoadBalancer, monitoring.SectionCluster, monitoring.SectionEdge}, v.sections)
+	assert.Equal(t, []string{monitoring.SectionAlarms, monitoring.SectionNodes, monitoring.SectionFileSystems, monitoring.SectionLoadBalancer, monitoring.SectionCluster, monitoring.SectionEdge, monitoring.SectionPSA}, v.sections)
 	for section, want := range map[string][]string{
 		monitoring.SectionNodes:        {"RunningTaskCount", "CpuUtilized", "MemoryUtilized"},
 		monitoring.SectionFileSystems:  {"MeteredIOBytes", "PercentIOLimit", "StorageBytes"},
 		monitoring.SectionLoadBalancer: {"RequestCount", "TargetResponseTime", "HTTPCode_Target_5XX_Count"},
 		monitoring.SectionCluster:      {monitoringspec.MetricUp, monitoringspec.MetricPins, monitoringspec.MetricPinError, monitoringspec.MetricPinQueued},
 		monitoring.SectionEdge:         {"Requests", "CacheHitRate", "5xxErrorRate"},
+		monitoring.SectionPSA:          {"401ErrorRate"},
 	} {
 		raw, err := json.Marshal(v.graphs[section])
 		require.NoError(t, err)
@@ -505,7 +528,9 @@ func TestDashboardSections(t *testing.T) {
 		}
 		for _, g := range v.graphs[section] {
 			region := "<AWS::Region>"
-			if section == monitoring.SectionEdge {
+			// CloudFront's graphs read us-east-1; the PSA layer's target
+			// group (once wired) is the cluster region's.
+			if section == monitoring.SectionEdge || (section == monitoring.SectionPSA && strings.Contains(fmt.Sprint(g), "AWS/CloudFront")) {
 				region = "us-east-1"
 			}
 			assert.Equal(t, region, g["region"], "%s: %s", section, g["title"])
@@ -726,4 +751,23 @@ func TestAlarmsLinkTheConfiguredRunbooks(t *testing.T) {
 		}
 	}
 	assert.Greater(t, described, 20)
+}
+
+// TestPSAMonitoringNamesAreChecked: the PSA's distribution and target
+// group must be among those the monitoring watches; the edge's monitoring
+// has no target groups and ignores that one.
+func TestPSAMonitoringNamesAreChecked(t *testing.T) {
+	s := defaults
+	api := []monitoring.Distribution{{Name: "api", Distribution: s.stack.Edge.APIDistribution()}}
+	edgeProps := &monitoring.EdgeProps{StackName: "S", Distributions: api, PSA: &monitoring.PSA{Distribution: "api", TargetGroup: "psa"}}
+	assert.NoError(t, edgeProps.Validate())
+	edgeProps.PSA.Distribution = "gateway"
+	assert.ErrorContains(t, edgeProps.Validate(), `monitoring.EdgeProps.PSA.Distribution: "gateway" is not the Name of one of Distributions`)
+
+	props := &monitoring.Props{Distributions: api, TargetGroups: []monitoring.TargetGroup{{Name: "restapi", Group: s.stack.LoadBalancer.RestAPITargetGroup}},
+		PSA: &monitoring.PSA{Distribution: "api", TargetGroup: "psa"}}
+	err := props.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `monitoring.Props.PSA.TargetGroup: "psa" is not the Name of one of TargetGroups`)
+	assert.NotContains(t, err.Error(), "PSA.Distribution")
 }

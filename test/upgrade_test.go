@@ -39,6 +39,9 @@ var deployedDefaultNames = map[string]string{
 	"Node0ServiceCloudmapServiceC232ED02": "AWS::ServiceDiscovery::Service",
 	"Node1ServiceCloudmapService23E86D42": "AWS::ServiceDiscovery::Service",
 	"Node2ServiceCloudmapService2EA38E8D": "AWS::ServiceDiscovery::Service",
+	// Added with the Pinning Service API (issue 17): generated at its
+	// creation, named after the credentials secret.
+	"SecretsPsaTokenKeyC16687AC": "AWS::SecretsManager::Secret",
 }
 
 func TestDefaultDataKeepsItsStackAndLogicalIDs(t *testing.T) {

@@ -323,6 +323,8 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries, stopHint strin
 	fmt.Printf("  %s --host /ip4/%s/tcp/%d --force-http --basic-auth \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" add README.md\n",
 		b.ClusterCtl, host, nodespec.RestAPIPort)
 	fmt.Printf("  curl %s/ipfs/<cid>\n", gateway)
+	fmt.Printf("  curl -u \"$RESTAPI_USERNAME:$RESTAPI_PASSWORD\" -d '{\"name\":\"me\"}' %s%s/token   # a Pinning Service API token for %s%s\n",
+		api, nodespec.PinningServicePath, api, nodespec.PinningServicePath)
 	fmt.Println("stop with:", stopHint)
 }
 

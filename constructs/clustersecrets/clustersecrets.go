@@ -5,9 +5,12 @@
 //   - the identity seed: every peer's Ed25519 identity and the cluster secret
 //     are derived from it inside the cluster image (docker/ipfs-cluster/identity);
 //   - the REST API credentials: {"username": ..., "password": ...}, the
-//     password free of ',' and ':' (the cluster parses user:pass,user:pass).
+//     password free of ',' and ':' (the cluster parses user:pass,user:pass);
+//   - the Pinning Service API's token key: {"key": ..., "revoked": {}}, the
+//     HMAC key the edge signs and verifies PSA tokens with and the revoked
+//     token IDs (docs/runbooks.md: rotate the PSA token key, revoke a token).
 //
-// Neither value ever appears in a template, a task definition or the
+// No value ever appears in a template, a task definition or the
 // repository: tasks receive them as ECS secrets (ARN references).
 package clustersecrets
 
@@ -35,15 +38,16 @@ type Props struct {
 	RestAPICredentialsName string
 	// RestAPIUsername is the user of the REST API. Default "admin".
 	RestAPIUsername string
-	// ReplicaRegions receive read-only replicas of the REST API credentials,
-	// e.g. us-east-1 for Lambda@Edge. Default none.
+	// ReplicaRegions receive read-only replicas of the REST API credentials
+	// and of the PSA token key, e.g. us-east-1 for Lambda@Edge. Default
+	// none.
 	ReplicaRegions []string
-	// NodeRegions are further regions where peers of the cluster run: both
-	// secrets get a read-only replica there, which those peers read
-	// (ReplicaArn). Default none.
+	// NodeRegions are further regions where peers of the cluster run: the
+	// seed and the credentials get a read-only replica there, which those
+	// peers read (ReplicaArn). Default none.
 	NodeRegions []string
-	// RemovalPolicy of both secrets (the credentials' replicas follow their
-	// primary). Default RETAIN_ON_UPDATE_OR_DELETE: a retained file system
+	// RemovalPolicy of every secret (the replicas follow their primary).
+	// Default RETAIN_ON_UPDATE_OR_DELETE: a retained file system
 	// without its seed would come back with different peer identities, and
 	// a failed first create must not leave the fixed-name secret behind.
 	RemovalPolicy awscdk.RemovalPolicy
@@ -56,6 +60,12 @@ type Secrets struct {
 	IdentitySeed awssecretsmanager.Secret
 	// RestAPICredentials is JSON with the keys "username" and "password".
 	RestAPICredentials awssecretsmanager.Secret
+	// PSATokenKey is JSON with the keys edgespec.PSATokenKeyJSONKey (64
+	// alphanumeric characters) and edgespec.PSATokenRevokedJSONKey (an
+	// object, empty at first), named
+	// edgespec.PSATokenKeySecretName(RestAPICredentialsName). Only the edge
+	// reads it.
+	PSATokenKey awssecretsmanager.Secret
 }
 
 // Keys of the REST API credentials secret: what the node's containers read.
@@ -93,7 +103,7 @@ func (p *Props) Validate() error {
 	return l.Err()
 }
 
-// New creates both secrets.
+// New creates the secrets.
 func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) {
 	if err := props.Validate(); err != nil {
 		return nil, err
@@ -138,6 +148,25 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 		ReplicaRegions: replicas(append(slices.Clone(props.ReplicaRegions), props.NodeRegions...)),
 		RemovalPolicy:  removal,
 	})
+	tokenTemplate, err := json.Marshal(map[string]any{edgespec.PSATokenRevokedJSONKey: map[string]int64{}})
+	if err != nil {
+		return nil, err
+	}
+	tokenKey := awssecretsmanager.NewSecret(this, jsii.String("PsaTokenKey"), &awssecretsmanager.SecretProps{
+		SecretName:  jsii.String(edgespec.PSATokenKeySecretName(props.RestAPICredentialsName)),
+		Description: jsii.String("IPFS Cluster Pinning Service API: the key the edge signs tokens with, and the revoked token IDs"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(string(tokenTemplate)),
+			GenerateStringKey:    jsii.String(edgespec.PSATokenKeyJSONKey),
+			// 64 of 62 characters: about 380 bits, above HMAC-SHA256's 256.
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+		// Read by the edge only: no replica where peers run.
+		ReplicaRegions: replicas(props.ReplicaRegions),
+		RemovalPolicy:  removal,
+	})
 	noRotation := func(secret awssecretsmanager.Secret, reason string) {
 		cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
 			Id: jsii.String("AwsSolutions-SMG4"), Reason: jsii.String(reason),
@@ -145,7 +174,8 @@ func New(scope constructs.Construct, id string, props *Props) (*Secrets, error) 
 	}
 	noRotation(seed, "The seed is the cluster's identity: every peer ID and the cluster secret derive from it, and peers persist state signed under those IDs. Rotating it means re-keying the whole cluster, a planned operation, not a schedule.")
 	noRotation(credentials, "The REST API credentials are read by every node at task start and by Lambda@Edge with a cache; automatic rotation would lock clients out until all tasks restart. Rotation is a runbook step (update the secret, redeploy the services).")
-	return &Secrets{Construct: this, IdentitySeed: seed, RestAPICredentials: credentials}, nil
+	noRotation(tokenKey, "Rotating the token key revokes every PSA token at once: it is an operator's decision (docs/runbooks.md: rotate the PSA token key), never a schedule that would lock every client out.")
+	return &Secrets{Construct: this, IdentitySeed: seed, RestAPICredentials: credentials, PSATokenKey: tokenKey}, nil
 }
 
 // replicas lists each region once, in order; nil for none.

@@ -21,19 +21,26 @@ const (
 // secret value. Field order is fixed, so the bytes (and the asset hash)
 // depend only on the values.
 type authConfig struct {
-	SecretName   string `json:"secretName"`
-	SecretRegion string `json:"secretRegion"`
-	Realm        string `json:"realm"`
+	SecretName      string `json:"secretName"`
+	TokenSecretName string `json:"tokenSecretName"`
+	SecretRegion    string `json:"secretRegion"`
+	Realm           string `json:"realm"`
 }
 
 // authBundleFiles returns the files of the Basic-auth bundle.
 func authBundleFiles(secretName string) (map[string][]byte, error) {
-	cfg, err := json.MarshalIndent(authConfig{SecretName: secretName, SecretRegion: edgespec.Region, Realm: authRealm}, "", "  ")
+	cfg, err := json.MarshalIndent(authConfig{
+		SecretName:      secretName,
+		TokenSecretName: edgespec.PSATokenKeySecretName(secretName),
+		SecretRegion:    edgespec.Region,
+		Realm:           authRealm,
+	}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return map[string][]byte{
 		"index.mjs":   lambdaedge.BasicAuthIndex,
+		"psa.mjs":     lambdaedge.BasicAuthPSA,
 		"config.json": append(cfg, '\n'),
 	}, nil
 }
@@ -47,7 +54,7 @@ func stageAuthBundle(secretName string) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	for _, name := range []string{"config.json", "index.mjs"} {
+	for _, name := range []string{"config.json", "index.mjs", "psa.mjs"} {
 		fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
 		h.Write(files[name])
 	}

@@ -2,11 +2,14 @@
 // for the public IPFS gateway, one for the IPFS Cluster REST API, both
 // reaching the ALB through CloudFront VPC origins (the ALB never faces the
 // Internet), and a Lambda@Edge viewer-request function that checks HTTP Basic
-// credentials against the REST API credentials secret.
+// credentials against the REST API credentials secret. The API distribution
+// also serves the Pinning Service API under /psa, where the same function
+// checks Bearer tokens signed with the PSA token key secret.
 //
 // Request path: viewer --HTTPS--> CloudFront edge --(viewer-request
 // Lambda@Edge on the API, and on the gateway when private)--> VPC origin
-// (ENIs in the ALB's VPC) --HTTP--> internal ALB :8080 / :9094 --> tasks.
+// (ENIs in the ALB's VPC) --HTTP--> internal ALB :8080 / :9094 / :9098
+// (/psa) --> tasks.
 package edge
 
 import (
@@ -27,6 +30,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/edge/edgespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 // Lambda@Edge limits for viewer-request functions.
@@ -175,7 +179,7 @@ func newAuthFunction(c constructs.Construct, id, bundleDir, secretName string) e
 	// us-east-1 stack: derive it from this construct's id so two edges in
 	// one stack do not collide.
 	fn := experimental.NewEdgeFunction(c, jsii.String(id+"BasicAuth"), &experimental.EdgeFunctionProps{
-		Description: jsii.String("IPFS Cluster edge: HTTP Basic auth (viewer-request) against the REST API credentials secret"),
+		Description: jsii.String("IPFS Cluster edge: HTTP Basic auth and PSA tokens (viewer-request) against the REST API credentials and token key secrets"),
 		Runtime:     awslambda.Runtime_NODEJS_22_X(),
 		Handler:     jsii.String("index.handler"),
 		Code:        awslambda.Code_FromAsset(jsii.String(bundleDir), nil),
@@ -185,20 +189,23 @@ func newAuthFunction(c constructs.Construct, id, bundleDir, secretName string) e
 		// the bundle's config.json).
 	})
 
-	// Read access to exactly the credentials secret in us-east-1, in the
-	// edge stack's account. Secrets Manager appends "-" and six random
-	// characters to a secret's name in its ARN.
+	// Read access to exactly the credentials secret and the PSA token key
+	// secret in us-east-1, in the edge stack's account. Secrets Manager
+	// appends "-" and six random characters to a secret's name in its ARN.
 	edgeStack := awscdk.Stack_Of(fn.Lambda())
-	secretArn := edgeStack.FormatArn(&awscdk.ArnComponents{
-		Service:      jsii.String("secretsmanager"),
-		Region:       jsii.String(edgespec.Region),
-		Resource:     jsii.String("secret"),
-		ResourceName: jsii.String(secretName + "-??????"),
-		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	})
+	var secretArns []*string
+	for _, name := range []string{secretName, edgespec.PSATokenKeySecretName(secretName)} {
+		secretArns = append(secretArns, edgeStack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("secretsmanager"),
+			Region:       jsii.String(edgespec.Region),
+			Resource:     jsii.String("secret"),
+			ResourceName: jsii.String(name + "-??????"),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: &[]*string{secretArn},
+		Resources: &secretArns,
 	}))
 
 	cdknag.NagSuppressions_AddResourceSuppressions(fn.Lambda().Node().DefaultChild(), &[]*cdknag.NagPackSuppression{{
@@ -498,9 +505,46 @@ func newAPI(c constructs.Construct, p *Props, a apiDistribution, auth experiment
 			Compress:    jsii.Bool(false),
 			EdgeLambdas: edgeLambdas(auth, true),
 		},
+		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
+			nodespec.PinningServicePath + "/*": psaBehavior(p, auth, policy),
+		},
 	}
 	commonDistributionProps(c, a.id, p, a.domain, logBucket, a.logPrefix, dp)
 	d := awscloudfront.NewDistribution(c, jsii.String(a.id), dp)
 	suppressDistribution(d, p, a.domain, a.comment)
 	return d
+}
+
+// psaBehavior serves the Pinning Service API (https://<api>/psa) from the
+// ALB's PSA listener: never cached, every method, the same viewer-request
+// function with the request body included (it checks the JSON of POST
+// /psa/pins and answers POST /psa/token itself). The function replaces the
+// client's Bearer token with the REST API's Basic credentials, so the
+// origin sees the path unchanged and the cluster's own credentials.
+func psaBehavior(p *Props, auth experimental.EdgeFunction, headers awscloudfront.IResponseHeadersPolicy) *awscloudfront.BehaviorOptions {
+	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
+		HttpPort:       jsii.Number(float64(p.PSAPort)),
+		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
+		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),
+	})
+	return &awscloudfront.BehaviorOptions{
+		Origin:               origin,
+		ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_HTTPS_ONLY,
+		AllowedMethods:       awscloudfront.AllowedMethods_ALLOW_ALL(),
+		CachedMethods:        awscloudfront.CachedMethods_CACHE_GET_HEAD(),
+		// As the REST API: nothing cached, every viewer header (with the
+		// Authorization the function put there) forwarded.
+		CachePolicy:           awscloudfront.CachePolicy_CACHING_DISABLED(),
+		OriginRequestPolicy:   awscloudfront.OriginRequestPolicy_ALL_VIEWER_EXCEPT_HOST_HEADER(),
+		ResponseHeadersPolicy: headers,
+		Compress:              jsii.Bool(true),
+		EdgeLambdas: &[]*awscloudfront.EdgeLambda{{
+			EventType:       awscloudfront.LambdaEdgeEventType_VIEWER_REQUEST,
+			FunctionVersion: auth,
+			// CloudFront shows a viewer-request function at most 40 KB of
+			// a body and flags the rest as truncated; the function refuses
+			// a truncated PSA body (a pin is far smaller).
+			IncludeBody: jsii.Bool(true),
+		}},
+	}
 }

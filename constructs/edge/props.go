@@ -16,6 +16,7 @@ import (
 const (
 	DefaultGatewayPort = nodespec.GatewayPort
 	DefaultAPIPort     = nodespec.RestAPIPort
+	DefaultPSAPort     = nodespec.PinningServicePort
 	// DefaultLogExpirationDays is how long the access-log bucket the
 	// construct creates keeps CloudFront logs.
 	DefaultLogExpirationDays = 90
@@ -50,11 +51,16 @@ type Props struct {
 	// APIPort is the ALB's HTTP listener port for the cluster REST API
 	// (default 9094).
 	APIPort int
+	// PSAPort is the ALB's HTTP listener port for the Pinning Service API
+	// layer, which the API distribution serves under /psa (default 9098).
+	PSAPort int
 
 	// CredentialsSecretName is the fixed NAME of the REST API credentials
 	// secret (JSON {"username": ..., "password": ...}) (required). The caller
 	// replicates it to us-east-1; the Lambda@Edge bundle contains only this
-	// name and reads the value there. A literal known at synth, not a token.
+	// name and reads the value there. The same holds for the Pinning
+	// Service API's token key secret, named
+	// edgespec.PSATokenKeySecretName(CredentialsSecretName). A literal known at synth, not a token.
 	// The replica must be encrypted with the AWS-managed key
 	// (aws/secretsmanager): the function is granted no kms:Decrypt.
 	CredentialsSecretName string
@@ -139,6 +145,9 @@ func (p Props) withDefaults() Props {
 	if p.APIPort == 0 {
 		p.APIPort = DefaultAPIPort
 	}
+	if p.PSAPort == 0 {
+		p.PSAPort = DefaultPSAPort
+	}
 	if p.LogExpirationDays == 0 && p.LogBucket == nil && !p.DisableLogging {
 		p.LogExpirationDays = DefaultLogExpirationDays
 	}
@@ -168,13 +177,15 @@ func (p *Props) Validate() error {
 	for _, port := range []struct {
 		field string
 		value int
-	}{{"GatewayPort", p.GatewayPort}, {"APIPort", p.APIPort}} {
+	}{{"GatewayPort", p.GatewayPort}, {"APIPort", p.APIPort}, {"PSAPort", p.PSAPort}} {
 		if port.value < 0 || port.value > 65535 {
 			l.Add(port.field, "must be a TCP port 1-65535 (0 for the default), got %d", port.value)
 		}
 	}
 	if d := p.withDefaults(); d.GatewayPort == d.APIPort {
 		l.Add("APIPort", "must differ from GatewayPort (both %d): the ALB has one listener per service", d.GatewayPort)
+	} else if d.PSAPort == d.GatewayPort || d.PSAPort == d.APIPort {
+		l.Add("PSAPort", "must differ from GatewayPort and APIPort (%d): the ALB has one listener per service", d.PSAPort)
 	}
 
 	if p.CredentialsSecretName == "" {

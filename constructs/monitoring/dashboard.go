@@ -226,6 +226,7 @@ func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, s
 			},
 		)
 	}
+	rows = append(rows, psaDashboardRows(p)...)
 	widgets := make([]*[]awscloudwatch.IWidget, len(rows))
 	for i := range rows {
 		widgets[i] = &rows[i]

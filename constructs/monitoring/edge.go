@@ -33,6 +33,10 @@ type EdgeProps struct {
 	// AuthFunction is the Lambda@Edge authenticator (its us-east-1
 	// function). Optional.
 	AuthFunction awslambda.IFunction
+	// PSA, optional, names the distribution serving the Pinning Service
+	// API: its refused answers get an alarm (PSA.TargetGroup is the cluster
+	// region's, not checked here).
+	PSA *PSA
 }
 
 // Validate reports every problem at once.
@@ -58,6 +62,7 @@ func (p *EdgeProps) Validate() error {
 			l.Add(fmt.Sprintf("Distributions[%d]", i), "needs a Name and a Distribution")
 		}
 	}
+	p.PSA.validate(l, p.Distributions, nil, false)
 	return l.Err()
 }
 
@@ -131,6 +136,9 @@ func NewEdge(scope constructs.Construct, id string, props *EdgeProps) (*Edge, er
 			why:     fmt.Sprintf("The Lambda@Edge authenticator was throttled %d or more times per 5 minutes for %d minutes: the account's concurrency is exhausted and viewers get errors.", monitoringspec.EdgeFunctionErrors, monitoringspec.EdgeFunctionPeriods*5),
 			runbook: monitoringspec.RunbookEdge,
 		})
+	}
+	if p.PSA != nil {
+		psaEdgeAlarms(a, p.PSA, p.Distributions)
 	}
 	return &Edge{Construct: this, Topic: topic, Alarms: a.all}, nil
 }

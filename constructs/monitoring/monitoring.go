@@ -102,6 +102,9 @@ type Props struct {
 	// OtherRegionStackName is the "stack" dimension of the other region's
 	// peers' metrics (their collectors' stack label). Default: StackName.
 	OtherRegionStackName string
+	// PSA, optional, names the Pinning Service API's distribution and
+	// target group for the dashboard's PSA rows.
+	PSA *PSA
 }
 
 // dashboardName is CloudWatch's rule for a dashboard's name.
@@ -167,6 +170,7 @@ func (p *Props) Validate() error {
 	} else if p.OtherRegionStackName != "" {
 		l.Add("OtherRegionStackName", "%q without OtherRegion; allowed: empty, or with OtherRegion", p.OtherRegionStackName)
 	}
+	p.PSA.validate(l, p.Distributions, p.TargetGroups, true)
 	return l.Err()
 }
 

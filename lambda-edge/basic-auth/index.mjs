@@ -9,6 +9,9 @@
 // CDK construct writes into the asset at synth time: Lambda@Edge forbids
 // environment variables.
 //
+// Requests under /psa (the Pinning Service API) are psa.mjs's: Bearer
+// tokens signed with the token key secret, named in config.json too.
+//
 // On success the request is returned unchanged: the Authorization header
 // still reaches the origin, where the cluster checks the same credentials
 // again (defence in depth). Every failure is answered here and never passed
@@ -20,6 +23,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
+
+import { handlePsa, isPsaUri, parseTokenSecret } from './psa.mjs';
 
 /** Default time the credentials are cached before they are read again. */
 export const DEFAULT_CACHE_TTL_MS = 5 * 60 * 1000;
@@ -125,12 +130,49 @@ function validCredentials(credentials) {
   );
 }
 
-function withTimeout(promise, ms) {
+function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error('credentials load timed out')), ms);
+    timer = setTimeout(() => reject(new Error(`${what} load timed out`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// A loaded value reused for ttlMs, loaded by one call at a time; parse
+// checks (and may convert) it, and throws when it is unusable.
+function cachedLoader(load, parse, what, { ttlMs, now, timeoutMs }) {
+  let cached = null; // { value, loadedAt, expiresAt }
+  let inflight = null;
+  function get() {
+    if (cached && now() < cached.expiresAt) {
+      return Promise.resolve(cached.value);
+    }
+    inflight ??= (async () => {
+      try {
+        const value = parse(await withTimeout(Promise.resolve().then(load), timeoutMs, what));
+        const loadedAt = now();
+        cached = { value, loadedAt, expiresAt: loadedAt + ttlMs };
+        return value;
+      } finally {
+        inflight = null;
+      }
+    })();
+    return inflight;
+  }
+  // Drops the cached value when it was loaded at least minAgeMs ago, so
+  // that the next get() loads again; says whether it did.
+  get.expireOlderThan = (minAgeMs) => {
+    if (cached && now() - cached.loadedAt >= minAgeMs) {
+      cached = null;
+      return true;
+    }
+    return false;
+  };
+  return get;
+}
+
+function noTokenSecret() {
+  return Promise.reject(new Error('no token key secret is configured'));
 }
 
 /**
@@ -139,6 +181,8 @@ function withTimeout(promise, ms) {
  * @param {object} options
  * @param {() => Promise<{username: string, password: string}>} options.loadCredentials
  *   where the expected credentials come from (tests inject their own).
+ * @param {() => Promise<{key: string, revoked?: object}>} [options.loadTokenSecret]
+ *   where the PSA token key secret comes from; without it /psa answers 503.
  * @param {number} [options.cacheTtlMs] how long loaded credentials are reused.
  * @param {() => number} [options.now] clock in milliseconds (tests inject their own).
  * @param {number} [options.loadTimeoutMs] bound on one load; a slower load fails closed.
@@ -147,6 +191,7 @@ function withTimeout(promise, ms) {
  */
 export function createHandler({
   loadCredentials,
+  loadTokenSecret = noTokenSecret,
   cacheTtlMs = DEFAULT_CACHE_TTL_MS,
   now = Date.now,
   loadTimeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
@@ -160,30 +205,23 @@ export function createHandler({
     throw new TypeError('createHandler: realm must be printable ASCII without quotes or backslashes');
   }
 
-  let cached = null; // { credentials, expiresAt }
-  let inflight = null; // single-flight promise of a load in progress
+  const cache = { ttlMs: cacheTtlMs, now, timeoutMs: loadTimeoutMs };
+  const credentials = cachedLoader(loadCredentials, (loaded) => {
+    if (!validCredentials(loaded)) {
+      throw new Error('credentials secret is not {"username","password"} with non-empty strings');
+    }
+    return Object.freeze({ username: loaded.username, password: loaded.password });
+  }, 'credentials', cache);
+  const tokenSecret = cachedLoader(loadTokenSecret, parseTokenSecret, 'token key', cache);
 
-  async function credentials() {
-    if (cached && now() < cached.expiresAt) {
-      return cached.credentials;
-    }
-    if (!inflight) {
-      inflight = (async () => {
-        try {
-          const loaded = await withTimeout(Promise.resolve().then(loadCredentials), loadTimeoutMs);
-          if (!validCredentials(loaded)) {
-            throw new Error('credentials secret is not {"username","password"} with non-empty strings');
-          }
-          const frozen = Object.freeze({ username: loaded.username, password: loaded.password });
-          cached = { credentials: frozen, expiresAt: now() + cacheTtlMs };
-          return frozen;
-        } finally {
-          inflight = null;
-        }
-      })();
-    }
-    return inflight;
+  // Both comparisons always run (bitwise &, no short-circuit).
+  async function checkBasic(supplied) {
+    const expected = await credentials();
+    const userOk = safeEqual(supplied.username, expected.username);
+    const passOk = safeEqual(supplied.password, expected.password);
+    return (userOk & passOk) === 1;
   }
+  const psaContext = { checkBasic, credentials, tokenSecret, realm, log, nowSec: () => Math.floor(now() / 1000) };
 
   return async function handler(event) {
     const request = event && event.Records && event.Records[0] && event.Records[0].cf
@@ -191,6 +229,9 @@ export function createHandler({
       : undefined;
     if (!request) {
       return unauthorized(realm);
+    }
+    if (isPsaUri(request.uri)) {
+      return handlePsa(request, psaContext);
     }
 
     // Malformed or missing credentials are refused before the secret is
@@ -200,19 +241,15 @@ export function createHandler({
       return unauthorized(realm);
     }
 
-    let expected;
+    let ok;
     try {
-      expected = await credentials();
+      ok = await checkBasic(supplied);
     } catch (err) {
       // Error name and message only: loaders never put secret values there.
       log(`basic-auth: cannot load credentials (${err && err.name}: ${err && err.message}); failing closed`);
       return unavailable();
     }
-
-    // Both comparisons always run (bitwise &, no short-circuit).
-    const userOk = safeEqual(supplied.username, expected.username);
-    const passOk = safeEqual(supplied.password, expected.password);
-    if ((userOk & passOk) !== 1) {
+    if (!ok) {
       return unauthorized(realm);
     }
     // Only authenticated callers learn what the cluster would refuse.
@@ -1039,33 +1076,44 @@ export function readConfig(url = new URL('./config.json', import.meta.url)) {
   if (typeof config.secretName !== 'string' || config.secretName.length === 0) {
     throw new Error('config.json: secretName missing');
   }
+  if (config.tokenSecretName !== undefined && (typeof config.tokenSecretName !== 'string' || config.tokenSecretName.length === 0)) {
+    throw new Error('config.json: tokenSecretName is not a secret name');
+  }
   return {
     secretName: config.secretName,
+    ...(config.tokenSecretName ? { tokenSecretName: config.tokenSecretName } : {}),
     secretRegion: typeof config.secretRegion === 'string' && config.secretRegion ? config.secretRegion : 'us-east-1',
     realm: typeof config.realm === 'string' && config.realm ? config.realm : DEFAULT_REALM,
   };
 }
 
 /**
- * Loader that reads the secret from Secrets Manager. The SDK ships with the
- * Lambda Node.js runtime, so it is imported dynamically and not bundled.
+ * Loader that reads a JSON secret from Secrets Manager. The SDK ships with
+ * the Lambda Node.js runtime, so it is imported dynamically and not bundled.
  */
-export function secretsManagerLoader({ secretName, secretRegion }) {
+export function secretsManagerJSONLoader({ secretName, secretRegion }, what) {
   let client;
-  return async function loadCredentials() {
+  return async function load() {
     const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     client ??= new SecretsManagerClient({ region: secretRegion, maxAttempts: 2 });
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
     if (typeof out.SecretString !== 'string') {
-      throw new Error('credentials secret has no SecretString');
+      throw new Error(`${what} secret has no SecretString`);
     }
-    let parsed;
     try {
-      parsed = JSON.parse(out.SecretString);
+      return JSON.parse(out.SecretString);
     } catch {
       // Never include the secret text (or the parser's excerpt of it).
-      throw new Error('credentials secret is not JSON');
+      throw new Error(`${what} secret is not JSON`);
     }
+  };
+}
+
+/** Loader of the REST API credentials secret. */
+export function secretsManagerLoader(config) {
+  const load = secretsManagerJSONLoader(config, 'credentials');
+  return async function loadCredentials() {
+    const parsed = await load();
     return { username: parsed && parsed.username, password: parsed && parsed.password };
   };
 }
@@ -1078,6 +1126,9 @@ function getDefaultHandler() {
       const config = readConfig();
       defaultHandler = createHandler({
         loadCredentials: secretsManagerLoader(config),
+        ...(config.tokenSecretName
+          ? { loadTokenSecret: secretsManagerJSONLoader({ secretName: config.tokenSecretName, secretRegion: config.secretRegion }, 'token key') }
+          : {}),
         realm: config.realm,
       });
     } catch (err) {

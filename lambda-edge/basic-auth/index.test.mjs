@@ -361,6 +361,10 @@ describe('parsing and configuration', () => {
         secretRegion: 'us-east-1',
         realm: 'R',
       });
+      writeFileSync(file, JSON.stringify({ secretName: 'c', tokenSecretName: 'c-psa-token-key', secretRegion: 'us-east-1', realm: 'R' }));
+      assert.equal(readConfig(pathToFileURL(file)).tokenSecretName, 'c-psa-token-key');
+      writeFileSync(file, JSON.stringify({ secretName: 'c', tokenSecretName: '' }));
+      assert.throws(() => readConfig(pathToFileURL(file)), /tokenSecretName/);
       writeFileSync(file, JSON.stringify({ secretRegion: 'us-east-1' }));
       assert.throws(() => readConfig(pathToFileURL(file)), /secretName/);
     } finally {

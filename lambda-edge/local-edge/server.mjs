@@ -28,6 +28,13 @@
 // 503 or 504, or that fails before an answer, is sent to the failover
 // instead, as CloudFront does. Other methods get the primary's answer.
 //
+// With a "psa" site, the API listener sends every request under /psa/ to
+// that site's upstreams (the peers' Pinning Service API layer), as the API
+// distribution's /psa/* behaviour sends them to the ALB's PSA listener:
+// the same handler, given the request body as CloudFront gives it with
+// includeBody (the first 40 KB, flagged when truncated), and the token key
+// secret from the secrets file (credentialsFile.tokenSecretVar).
+//
 // Not modelled: caching, the gateway distribution's query-string and
 // header allow-lists, HTTPS, CORS headers, the subdomain gateway's
 // viewer-response function (it only turns http:// redirects into https://,
@@ -43,6 +50,7 @@ import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
 import { createHandler } from '../basic-auth/index.mjs';
+import { PSA_LIMITS, PSA_PREFIX } from '../basic-auth/psa.mjs';
 
 // RFC 9110 §7.6.1 connection-specific fields: never forwarded.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'proxy-authenticate', 'proxy-authorization']);
@@ -138,6 +146,7 @@ class Site {
     this.healthPath = cfg.healthPath;
     this.healthyStatus = cfg.healthyStatus;
     this.forwardHost = cfg.forwardHost === true;
+    this.includeBody = cfg.includeBody === true;
     const pool = (urls) => ({ upstreams: (urls || []).map((u) => ({ url: new URL(u), healthy: true })), next: 0 });
     this.primary = pool(cfg.upstreams);
     this.failover = pool(cfg.failover);
@@ -205,9 +214,32 @@ class Site {
     this.send(res, Number(r.status), r.statusDescription, collect(pairs), body);
   }
 
+  // Reads the whole body (a PSA request is small), and gives the function
+  // what CloudFront would: the first PSA_LIMITS.bodyBytes, base64.
+  async readBody(req, request) {
+    const chunks = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += chunk.length;
+      if (size > 4 * PSA_LIMITS.bodyBytes) {
+        throw new Error('request body too large for the local edge');
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    request.body = {
+      inputTruncated: body.length > PSA_LIMITS.bodyBytes,
+      action: 'read-only',
+      encoding: 'base64',
+      data: body.subarray(0, PSA_LIMITS.bodyBytes).toString('base64'),
+    };
+    return body;
+  }
+
   async serve(req, res) {
     const event = toViewerRequestEvent(req);
     let request = event.Records[0].cf.request;
+    const body = this.includeBody ? await this.readBody(req, request) : null;
     if (this.handler) {
       let result;
       try {
@@ -224,15 +256,17 @@ class Site {
       }
       request = result;
     }
-    this.proxy(req, res, request, this.candidates(), this.fallbackFor(request));
+    this.proxy(req, res, request, this.candidates(), this.fallbackFor(request), body);
   }
 
   // Sends the request to the first of candidates that takes it; fallback
-  // is the origin group's failover pool, while it may still be used.
-  proxy(req, res, request, candidates, fallback = null) {
+  // is the origin group's failover pool, while it may still be used; body
+  // is the request body already read (includeBody), or null to stream it
+  // from req.
+  proxy(req, res, request, candidates, fallback = null, body = null) {
     const failOver = (why) => {
       this.log(`${this.name}: ${request.method} ${request.uri}: ${why}; failing over`);
-      this.proxy(req, res, request, this.candidates(fallback), null);
+      this.proxy(req, res, request, this.candidates(fallback), null, body);
     };
     const upstream = candidates.shift();
     if (!upstream) {
@@ -279,7 +313,11 @@ class Site {
     preq.on('socket', (socket) => {
       const start = () => {
         started = true;
-        req.pipe(preq);
+        if (body) {
+          preq.end(body);
+        } else {
+          req.pipe(preq);
+        }
       };
       if (socket.connecting) {
         socket.once('connect', start);
@@ -315,7 +353,7 @@ class Site {
       if (!started && REFUSED.has(err.code)) {
         // Nothing of the request left: mark it down and try the next one.
         this.setHealth(upstream, false, `connection: ${err.code}`);
-        this.proxy(req, res, request, candidates, fallback);
+        this.proxy(req, res, request, candidates, fallback, body);
         return;
       }
       if (!res.headersSent && err.code === 'ECONNRESET' && REPLAYABLE.has(request.method)) {
@@ -327,7 +365,7 @@ class Site {
         if (!preq.reusedSocket) {
           this.setHealth(upstream, false, `connection: ${err.code} before an answer`);
         }
-        this.proxy(req, res, request, candidates, fallback);
+        this.proxy(req, res, request, candidates, fallback, body);
         return;
       }
       this.log(`${this.name}: ${request.method} ${request.uri} to ${upstream.url.origin}: ${err.code || err.message}`);
@@ -387,6 +425,32 @@ export function credentialsLoader(config) {
 }
 
 /**
+ * Where the handler reads the PSA token key secret from: the variable
+ * config.credentialsFile.tokenSecretVar of the secrets file (its value is
+ * the secret's JSON, as Secrets Manager holds it), read again whenever the
+ * cache expires; or a fixed config.tokenSecret. Neither: the handler
+ * answers /psa with 503, as the deployed one does without its secret.
+ */
+export function tokenSecretLoader(config) {
+  const file = config.credentialsFile;
+  if (file && file.tokenSecretVar) {
+    return async () => {
+      for (const line of (await readFile(file.path, 'utf8')).split('\n')) {
+        const eq = line.indexOf('=');
+        if (eq > 0 && line.slice(0, eq).trim() === file.tokenSecretVar) {
+          return JSON.parse(line.slice(eq + 1));
+        }
+      }
+      throw new Error(`${file.tokenSecretVar} is not in the secrets file`);
+    };
+  }
+  if (config.tokenSecret) {
+    return async () => config.tokenSecret;
+  }
+  return undefined;
+}
+
+/**
  * Starts the two listeners. options.viewerRequest replaces the real
  * handler (tests); options.log receives one line per event.
  */
@@ -394,8 +458,10 @@ export async function startEdge(config, options = {}) {
   const log = options.log || ((m) => process.stderr.write(`localedge: ${m}\n`));
   let handler = options.viewerRequest;
   if (!handler) {
+    const loadTokenSecret = tokenSecretLoader(config);
     handler = createHandler({
       loadCredentials: credentialsLoader(config),
+      ...(loadTokenSecret ? { loadTokenSecret } : {}),
       // Unset: the deployed function's cache time, so a rotation behaves
       // here as it does at the edge.
       ...(config.credentialsCacheTtlMs > 0 ? { cacheTtlMs: config.credentialsCacheTtlMs } : {}),
@@ -407,6 +473,15 @@ export async function startEdge(config, options = {}) {
     gateway: new Site('gateway', config.gateway, config.privateGateway ? handler : null, log),
     api: new Site('api', config.api, handler, log),
   };
+  if (config.psa) {
+    sites.psa = new Site('psa', { ...config.psa, includeBody: true }, handler, log);
+  }
+  // The sites each listener serves, by path: the API distribution's
+  // /psa/* behaviour goes to the PSA site.
+  const route = {
+    gateway: () => sites.gateway,
+    api: (req) => (sites.psa && (req.url || '').startsWith(`${PSA_PREFIX}/`) ? sites.psa : sites.api),
+  };
   const intervalMs = config.healthIntervalMs || 2000;
   const timeoutMs = config.healthTimeoutMs || Math.min(2000, intervalMs);
   // The ALB routes to a target only after it passed a check.
@@ -416,9 +491,9 @@ export async function startEdge(config, options = {}) {
   const servers = {};
   const urls = {};
   try {
-    for (const [name, site] of Object.entries(sites)) {
+    for (const name of ['gateway', 'api']) {
       servers[name] = http.createServer((req, res) => {
-        site.serve(req, res).catch((err) => {
+        route[name](req).serve(req, res).catch((err) => {
           log(`${name}: ${err && err.stack}`);
           res.destroy();
         });

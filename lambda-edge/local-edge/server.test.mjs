@@ -400,3 +400,110 @@ describe('as a program', () => {
     assert.ok(!stderr.includes(PASS) && !line.includes(PASS), 'the password is never printed');
   });
 });
+
+describe('the Pinning Service API (/psa/*)', () => {
+  const TOKEN_SECRET = { key: 'T'.repeat(64), revoked: {} };
+
+  // A PSA layer stand-in: 204 on /psa/health, 401 without the cluster's
+  // Basic credentials (the contract of the real one), else echoes what it
+  // got.
+  async function psaUpstream() {
+    const seen = [];
+    const server = http.createServer((req, res) => {
+      if (req.url === '/psa/health') {
+        res.writeHead(204).end();
+        return;
+      }
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        if (req.headers.authorization !== AUTH) {
+          res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"reason":"UNAUTHORIZED"}}');
+          return;
+        }
+        res.writeHead(req.method === 'POST' ? 202 : 200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ client: req.headers['x-psa-client'], body }));
+      });
+    });
+    await new Promise((r) => server.listen(0, HOST, r));
+    closers.push(() => new Promise((r) => { server.close(r); server.closeAllConnections(); }));
+    return { url: `http://${HOST}:${server.address().port}`, seen };
+  }
+
+  async function psaEdge(extra = {}) {
+    const api = await upstream(0);
+    const psa = await psaUpstream();
+    const e = await startEdge({
+      gateway: { listen: `${HOST}:0`, upstreams: [api.url], healthPath: '/health', healthyStatus: 204, headers: POLICY },
+      api: { listen: `${HOST}:0`, upstreams: [api.url], healthPath: '/health', healthyStatus: 204, headers: POLICY },
+      psa: { upstreams: [psa.url], healthPath: '/psa/health', healthyStatus: 204, headers: POLICY },
+      credentials: extra.credentialsFile ? undefined : { username: USER, password: PASS },
+      credentialsFile: extra.credentialsFile,
+      tokenSecret: extra.credentialsFile ? undefined : TOKEN_SECRET,
+      credentialsCacheTtlMs: extra.credentialsCacheTtlMs,
+      healthIntervalMs: 60000,
+    }, { log: () => {} });
+    closers.push(() => e.close());
+    return { e, api, psa };
+  }
+
+  const json = (token, body) => ({ headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  test('a token from POST /psa/token opens /psa; the PSA upstream gets Basic and the client name, the REST API nothing', async () => {
+    const { e, api, psa } = await psaEdge();
+    const issued = await request(e.urls.api, 'POST', '/psa/token', { headers: { authorization: AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kubo' }) });
+    assert.equal(issued.status, 200, issued.body);
+    const { token } = JSON.parse(issued.body);
+    assert.equal(psa.seen.length, 0, 'POST /psa/token never reaches the origin');
+
+    const pin = { cid: CID, name: 'x', origins: [`/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA`] };
+    const posted = await request(e.urls.api, 'POST', '/psa/pins', { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(pin) });
+    assert.equal(posted.status, 202, posted.body);
+    assert.deepEqual(JSON.parse(posted.body), { client: 'kubo', body: JSON.stringify(pin) });
+    assert.equal(posted.headers['x-frame-options'], 'DENY', 'the API response headers policy');
+    assert.equal(psa.seen[0].url, '/psa/pins', 'the path reaches the origin unchanged');
+    assert.equal(psa.seen[0].headers.authorization, AUTH);
+
+    const listed = await request(e.urls.api, 'GET', '/psa/pins?limit=10&status=pinned', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(listed.status, 200);
+    assert.equal(psa.seen[1].url, '/psa/pins?limit=10&status=pinned');
+    assert.equal(api.seen.length, 0);
+  });
+
+  test('refusals are answered at the edge in the PSA format; other paths still go to the REST API', async () => {
+    const { e, api, psa } = await psaEdge();
+    const anonymous = await request(e.urls.api, 'GET', '/psa/pins');
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="IPFS Pinning Service"');
+    assert.ok(JSON.parse(anonymous.body).error.details);
+    const { token } = JSON.parse((await request(e.urls.api, 'POST', '/psa/token', { headers: { authorization: AUTH } })).body);
+    const bad = await request(e.urls.api, 'POST', '/psa/pins', json(token, { cid: 'nope' }));
+    assert.equal(bad.status, 400);
+    assert.equal(JSON.parse(bad.body).error.reason, 'BAD_REQUEST');
+    const big = await request(e.urls.api, 'POST', '/psa/pins', json(token, { cid: CID, name: 'x'.repeat(50 * 1024) }));
+    assert.equal(big.status, 413, 'over the 40 KB CloudFront shows the function');
+    assert.equal(psa.seen.length, 0);
+    const rest = await request(e.urls.api, 'GET', '/id', { headers: { authorization: AUTH } });
+    assert.equal(rest.status, 200);
+    assert.equal(api.seen[0].url, '/id');
+  });
+
+  test('the token key secret comes from the secrets file, read again when the cache expires: a revocation takes effect', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-edge-psa-'));
+    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'secrets.env');
+    const write = (secret) => writeFile(file, `U=${USER}\nP=${PASS}\nPSA_TOKEN_SECRET=${JSON.stringify(secret)}\n`);
+    await write(TOKEN_SECRET);
+    const { e } = await psaEdge({ credentialsFile: { path: file, usernameVar: 'U', passwordVar: 'P', tokenSecretVar: 'PSA_TOKEN_SECRET' }, credentialsCacheTtlMs: 200 });
+    const issued = JSON.parse((await request(e.urls.api, 'POST', '/psa/token', { headers: { authorization: AUTH } })).body);
+    const get = () => request(e.urls.api, 'GET', '/psa/pins', { headers: { authorization: `Bearer ${issued.token}` } });
+    assert.equal((await get()).status, 200);
+    await write({ ...TOKEN_SECRET, revoked: { [issued.id]: 4102444800 } });
+    await new Promise((r) => setTimeout(r, 250));
+    const refused = await get();
+    assert.equal(refused.status, 401);
+    assert.match(JSON.parse(refused.body).error.details, /revoked/);
+  });
+});

@@ -30,10 +30,16 @@ import (
 // ServerScript is the Node.js program, relative to the repository root.
 const ServerScript = "lambda-edge/local-edge/server.mjs"
 
+// PSAHealthPath is the PSA layer's health check path (the ALB's).
+const PSAHealthPath = nodespec.PinningServicePath + "/health"
+
 // Health checks of the ALB's target groups (constructs/loadbalancer).
 const (
 	GatewayHealthyStatus = 200
 	APIHealthyStatus     = 204
+	// PSAHealthyStatus on PSAHealthPath: the PSA layer's health check,
+	// without credentials.
+	PSAHealthyStatus = 204
 	// DefaultHealthInterval is shorter than the ALB's 15 s: local tests
 	// restart peers and should not wait for the next round.
 	DefaultHealthInterval = 2 * time.Second
@@ -63,11 +69,22 @@ type Options struct {
 	// or that none of them takes, goes to these (the second region's
 	// load balancer) instead.
 	GatewayFailoverUpstreams []string `json:",omitempty"`
+	// PSAUpstreams are the peers' Pinning Service API layers
+	// (http://host:nodespec.PinningServicePort). When set, the API listener
+	// sends every request under nodespec.PinningServicePath/ to them, as the
+	// API distribution's /psa/* behaviour does, health-checked on
+	// PSAHealthPath. Empty: /psa goes to the REST API like any other path.
+	PSAUpstreams []string
 	// Username and Password are the REST API credentials the viewer-request
 	// handler checks (the local stand-in for the Secrets Manager secret).
 	// They reach the Node process on its stdin only. Set them or
 	// CredentialsFile.
 	Username, Password string
+	// PSATokenSecret is the token key secret's JSON (package psatoken)
+	// with Username and Password; with CredentialsFile, its
+	// PSATokenSecretVar names it in the file instead. Without either /psa
+	// answers 503, as the deployed function does without its secret.
+	PSATokenSecret string
 	// CredentialsFile, instead of Username and Password, is a KEY=value file
 	// the handler reads the credentials from, and reads again whenever its
 	// cache expires, as the deployed function re-reads its secret: a
@@ -103,6 +120,9 @@ type CredentialsFile struct {
 	Path        string `json:"path"`
 	UsernameVar string `json:"usernameVar"`
 	PasswordVar string `json:"passwordVar"`
+	// PSATokenSecretVar, optional, names the variable holding the PSA token
+	// key secret's JSON.
+	PSATokenSecretVar string `json:"tokenSecretVar,omitempty"`
 }
 
 // Edge is a running local edge.
@@ -128,6 +148,8 @@ type site struct {
 type config struct {
 	Gateway          site              `json:"gateway"`
 	API              site              `json:"api"`
+	PSA              *site             `json:"psa,omitempty"`
+	TokenSecret      json.RawMessage   `json:"tokenSecret,omitempty"`
 	PrivateGateway   bool              `json:"privateGateway"`
 	Credentials      map[string]string `json:"credentials,omitempty"`
 	CredentialsFile  *CredentialsFile  `json:"credentialsFile,omitempty"`
@@ -154,6 +176,12 @@ func (o *Options) validate() error {
 		check("GatewayFailoverUpstreams", o.GatewayFailoverUpstreams)
 	}
 	check("APIUpstreams", o.APIUpstreams)
+	if len(o.PSAUpstreams) > 0 {
+		check("PSAUpstreams", o.PSAUpstreams)
+	}
+	if o.PSATokenSecret != "" && (o.CredentialsFile != nil || !json.Valid([]byte(o.PSATokenSecret))) {
+		problems = append(problems, "PSATokenSecret: JSON, with Username and Password only (with CredentialsFile, name it there)")
+	}
 	for field, addr := range map[string]string{"GatewayListen": o.GatewayListen, "APIListen": o.APIListen} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %q is not host:port", field, addr))
@@ -229,6 +257,17 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 	if opt.CredentialsFile == nil {
 		credentials = map[string]string{"username": opt.Username, "password": opt.Password}
 	}
+	var psa *site
+	if len(opt.PSAUpstreams) > 0 {
+		psa = &site{
+			Upstreams: opt.PSAUpstreams, HealthPath: PSAHealthPath, HealthyStatus: PSAHealthyStatus,
+			Headers: edgespec.APIHeaders.Headers(),
+		}
+	}
+	var tokenSecret json.RawMessage
+	if opt.PSATokenSecret != "" {
+		tokenSecret = json.RawMessage(opt.PSATokenSecret)
+	}
 	cfg, err := json.Marshal(config{
 		Gateway: site{
 			Listen: opt.GatewayListen, Upstreams: opt.GatewayUpstreams, Failover: opt.GatewayFailoverUpstreams,
@@ -241,6 +280,8 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 			HealthPath: nodespec.RestAPIHealthPath, HealthyStatus: APIHealthyStatus,
 			Headers: edgespec.APIHeaders.Headers(),
 		},
+		PSA:              psa,
+		TokenSecret:      tokenSecret,
 		PrivateGateway:   opt.PrivateGateway,
 		Credentials:      credentials,
 		CredentialsFile:  opt.CredentialsFile,

@@ -32,14 +32,38 @@ var (
 	webACLArnPattern      = regexp.MustCompile(`^arn:aws:wafv2:` + Region + `:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/` + uuidPattern + `$`)
 )
 
+// PSATokenKeySecretSuffix makes the name of the Pinning Service API's token
+// key secret from the credentials secret's: both are fixed names the
+// Lambda@Edge bundle carries, and two stacks with different credentials
+// secrets never share a token key.
+const PSATokenKeySecretSuffix = "-psa-token-key"
+
+// PSATokenKeySecretName is the name of the token key secret that goes with
+// the credentials secret credentialsName.
+func PSATokenKeySecretName(credentialsName string) string {
+	return credentialsName + PSATokenKeySecretSuffix
+}
+
+// Keys of the token key secret's JSON (lambda-edge/basic-auth/psa.mjs reads
+// them): the HMAC key of every token, and the revoked token IDs, each with
+// the expiry of its token (after which it can be dropped from the list).
+const (
+	PSATokenKeyJSONKey     = "key"
+	PSATokenRevokedJSONKey = "revoked"
+)
+
+// maxSecretName is Secrets Manager's limit.
+const maxSecretName = 512
+
 // ValidateCredentialsSecretName checks the fixed name the Lambda@Edge
-// bundle reads the REST API credentials by.
+// bundle reads the REST API credentials by (and, with
+// PSATokenKeySecretSuffix, the token key).
 func ValidateCredentialsSecretName(name string) error {
 	switch {
 	case strings.Contains(name, "${Token["):
 		return fmt.Errorf("must be a literal known at synth (it is baked into the Lambda@Edge bundle), not a token")
-	case !secretNamePattern.MatchString(name):
-		return fmt.Errorf("%q is not a Secrets Manager name; allowed: 1-512 of A-Z a-z 0-9 / _ + = . @ -", name)
+	case !secretNamePattern.MatchString(name) || len(name)+len(PSATokenKeySecretSuffix) > maxSecretName:
+		return fmt.Errorf("%q is not a Secrets Manager name that leaves room for %q; allowed: 1-%d of A-Z a-z 0-9 / _ + = . @ -", name, PSATokenKeySecretSuffix, maxSecretName-len(PSATokenKeySecretSuffix))
 	case secretSuffixPattern.MatchString(name):
 		return fmt.Errorf("%q ends with a hyphen and six characters, which Secrets Manager confuses with the random suffix of its ARNs; allowed: any other ending", name)
 	}

@@ -187,7 +187,7 @@ func TestRunbookAnchorsExist(t *testing.T) {
 			anchors["#"+b.String()] = true
 		}
 	}
-	for _, a := range []string{RunbookPeerDown, RunbookPinStuck, RunbookStall, RunbookScaleOut, RunbookStorage, RunbookEdge, RunbookRestore, RunbookZoneLoss, RunbookLoadBalance, RunbookRegionLoss, RunbookRegionBehind, RunbookRegionNotReporting} {
+	for _, a := range []string{RunbookPeerDown, RunbookPinStuck, RunbookStall, RunbookScaleOut, RunbookStorage, RunbookEdge, RunbookRestore, RunbookZoneLoss, RunbookLoadBalance, RunbookRegionLoss, RunbookRegionBehind, RunbookRegionNotReporting, RunbookPSARefused, RunbookPSATokens} {
 		if !anchors[a] {
 			t.Errorf("docs/runbooks.md has no section for %s (have %v)", a, anchors)
 		}
