@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 )
 
@@ -27,11 +28,29 @@ import (
 // official compliance suite and the real kubo client, through a front that
 // spreads requests over every peer's PSA layer.
 
-// psaEndpoint is the endpoint and Bearer token clients are given. Today a
-// test front stands in for the edge (psaFront); once the local edge serves
-// /psa, return its URL (http://127.0.N.10:9094/psa) and a token it issued.
-func psaEndpoint(t *testing.T, c *localcluster.Cluster) (endpoint, token string) {
-	return psaFront(t, c)
+// psaEndpoint is the endpoint and Bearer token clients are given: the
+// local edge's /psa (the real Lambda@Edge handler, round-robin over every
+// peer's PSA layer) and a token it issued for the REST API's credentials.
+// psaFront is the test-only stand-in for the edge (a Bearer token swapped
+// for the credentials): `return psaFront(t, c)` measures the layer alone.
+func psaEndpoint(t *testing.T, ctx context.Context, c *localcluster.Cluster) (endpoint, token string) {
+	t.Helper()
+	endpoint = startLocalEdge(t, ctx, c, false).APIURL() + nodespec.PinningServicePath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/token", strings.NewReader(`{"name":"scenarios","expires_in":3600}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(c.Secrets.Username, c.Secrets.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var issued struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&issued); err != nil || resp.StatusCode != http.StatusOK || issued.Token == "" {
+		t.Fatalf("POST %s/token: %d %v", endpoint, resp.StatusCode, err)
+	}
+	return endpoint, issued.Token
 }
 
 // psaFront starts a round-robin front over every peer's PSA layer that does
@@ -136,13 +155,25 @@ func ensureComplianceSuite(t *testing.T, ctx context.Context) string {
 	return entry
 }
 
-// TestPinningServiceCompliance runs the official suite; it exits 0 even
-// when checks fail, so its JSON report decides.
+// TestPinningServiceCompliance runs the official suite through the local
+// edge, and through psaFront (the layer alone, what it owes the edge); it
+// exits 0 even when checks fail, so its JSON report decides.
 func TestPinningServiceCompliance(t *testing.T) {
-	ctx := scenarioCtx(t, 15*time.Minute)
+	ctx := scenarioCtx(t, 20*time.Minute)
 	entry := ensureComplianceSuite(t, ctx)
 	c := cluster(t, ctx)
-	endpoint, token := psaEndpoint(t, c)
+	for name, front := range map[string]func() (string, string){
+		"edge":  func() (string, string) { return psaEndpoint(t, ctx, c) },
+		"layer": func() (string, string) { return psaFront(t, c) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			endpoint, token := front()
+			runCompliance(t, ctx, entry, endpoint, token)
+		})
+	}
+}
+
+func runCompliance(t *testing.T, ctx context.Context, entry, endpoint, token string) {
 	reports := t.TempDir()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "node", entry, "-s", endpoint, token)
@@ -162,7 +193,7 @@ func TestPinningServiceCompliance(t *testing.T) {
 	if err := json.Unmarshal(b, &report); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("compliance: %d of %d checks passed in %s", report.Passed, report.Total, time.Since(start).Round(time.Millisecond))
+	t.Logf("compliance through %s: %d of %d checks passed in %s", endpoint, report.Passed, report.Total, time.Since(start).Round(time.Millisecond))
 	if report.Total != complianceChecks || report.Passed != report.Total {
 		md, _ := os.ReadFile(filepath.Join(reports, u.Hostname()+".md"))
 		t.Errorf("compliance: %d of %d passed, want %d of %d\n%s", report.Passed, report.Total, complianceChecks, complianceChecks, md)
@@ -296,7 +327,7 @@ func reportWaits(t *testing.T, c *localcluster.Cluster, from []int64) {
 func TestPinningServiceRealClient(t *testing.T) {
 	ctx := scenarioCtx(t, 15*time.Minute)
 	c := cluster(t, ctx)
-	endpoint, token := psaEndpoint(t, c)
+	endpoint, token := psaEndpoint(t, ctx, c)
 	k := startKuboClient(t, ctx)
 	k.run(ctx, "pin", "remote", "service", "add", "cluster", endpoint, token)
 	k.run(ctx, "pin", "remote", "service", "add", "wrong", endpoint, "not-"+token)
