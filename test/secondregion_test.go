@@ -221,7 +221,7 @@ func TestPeersAdmitTheOtherRegionsPeersOnly(t *testing.T) {
 				s2 = append(s2, rule)
 			}
 		}
-		assert.Len(t, s2, 3, "%v", s2) // gateway, REST API, Pinning Service API
+		assert.Len(t, s2, 1, "%v", s2) // one rule over the listeners' ports
 		for id, ingress := range cluster.ofType("AWS::EC2::SecurityGroupIngress") {
 			if strings.HasPrefix(id, "LoadBalancer") {
 				assert.True(t, importedFrom(ingress.Properties["GroupId"], network.stackName), "%s: S1's load balancer group", id)

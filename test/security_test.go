@@ -75,9 +75,8 @@ func designedIngress(c config.Config) []string {
 		return fmt.Sprintf("%s <- %s tcp/%d-%d", group, source, port, port)
 	}
 	want := []string{
-		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.GatewayPort),
-		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.RestAPIPort),
-		tcp("LoadBalancerSecurityGroup", "VpcOriginSecurityGroup", nodespec.PinningServicePort),
+		// One rule over the listeners' ports (gateway, REST API, PSA).
+		fmt.Sprintf("LoadBalancerSecurityGroup <- VpcOriginSecurityGroup tcp/%d-%d", nodespec.GatewayPort, nodespec.PinningServicePort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.GatewayPort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.RestAPIPort),
 		tcp("PeerSecurityGroup", "LoadBalancerSecurityGroup", nodespec.PinningServicePort),
@@ -108,7 +107,7 @@ func TestSecurityGroupRulesAreExactlyTheDesign(t *testing.T) {
 		"PeerSecurityGroup <- 0.0.0.0/0 tcp/4001-4001",
 		"PeerSecurityGroup <- 0.0.0.0/0 udp/4001-4001",
 		"PeerSecurityGroup <- PeerSecurityGroup tcp/9096-9096",
-		"LoadBalancerSecurityGroup <- VpcOriginSecurityGroup tcp/9094-9094",
+		"LoadBalancerSecurityGroup <- VpcOriginSecurityGroup tcp/8080-9098",
 	})
 }
 

@@ -1,6 +1,8 @@
 package loadbalancer
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
@@ -18,7 +20,7 @@ import (
 const VpcOriginSecurityGroupName = "CloudFront-VPCOrigins-Service-SG"
 
 // AdmitCloudFrontVpcOrigins lets CloudFront's VPC origins, and nothing else,
-// reach the listeners: an ingress rule per port whose source is the
+// reach the listeners: one ingress rule over their ports whose source is the
 // security group CloudFront manages for VPC origins in this VPC. That group
 // exists only once a VPC origin does, so it is looked up at deploy time
 // (ec2:DescribeSecurityGroups, by VPC and name) after the constructs in
@@ -67,18 +69,22 @@ func (lb *LoadBalancer) AdmitCloudFrontVpcOriginsIn(scope constructs.Construct, 
 		lookup.Node().AddDependency(o)
 	}
 	source := lookup.GetResponseField(jsii.String("SecurityGroups.0.GroupId"))
-	for name, port := range map[string]int{"Gateway": lb.GatewayPort, "RestApi": lb.RestAPIPort, "PinningService": lb.PinningServicePort} {
-		// Separate resources, not inline rules: the group must exist before
-		// the load balancer, and the source only after the distributions.
-		awsec2.NewCfnSecurityGroupIngress(scope, jsii.String(name+"FromVpcOrigins"), &awsec2.CfnSecurityGroupIngressProps{
-			GroupId:               lb.SecurityGroup.SecurityGroupId(),
-			IpProtocol:            jsii.String("tcp"),
-			FromPort:              jsii.Number(float64(port)),
-			ToPort:                jsii.Number(float64(port)),
-			SourceSecurityGroupId: source,
-			Description:           jsii.String(name + " listener from CloudFront's VPC origins only"),
-		})
-	}
+	// One rule from the lowest listener port to the highest: it admits the
+	// same single source to every listener, and the load balancer answers
+	// on its listeners' ports only, so the ports between them admit
+	// nothing more. One rule, not one per listener: each is a resource of
+	// the cluster stack, whose budget (stacks/stackspec) has none to spare.
+	ports := []int{lb.GatewayPort, lb.RestAPIPort, lb.PinningServicePort}
+	// A separate resource, not an inline rule: the group must exist before
+	// the load balancer, and the source only after the distributions.
+	awsec2.NewCfnSecurityGroupIngress(scope, jsii.String("ListenersFromVpcOrigins"), &awsec2.CfnSecurityGroupIngressProps{
+		GroupId:               lb.SecurityGroup.SecurityGroupId(),
+		IpProtocol:            jsii.String("tcp"),
+		FromPort:              jsii.Number(float64(slices.Min(ports))),
+		ToPort:                jsii.Number(float64(slices.Max(ports))),
+		SourceSecurityGroupId: source,
+		Description:           jsii.String("The listeners (gateway, REST API, Pinning Service API) from CloudFront's VPC origins only"),
+	})
 	cdknag.NagSuppressions_AddResourceSuppressions(lookup, &[]*cdknag.NagPackSuppression{{
 		Id:        jsii.String("AwsSolutions-IAM5"),
 		Reason:    jsii.String("ec2:DescribeSecurityGroups supports no resource-level permissions; the call is read-only and filtered to this VPC."),

@@ -413,13 +413,17 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 	// The Pinning Service API layer: the cluster image's pinning-service,
 	// on the REST API over the task's loopback with the same credentials.
 	// Not essential: it holds no state, and a crash must not stop the peer;
-	// ECS restarts it in place. Its hard memory limit is its share of the
+	// ECS restarts it in place. It starts with the task, not after the
+	// cluster: its health path answers 503 until the REST API does, which
+	// keeps the load balancer away, and a dependency would cost every task
+	// definition bytes the cluster stack's template cannot spare
+	// (stackspec.MaxTemplateBytes). Its hard memory limit is its share of the
 	// task (nodespec's budget); it writes nothing, so no volume. Its lines go
 	// to the kubo log group (streams <node>/pinning-service/<task>): a group
 	// of its own would cost every node a resource the cluster stack's budget
 	// does not have (stacks/stackspec), and the cluster group's metric
 	// filters would count the upstream errors it repeats twice.
-	pinningService := taskDefinition.AddContainer(jsii.String(PinningServiceContainerName), &awsecs.ContainerDefinitionOptions{
+	taskDefinition.AddContainer(jsii.String(PinningServiceContainerName), &awsecs.ContainerDefinitionOptions{
 		Image:                  p.ClusterImage,
 		EntryPoint:             jsii.Strings(nodespec.PinningServiceCommand...),
 		Essential:              jsii.Bool(false),
@@ -442,7 +446,6 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			LogGroup:     logGroups["KuboLogs"],
 		}),
 	})
-	pinningService.AddContainerDependencies(&awsecs.ContainerDependency{Container: cluster, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
 
 	if c := p.MetricsCollector; c != nil {
 		// No port mapping and no security group rule: it only dials the
