@@ -317,9 +317,10 @@ func TestGatewayFailsOverToTheSecondRegion(t *testing.T) {
 				}
 				c := d.Properties["DistributionConfig"]
 				assert.Nil(t, path(c, "OriginGroups"), id)
-				require.Len(t, list(path(c, "Origins")), 1, id)
-				o := list(path(c, "Origins"))[0]
-				assert.Equal(t, albID, ref(path(origins[ref(path(o, "VpcOriginConfig", "VpcOriginId"))].Properties, "VpcOriginEndpointConfig", "Arn")), id)
+				require.NotEmpty(t, list(path(c, "Origins")), id)
+				for _, o := range list(path(c, "Origins")) {
+					assert.Equal(t, albID, ref(path(origins[ref(path(o, "VpcOriginConfig", "VpcOriginId"))].Properties, "VpcOriginEndpointConfig", "Arn")), id)
+				}
 			}
 		}
 	}
@@ -512,7 +513,13 @@ func TestSecondRegionOutputsMatchTheFirstRegions(t *testing.T) {
 		_, cluster := secondRegion(t, s)
 		c := s.config
 		first := slices.DeleteFunc(sortedKeys(s.outputs), func(k string) bool {
-			return k == outputs.GatewayURL || k == outputs.RestAPIURL || k == outputs.GatewayDistributionDomainName || k == outputs.WebsitesDistributionDomainName
+			switch k {
+			case outputs.GatewayURL, outputs.RestAPIURL, outputs.GatewayDistributionDomainName, outputs.WebsitesDistributionDomainName,
+				outputs.SecondRegion, outputs.SecondRegionStackName, outputs.SecondRegionRestAPIURL:
+				// The edge's, and where the second region is.
+				return true
+			}
+			return false
 		})
 		assert.Equal(t, first, sortedKeys(s.stack.SecondRegion.Outputs))
 		// The load balancer's name is its stack's output (an output may
@@ -612,11 +619,16 @@ func TestStandbyAPIWritesThroughTheSecondRegion(t *testing.T) {
 		_, api := s.withPrefix(t, "AWS::CloudFront::Distribution", "EdgeApi")
 		_, standby := s.withPrefix(t, "AWS::CloudFront::Distribution", "EdgeStandbyApi")
 		dc := standby.Properties["DistributionConfig"]
-		require.Len(t, list(path(dc, "Origins")), 1)
-		o := list(path(dc, "Origins"))[0]
-		vpcOrigin := s.ofType("AWS::CloudFront::VpcOrigin")[ref(path(o, "VpcOriginConfig", "VpcOriginId"))]
-		assert.True(t, crossRegion(path(vpcOrigin.Properties, "VpcOriginEndpointConfig", "Arn")), "the second region's load balancer")
-		assert.Equal(t, float64(nodespec.RestAPIPort), path(vpcOrigin.Properties, "VpcOriginEndpointConfig", "HTTPPort"))
+		// Every origin (the REST API's, the Pinning Service API's) is the
+		// second region's load balancer; the default behaviour its REST API.
+		originPorts := map[any]float64{}
+		for _, o := range list(path(dc, "Origins")) {
+			vpcOrigin := s.ofType("AWS::CloudFront::VpcOrigin")[ref(path(o, "VpcOriginConfig", "VpcOriginId"))]
+			assert.True(t, crossRegion(path(vpcOrigin.Properties, "VpcOriginEndpointConfig", "Arn")), "the second region's load balancer")
+			originPorts[path(o, "Id")] = path(vpcOrigin.Properties, "VpcOriginEndpointConfig", "HTTPPort").(float64)
+		}
+		assert.Equal(t, float64(nodespec.RestAPIPort), originPorts[path(dc, "DefaultCacheBehavior", "TargetOriginId")])
+		assert.Equal(t, len(list(path(api.Properties, "DistributionConfig", "CacheBehaviors"))), len(list(path(dc, "CacheBehaviors"))), "the API's behaviours, the Pinning Service API's included")
 		assert.Nil(t, path(dc, "Aliases"), "the API's domain stays with the first region's distribution")
 		// The same default behaviour as the API's: methods, cache, auth.
 		want, got := path(api.Properties, "DistributionConfig", "DefaultCacheBehavior"), path(dc, "DefaultCacheBehavior")

@@ -27,7 +27,7 @@ type Peer struct {
 	ID       string `json:"id"`
 	PeerName string `json:"peername"`
 	Error    string `json:"error"`
-	IPFS  struct {
+	IPFS     struct {
 		ID    string `json:"id"`
 		Error string `json:"error"`
 	} `json:"ipfs"`
