@@ -638,14 +638,17 @@ func TestStandbyAPIWritesThroughTheSecondRegion(t *testing.T) {
 		assert.Len(t, list(path(got, "AllowedMethods")), 7)
 		assert.Contains(t, s.stackTemplate.outputs, outputs.SecondRegionRestAPIURL)
 		// The second region's stack admits the VPC origins of its VPC on
-		// the REST API's port too.
-		var ports []float64
-		for _, rule := range cluster.ofType("AWS::EC2::SecurityGroupIngress") {
-			if p, ok := rule.Properties["FromPort"].(float64); ok {
-				ports = append(ports, p)
+		// the REST API's and the Pinning Service API's ports too (one rule
+		// over the listeners' ports).
+		for _, port := range []int{nodespec.RestAPIPort, nodespec.PinningServicePort} {
+			admitted := false
+			for _, rule := range cluster.ofType("AWS::EC2::SecurityGroupIngress") {
+				from, okFrom := rule.Properties["FromPort"].(float64)
+				to, okTo := rule.Properties["ToPort"].(float64)
+				admitted = admitted || okFrom && okTo && from <= float64(port) && float64(port) <= to
 			}
+			assert.True(t, admitted, "port %d", port)
 		}
-		assert.Contains(t, ports, float64(nodespec.RestAPIPort))
 	}
 	for id := range defaults.ofType("AWS::CloudFront::Distribution") {
 		assert.False(t, strings.HasPrefix(id, "EdgeStandbyApi"), id)
