@@ -46,10 +46,12 @@ const (
 	// stack's fixed resources: the peering connection and its routes, the
 	// gateway's failover VPC origin, CDK's reader and writer of the
 	// cross-region references (9 measured), and the cross-region pinset
-	// check (its function, role, schedule and two alarms: 8 measured).
+	// check (its function, role, schedule and two alarms: 8 measured), and
+	// the standby REST API distribution (its distribution, headers policy
+	// and two VPC origins: 4).
 	// With it the cluster stack holds fewer nested node stacks:
 	// MaxNodesWithSecondRegion.
-	SecondRegionResources = 18
+	SecondRegionResources = 21
 	// SecondRegionFixedResources is what the second region's cluster stack
 	// holds besides its nodes, which it places as the cluster stack does
 	// (ClusterStackNodes, NodeResources, NestedNodeResources) by their
