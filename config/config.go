@@ -404,9 +404,26 @@ func (c Config) TotalNodes() int {
 	return c.NodeCount + c.SecondRegionNodeCount
 }
 
-// InSecondRegion tells whether node i runs in the second region (the nodes
-// from NodeCount on).
-func (c Config) InSecondRegion(i int) bool { return c.SecondRegion != "" && i >= c.NodeCount }
+// PeerIndices are the indices of every node, the first region's (0 to
+// NodeCount-1) then the second region's (from
+// nodespec.SecondRegionFirstIndex on, whatever NodeCount is).
+func (c Config) PeerIndices() []int {
+	var out []int
+	for i := range c.NodeCount {
+		out = append(out, i)
+	}
+	if c.SecondRegion != "" {
+		for i := range c.SecondRegionNodeCount {
+			out = append(out, nodespec.SecondRegionFirstIndex+i)
+		}
+	}
+	return out
+}
+
+// InSecondRegion tells whether node i runs in the second region.
+func (c Config) InSecondRegion(i int) bool {
+	return c.SecondRegion != "" && i >= nodespec.SecondRegionFirstIndex
+}
 
 // RegionOf is node i's region.
 func (c Config) RegionOf(i int) string {
@@ -416,7 +433,7 @@ func (c Config) RegionOf(i int) string {
 	return c.Region
 }
 
-// NodeSettings are the plain values of node i (0 to TotalNodes-1), as its
+// NodeSettings are the plain values of node i (one of PeerIndices), as its
 // task definition and a local peer get them.
 func (c Config) NodeSettings(i int) nodespec.Settings {
 	zone := ""

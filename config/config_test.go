@@ -1,11 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/stackspec"
 )
 
 func TestShippedCdkJSONIsValidAndMatchesDefaults(t *testing.T) {
@@ -110,21 +113,28 @@ func TestSecondRegion(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, cfg.SecondRegionNodeCount, "unset: as many as the first region")
 	assert.Equal(t, 6, cfg.TotalNodes())
-	for i, want := range []struct{ region, zone string }{{"eu-west-1", "eu-west-1a"}, {"eu-west-1", "eu-west-1b"}, {"eu-west-1", "eu-west-1c"}, {"us-east-2", "us-east-2a"}, {"us-east-2", "us-east-2b"}, {"us-east-2", "us-east-2c"}} {
+	assert.Equal(t, []int{0, 1, 2, 100, 101, 102}, cfg.PeerIndices())
+	for n, want := range []struct{ region, zone string }{{"eu-west-1", "eu-west-1a"}, {"eu-west-1", "eu-west-1b"}, {"eu-west-1", "eu-west-1c"}, {"us-east-2", "us-east-2a"}, {"us-east-2", "us-east-2b"}, {"us-east-2", "us-east-2c"}} {
+		i := cfg.PeerIndices()[n]
 		s := cfg.NodeSettings(i)
 		assert.Equal(t, want.region, s.Region, "node%d", i)
 		assert.Equal(t, want.zone, s.Zone, "node%d", i)
 		assert.Equal(t, 6, s.PeerCount)
 		require.NoError(t, s.Validate())
 	}
-	assert.Equal(t, "node4.us-east-2.ipfs-cluster.internal", strings.Split(strings.TrimPrefix(cfg.NodeSettings(0).PeerMultiaddrs()[4], "/dns4/"), "/")[0])
+	assert.Equal(t, "node101.us-east-2.ipfs-cluster.internal", strings.Split(strings.TrimPrefix(cfg.NodeSettings(0).PeerMultiaddrs()[4], "/dns4/"), "/")[0])
 
 	two[KeySecondRegionNodeCount] = 4.0
 	two[KeyReplicationFactorMax] = 7.0
 	cfg, err = Parse(two)
 	require.NoError(t, err)
 	assert.Equal(t, 7, cfg.TotalNodes())
-	assert.Equal(t, "us-east-2a", cfg.ZoneOf(6))
+	assert.Equal(t, "us-east-2a", cfg.ZoneOf(103))
+	// A bigger first region leaves the second region's indices alone.
+	two[KeyNodeCount] = 4.0
+	cfg, err = Parse(two)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1, 2, 3, 100, 101, 102, 103}, cfg.PeerIndices())
 
 	cases := []struct {
 		name     string
@@ -143,7 +153,7 @@ func TestSecondRegion(t *testing.T) {
 		{"no zones", map[string]any{KeySecondRegion: "us-east-2"}, []string{"secondRegionAvailabilityZones: needs exactly 3 availability zones, got 0"}},
 		{"overlapping ranges", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionVpcCidr: "10.42.128.0/17"}, []string{"secondRegionVpcCidr: 10.42.128.0/17 overlaps vpcCidr 10.42.0.0/16"}},
 		{"too many peers", map[string]any{KeyNodeCount: 20.0, KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c"}, []string{"nodeCount/secondRegionNodeCount: 20 + 20 peers; allowed: at most 30 together"}},
-		{"first region too large beside a second", map[string]any{KeyNodeCount: 17.0, KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionNodeCount: 3.0}, []string{"nodeCount: 17 beside a second region; allowed: 3 to 15"}},
+		{"first region too large beside a second", map[string]any{KeyNodeCount: float64(stackspec.MaxNodesWithSecondRegion() + 1), KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionNodeCount: 3.0}, []string{fmt.Sprintf("nodeCount: %d beside a second region; allowed: 3 to %d", stackspec.MaxNodesWithSecondRegion()+1, stackspec.MaxNodesWithSecondRegion())}},
 		{"too few in the second", map[string]any{KeySecondRegion: "us-east-2", KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c", KeySecondRegionNodeCount: 2.0}, []string{"secondRegionNodeCount: 2 is out of range; allowed: 3 to 30"}},
 		{"not a region", map[string]any{KeySecondRegion: "mars-1", KeySecondRegionAvailabilityZones: "mars-1a,mars-1b,mars-1c"}, []string{"secondRegion: "}},
 		{"another partition", map[string]any{KeySecondRegion: "cn-north-1", KeySecondRegionAvailabilityZones: "cn-north-1a,cn-north-1b,cn-north-1c"}, []string{"secondRegion: "}},

@@ -210,7 +210,7 @@ func (c Config) validateWebsites(fail func(string, string, ...any), local bool) 
 // zones.
 func (c Config) ZoneOf(i int) string {
 	if c.InSecondRegion(i) {
-		return c.SecondRegionAvailabilityZones[(i-c.NodeCount)%len(c.SecondRegionAvailabilityZones)]
+		return c.SecondRegionAvailabilityZones[(i-nodespec.SecondRegionFirstIndex)%len(c.SecondRegionAvailabilityZones)]
 	}
 	return c.AvailabilityZones[i%len(c.AvailabilityZones)]
 }

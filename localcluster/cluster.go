@@ -90,7 +90,8 @@ type Cluster struct {
 	// too, whatever the configuration says now.
 	others []*Peer
 	edge   *localedge.Edge // the edge Up started, kept while this program runs
-	// regionFrom is the first peer of the second region (0: one region),
+	// regionFrom is the number of the first region's peers with a second
+	// region (0: one region), whose peers are nodespec.SecondRegionFirstIndex on,
 	// regionDelay the one-way delay between the regions.
 	regionFrom  int
 	regionDelay time.Duration
@@ -236,7 +237,14 @@ func New(opt Options) (*Cluster, error) {
 	if cd.Entrypoint != nil && !strings.Contains(strings.Join(cd.Entrypoint, " "), filepath.Base(clusterEntrypoint)) {
 		return nil, fmt.Errorf("%s: ENTRYPOINT %q does not run %s", clusterDockerfile, cd.Entrypoint, filepath.Base(clusterEntrypoint))
 	}
-	for i := range opt.Peers {
+	indices := cfg.PeerIndices()
+	if regionFrom == 0 {
+		indices = indices[:0]
+		for i := range opt.Peers {
+			indices = append(indices, i)
+		}
+	}
+	for _, i := range indices {
 		p := c.newPeer(i)
 		for _, d := range []string{p.IPFSPath, p.ClusterPath, p.LogDir} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
@@ -261,7 +269,7 @@ func (c *Cluster) runningOthers() ([]*Peer, error) {
 	var others []*Peer
 	for _, dir := range dirs {
 		i, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), "node"))
-		if err != nil || i < len(c.Peers) {
+		if err != nil || c.Peer(i) != nil {
 			continue
 		}
 		p := c.newPeer(i)
@@ -292,7 +300,7 @@ func (c *Cluster) newPeer(i int) *Peer {
 		LogDir:      filepath.Join(dir, "logs"),
 	}
 	if c.InSecondRegion(i) {
-		p.IP = peerIP(secondRegionFirstHost + i - c.regionFrom)
+		p.IP = peerIP(secondRegionFirstHost + i - nodespec.SecondRegionFirstIndex)
 	}
 	p.kubo = proc.Load(fmt.Sprintf("node%d kubo", i), p.pidfile("kubo"))
 	p.cluster = proc.Load(fmt.Sprintf("node%d cluster", i), p.pidfile("cluster"))
@@ -307,10 +315,22 @@ func Existing(root string) bool {
 }
 
 func (c *Cluster) peer(i int) (*Peer, error) {
-	if i < 0 || i >= len(c.Peers) {
-		return nil, fmt.Errorf("no peer %d (have 0..%d)", i, len(c.Peers)-1)
+	for _, p := range c.Peers {
+		if p.Index == i {
+			return p, nil
+		}
 	}
-	return c.Peers[i], nil
+	var have []string
+	for _, p := range c.Peers {
+		have = append(have, strconv.Itoa(p.Index))
+	}
+	return nil, fmt.Errorf("no peer %d (have %s)", i, strings.Join(have, ", "))
+}
+
+// Peer is the peer with index i (node<i>), nil if the cluster has none.
+func (c *Cluster) Peer(i int) *Peer {
+	p, _ := c.peer(i)
+	return p
 }
 
 func (c *Cluster) logf(format string, args ...any) {

@@ -171,11 +171,12 @@ func TestSecondRegionPeers(t *testing.T) {
 	assert.Equal(t, DefaultRegionDelay, c.RegionDelay())
 	first, second := c.RegionPeers()
 	assert.Equal(t, []int{0, 1, 2}, first)
-	assert.Equal(t, []int{3, 4, 5, 6}, second)
+	assert.Equal(t, []int{100, 101, 102, 103}, second, "the second region's indices start at 100, whatever nodeCount")
 	assert.Equal(t, peerIP(13), c.Peers[2].IP)
 	assert.Equal(t, peerIP(111), c.Peers[3].IP)
 	assert.Equal(t, peerIP(114), c.Peers[6].IP)
-	for i, p := range c.Peers {
+	for _, p := range c.Peers {
+		i := p.Index
 		assert.Equal(t, cfg.RegionOf(i), p.Region)
 		kubo, cluster, err := c.PeerEnvironment(i)
 		require.NoError(t, err)

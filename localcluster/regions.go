@@ -60,7 +60,8 @@ const DefaultRegionDelay = 40 * time.Millisecond
 const NoRegionDelay time.Duration = -1
 
 // secondRegionFirstHost is the last octet of the second region's first
-// peer: the first region's peers are 11..110 at most.
+// peer (node100): 11 + its index, as for the first region's, which are
+// 11..110 at most.
 const secondRegionFirstHost = 111
 
 // The ports each side of the link proxies.
@@ -107,7 +108,9 @@ func (c *Cluster) TwoRegions() bool { return c.regionFrom > 0 }
 func (c *Cluster) RegionDelay() time.Duration { return c.regionDelay }
 
 // InSecondRegion tells whether peer i runs in the second region.
-func (c *Cluster) InSecondRegion(i int) bool { return c.regionFrom > 0 && i >= c.regionFrom }
+func (c *Cluster) InSecondRegion(i int) bool {
+	return c.regionFrom > 0 && i >= nodespec.SecondRegionFirstIndex
+}
 
 // RegionPeers are the indexes of the peers of the first and the second
 // region (none in the second with one region).

@@ -195,7 +195,7 @@ func (c *Cluster) waitKuboMesh(ctx context.Context) error {
 			ids[p.Index] = id
 		}
 		for i := range ids {
-			conn, err := newKuboClient(c.Peers[i].IP, probe.Timeout).SwarmPeers(ctx)
+			conn, err := newKuboClient(c.Peer(i).IP, probe.Timeout).SwarmPeers(ctx)
 			if err != nil {
 				return err
 			}

@@ -207,7 +207,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 		peers:        peers,
 		loadBalancer: this.LoadBalancer,
 		metricsLog:   metricsLog,
-	}).addNodes(cfg, 0, cfg.NodeCount, dataRemoval, retention)
+	}).addNodes(cfg, cfg.PeerIndices()[:cfg.NodeCount], dataRemoval, retention)
 	if err != nil {
 		return nil, err
 	}

@@ -57,19 +57,20 @@ var throughput = map[config.ThroughputMode]awsefs.ThroughputMode{
 	config.ThroughputProvisioned: awsefs.ThroughputMode_PROVISIONED,
 }
 
-// addNodes builds the nodes from..to-1 of the cluster in the region, each
-// rolling after the one before it. A node's place depends on its index
-// within the region only (stackspec.InClusterStack), so nodes never move.
-// It returns the nodes and, by node, its nested stack or nil.
-func (r *region) addNodes(cfg config.Config, from, to int, dataRemoval awscdk.RemovalPolicy, retention awslogs.RetentionDays) ([]*node.Node, []awscdk.NestedStack, error) {
+// addNodes builds the nodes of the given indices (consecutive, a region's)
+// in the region, each rolling after the one before it. A node's place
+// depends on its index within the region only (stackspec.InClusterStack),
+// so nodes never move. It returns the nodes and, by node, its nested stack
+// or nil.
+func (r *region) addNodes(cfg config.Config, indices []int, dataRemoval awscdk.RemovalPolicy, retention awslogs.RetentionDays) ([]*node.Node, []awscdk.NestedStack, error) {
 	var nodes []*node.Node
 	var nestedStacks []awscdk.NestedStack
-	for i := from; i < to; i++ {
+	for position, i := range indices {
 		zone := cfg.ZoneOf(i)
 		var scope constructs.Construct = r.stack
 		var nested awscdk.NestedStack
 		seed, credentials := r.seed, r.credentials
-		if !stackspec.InClusterStack(i - from) {
+		if !stackspec.InClusterStack(position) {
 			nested = awscdk.NewNestedStack(r.stack, jsii.String(fmt.Sprintf("Node%dStack", i)), &awscdk.NestedStackProps{
 				Description: jsii.String(fmt.Sprintf("IPFS Cluster: %s, its file system, service and alarms", nodespec.PeerName(i))),
 			})

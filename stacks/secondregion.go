@@ -45,7 +45,7 @@ type SecondRegion struct {
 	// Network is the stack with the VPC, the peers' security group, the
 	// internal load balancer and the Cloud Map namespace.
 	Network awscdk.Stack
-	// Stack holds the peers NodeCount..TotalNodes()-1, their ECS cluster,
+	// Stack holds the peers from nodespec.SecondRegionFirstIndex on, their ECS cluster,
 	// backup plan and monitoring, the routes back through the peering and
 	// the DNS associations between the regions.
 	Stack awscdk.Stack
@@ -213,7 +213,7 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 		metricsLog:   metricsLog,
 		secretArns:   &[2]*string{seedArn, credentialsArn},
 	}
-	s.Nodes, s.NodeStacks, err = r.addNodes(cfg, cfg.NodeCount, cfg.TotalNodes(), dataRemoval, retention)
+	s.Nodes, s.NodeStacks, err = r.addNodes(cfg, cfg.PeerIndices()[cfg.NodeCount:], dataRemoval, retention)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 	if s.Backup, err = newBackup(stack, cfg, s.Nodes, copyVaultArn, dataRemoval); err != nil {
 		return err
 	}
-	storageMax, err := nodespec.StorageMaxBytes(cfg.NodeSettings(cfg.NodeCount).WithDefaults().KuboStorageMax)
+	storageMax, err := nodespec.StorageMaxBytes(cfg.NodeSettings(nodespec.SecondRegionFirstIndex).WithDefaults().KuboStorageMax)
 	if err != nil {
 		return err
 	}

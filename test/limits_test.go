@@ -268,7 +268,7 @@ func TestTwoRegionTemplatesFitCloudFormation(t *testing.T) {
 	assert.LessOrEqual(t, secondFixed, stackspec.SecondRegionFixedResources)
 	assert.Len(t, secondPerNode, stackspec.ClusterStackNodes)
 	for i, n := range secondPerNode {
-		assert.GreaterOrEqual(t, i, s.config.NodeCount)
+		assert.GreaterOrEqual(t, i, nodespec.SecondRegionFirstIndex)
 		assert.LessOrEqual(t, n, stackspec.NodeResources, "node %d", i)
 	}
 	// The most first-region nodes the configuration allows beside a second

@@ -506,7 +506,7 @@ func TestNodePropsAreValidated(t *testing.T) {
 			`node.Props.Settings.Zone: is "eu-west-1b" but AvailabilityZone is "eu-west-1a"`,
 		}},
 		{"index outside the cluster", &node.Props{Settings: nodespec.Settings{Index: 3, PeerCount: 3, Namespace: "a.internal"}}, []string{
-			"node.Props.Settings.Index: 3 is not a peer of a 3-peer cluster",
+			"node.Props.Settings.Index: 3 is not a peer of this cluster; allowed: 0 to 2",
 		}},
 		{"replication above peers", &node.Props{Settings: nodespec.Settings{PeerCount: 1, Namespace: "a.internal", ReplicationFactorMin: 1, ReplicationFactorMax: 2}}, []string{
 			"node.Props.Settings.ReplicationFactorMin: min=1 max=2; allowed: 1 <= min <= max <= the number of peers (1)",

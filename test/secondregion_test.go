@@ -330,13 +330,16 @@ func TestGatewayFailsOverToTheSecondRegion(t *testing.T) {
 	}
 }
 
-func TestSecondRegionNodesContinueTheIndices(t *testing.T) {
+// TestSecondRegionNodesTakeTheirOwnIndices: the second region's peers are
+// node100, node101, ... (nodespec.SecondRegionFirstIndex), whatever the
+// first region's size, so scaling it renumbers none of them.
+func TestSecondRegionNodesTakeTheirOwnIndices(t *testing.T) {
 	for _, s := range twoRegionApps() {
 		networkStack, cluster := secondRegion(t, s)
 		c := s.config
 		require.Len(t, s.stack.SecondRegion.Nodes, c.SecondRegionNodeCount)
 		for k, n := range s.stack.SecondRegion.Nodes {
-			i := c.NodeCount + k
+			i := nodespec.SecondRegionFirstIndex + k
 			peer := nodespec.PeerName(i)
 			assert.Equal(t, peer, n.Name)
 			assert.Equal(t, nodespec.PeerDNSName(i, nodespec.RegionNamespace(c.CloudMapNamespace, c.SecondRegion)), n.DNSName)
@@ -359,6 +362,11 @@ func TestSecondRegionNodesContinueTheIndices(t *testing.T) {
 				}
 			}
 			assert.Equal(t, strconv.Itoa(i), env["CLUSTER_PEER_INDEX"], peer)
+			var indices []string
+			for _, index := range c.PeerIndices() {
+				indices = append(indices, strconv.Itoa(index))
+			}
+			assert.Equal(t, strings.Join(indices, ","), env[nodespec.PeerIndicesVariable], peer)
 			assert.Equal(t, fmt.Sprintf("%s:%s,%s:%s", nodespec.RegionTag, c.SecondRegion, nodespec.ZoneTag, c.ZoneOf(i)), env["CLUSTER_TAGS_TAGS"], peer)
 			addresses := strings.Split(fmt.Sprint(env["CLUSTER_PEER_MULTIADDRS"]), ",")
 			assert.Len(t, addresses, c.TotalNodes(), "%s lists every peer of both regions", peer)
@@ -378,11 +386,11 @@ func TestSecondRegionNodesContinueTheIndices(t *testing.T) {
 		// Rolling order within the region: the second region's first node
 		// waits for the DNS associations, each next one for the one before.
 		for k := 1; k < min(c.SecondRegionNodeCount, stackspec.ClusterStackNodes); k++ {
-			id, service := cluster.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", c.NodeCount+k))
-			prev, _ := cluster.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", c.NodeCount+k-1))
+			id, service := cluster.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", nodespec.SecondRegionFirstIndex+k))
+			prev, _ := cluster.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", nodespec.SecondRegionFirstIndex+k-1))
 			assert.Contains(t, service.DependsOn, prev, id)
 		}
-		_, first := cluster.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", c.NodeCount))
+		_, first := cluster.withPrefix(t, "AWS::ECS::Service", fmt.Sprintf("Node%dService", nodespec.SecondRegionFirstIndex))
 		associations := cluster.exactly(t, 2, network.ZoneAssociationResourceType)
 		for id := range associations {
 			assert.Contains(t, first.DependsOn, id)
@@ -398,12 +406,12 @@ func TestSecondRegionHasItsOwnBackupPlanAndMonitoring(t *testing.T) {
 		resources := list(path(selection.Properties, "BackupSelection", "Resources"))
 		require.Len(t, resources, c.SecondRegionNodeCount)
 		var inStack []string
-		for i := c.NodeCount; i < c.NodeCount+min(c.SecondRegionNodeCount, stackspec.ClusterStackNodes); i++ {
+		for _, i := range c.PeerIndices()[c.NodeCount:][:min(c.SecondRegionNodeCount, stackspec.ClusterStackNodes)] {
 			id, _ := cluster.withPrefix(t, "AWS::EFS::FileSystem", fmt.Sprintf("Node%dFileSystem", i))
 			inStack = append(inStack, id)
 		}
 		// Those of nested stacks come through their stacks' outputs.
-		for i := c.NodeCount + stackspec.ClusterStackNodes; i < c.TotalNodes(); i++ {
+		for _, i := range c.PeerIndices()[c.NodeCount+min(c.SecondRegionNodeCount, stackspec.ClusterStackNodes):] {
 			id, _ := cluster.withPrefix(t, "AWS::CloudFormation::Stack", fmt.Sprintf("Node%dStack", i))
 			inStack = append(inStack, id)
 		}
@@ -437,8 +445,8 @@ func TestSecondRegionHasItsOwnBackupPlanAndMonitoring(t *testing.T) {
 		assert.Equal(t, cluster.stackName, dashboard.Properties["DashboardName"])
 		_, firstDashboard := s.withPrefix(t, "AWS::CloudWatch::Dashboard", "MonitoringDashboard")
 		assert.NotEqual(t, firstDashboard.Properties["DashboardName"], dashboard.Properties["DashboardName"])
-		peer := nodespec.PeerName(c.NodeCount)
-		_, alarm := cluster.withPrefix(t, "AWS::CloudWatch::Alarm", fmt.Sprintf("MonitoringNode%dTasksBelowDesired", c.NodeCount))
+		peer := nodespec.PeerName(nodespec.SecondRegionFirstIndex)
+		_, alarm := cluster.withPrefix(t, "AWS::CloudWatch::Alarm", fmt.Sprintf("MonitoringNode%dTasksBelowDesired", nodespec.SecondRegionFirstIndex))
 		assert.Contains(t, alarm.Properties["AlarmName"], "-"+peer+"-")
 		assert.NotContains(t, cluster.text, "AWS/CloudFront")
 	}
@@ -529,7 +537,7 @@ func TestSecondRegionOutputsMatchTheFirstRegions(t *testing.T) {
 		assert.Equal(t, albID, ref(path(networkStack.outputs, outputs.LoadBalancerDNSName, "Value")))
 		assert.Equal(t, slices.DeleteFunc(first, func(k string) bool { return k == outputs.LoadBalancerDNSName }), sortedKeys(cluster.outputs))
 		var peers []string
-		for i := c.NodeCount; i < c.TotalNodes(); i++ {
+		for _, i := range c.PeerIndices()[c.NodeCount:] {
 			peers = append(peers, nodespec.PeerDNSName(i, nodespec.RegionNamespace(c.CloudMapNamespace, c.SecondRegion)))
 		}
 		assert.Equal(t, strings.Join(peers, ","), path(cluster.outputs, outputs.PeerDNSNames, "Value"))

@@ -214,7 +214,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		fmt.Printf("node%d stopped (data kept in %s)\n", n, c.Peers[n].Dir)
+		fmt.Printf("node%d stopped (data kept in %s)\n", n, c.Peer(n).Dir)
 		return nil
 
 	case "start-peer":
@@ -235,7 +235,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err := c.StartPeer(sctx, n); err != nil {
 			return err
 		}
-		p := c.Peers[n]
+		p := c.Peer(n)
 		fmt.Printf("node%d started: REST API %s, gateway %s\n", n, p.RESTURL(), p.GatewayURL())
 		return nil
 

@@ -336,17 +336,17 @@ func TestTwoRegionsUpAndDown(t *testing.T) {
 	flags := []string{"-c", "secondRegion=us-east-2", "-c", "secondRegionAvailabilityZones=us-east-2a,us-east-2b,us-east-2c"}
 
 	out, _ := c.up(flags...)
-	assert.Contains(t, out, "node3 us-east-2")
+	assert.Contains(t, out, "node100 us-east-2")
 	assert.Contains(t, out, "http://127.0."+net+".111:9094")
 	assert.Contains(t, out, "one-way delay of 40ms")
 	c.requireHealthy(6, two)
 	before := c.pids()
 	require.Contains(t, before, "regionproxy")
-	require.Contains(t, before, "node5/cluster")
+	require.Contains(t, before, "node102/cluster")
 
 	status, _, code := c.run(append(flags, "status")...)
 	require.Equal(t, 0, code)
-	assert.Regexp(t, `node5 us-east-2\s+running\s+running\s+http://127\.0\.`+net+`\.113:9094\s+6 `, status)
+	assert.Regexp(t, `node102 us-east-2\s+running\s+running\s+http://127\.0\.`+net+`\.113:9094\s+6 `, status)
 	assert.Contains(t, status, "region proxy (the only link between the regions): running, one-way delay 40ms")
 
 	c.up(flags...)

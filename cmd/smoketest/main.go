@@ -335,11 +335,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			})
 		}
 		peerRegions = map[string]string{}
-		for i := range len(st.services) + len(secondServices) {
+		for i := range st.services {
 			peerRegions[nodespec.PeerName(i)] = o.region
-			if i >= len(st.services) {
-				peerRegions[nodespec.PeerName(i)] = second
-			}
+		}
+		for k := range secondServices {
+			peerRegions[nodespec.PeerName(nodespec.SecondRegionFirstIndex+k)] = second
 		}
 		peers += len(secondServices)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/smoketest/fakecluster"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/stacks/outputs"
 )
@@ -455,6 +456,9 @@ func TestChecksTheSecondRegion(t *testing.T) {
 	secondServices := []string{"Node3Service", "Node4Service", "Node5Service"}
 	fc := fakecluster.New(t, 6)
 	fc.CloudFront = true
+	for k := range 3 {
+		fc.Peers[3+k].PeerName = nodespec.PeerName(nodespec.SecondRegionFirstIndex + k)
+	}
 	f := newFakeAWS(t, fc)
 	f.outputs[outputs.SecondRegion] = second
 	f.outputs[outputs.SecondRegionStackName] = secondStack

@@ -506,7 +506,7 @@ func newAPI(c constructs.Construct, p *Props, a apiDistribution, auth experiment
 			EdgeLambdas: edgeLambdas(auth, true),
 		},
 		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
-			nodespec.PinningServicePath + "/*": psaBehavior(p, auth, policy),
+			nodespec.PinningServicePath + "/*": psaBehavior(p, a.loadBalancer, auth, policy),
 		},
 	}
 	commonDistributionProps(c, a.id, p, a.domain, logBucket, a.logPrefix, dp)
@@ -521,8 +521,8 @@ func newAPI(c constructs.Construct, p *Props, a apiDistribution, auth experiment
 // /psa/pins and answers POST /psa/token itself). The function replaces the
 // client's Bearer token with the REST API's Basic credentials, so the
 // origin sees the path unchanged and the cluster's own credentials.
-func psaBehavior(p *Props, auth experimental.EdgeFunction, headers awscloudfront.IResponseHeadersPolicy) *awscloudfront.BehaviorOptions {
-	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(p.LoadBalancer, &awscloudfrontorigins.VpcOriginWithEndpointProps{
+func psaBehavior(p *Props, alb awselasticloadbalancingv2.IApplicationLoadBalancer, auth experimental.EdgeFunction, headers awscloudfront.IResponseHeadersPolicy) *awscloudfront.BehaviorOptions {
+	origin := awscloudfrontorigins.VpcOrigin_WithApplicationLoadBalancer(alb, &awscloudfrontorigins.VpcOriginWithEndpointProps{
 		HttpPort:       jsii.Number(float64(p.PSAPort)),
 		ProtocolPolicy: awscloudfront.OriginProtocolPolicy_HTTP_ONLY,
 		ReadTimeout:    awscdk.Duration_Seconds(jsii.Number(originReadTimeoutSeconds)),

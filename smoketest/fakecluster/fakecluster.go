@@ -181,7 +181,7 @@ func (f *Cluster) serveAPI(w http.ResponseWriter, r *http.Request) {
 			if i < f.PinnedOn {
 				st = "pinned"
 			}
-			pm[p.ID] = map[string]string{"peername": fmt.Sprint("node", i), "status": st, "error": ""}
+			pm[p.ID] = map[string]string{"peername": p.PeerName, "status": st, "error": ""}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"cid": c, "peer_map": pm})
 	case strings.HasPrefix(path, "/pins/") && r.Method == http.MethodDelete:

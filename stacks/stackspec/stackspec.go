@@ -46,10 +46,10 @@ const (
 	// stack's fixed resources: the peering connection and its routes, the
 	// gateway's failover VPC origin, CDK's reader and writer of the
 	// cross-region references (9 measured), and the cross-region pinset
-	// check (its function, role, schedule and two alarms: 8 measured); 21
-	// measured in all with the Pinning Service API (the two-region app's
-	// cluster stack: 137 fixed resources, the one-region app's 116). With
-	// it the cluster stack holds fewer nested node stacks:
+	// check (its function, role, schedule and two alarms: 8 measured), and
+	// the standby REST API distribution (its distribution, headers policy
+	// and two VPC origins: 4).
+	// With it the cluster stack holds fewer nested node stacks:
 	// MaxNodesWithSecondRegion.
 	SecondRegionResources = 21
 	// SecondRegionFixedResources is what the second region's cluster stack

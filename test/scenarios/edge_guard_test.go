@@ -36,7 +36,7 @@ func TestEdgeRefusesWhatTheClusterMishandles(t *testing.T) {
 	c := cluster(t, ctx)
 
 	edge := startLocalEdge(t, ctx, c, false)
-	direct := c.Peers[0].Client()
+	direct := c.Peer(0).Client()
 	viaEdge := localcluster.NewClient(edge.APIURL(), c.Secrets.Username, c.Secrets.Password)
 
 	// Content of its own, kept out of the suite's record of added CIDs:
@@ -175,7 +175,7 @@ func requireEdgeRefusal(t *testing.T, ctx context.Context, c *localcluster.Clien
 // inPinset checks that cid is (or is not) in every peer's shared pinset.
 func inPinset(ctx context.Context, c *localcluster.Cluster, cid string, want bool) error {
 	for _, i := range everyone {
-		pins, err := c.Peers[i].Client().Allocations(ctx)
+		pins, err := c.Peer(i).Client().Allocations(ctx)
 		if err != nil {
 			return fmt.Errorf("node%d: %w", i, err)
 		}

@@ -45,7 +45,7 @@ func addRandom(t *testing.T, ctx context.Context, c *localcluster.Cluster, via, 
 	data := make([]byte, size)
 	rand.Read(data)
 	name := fmt.Sprintf("%s-%d.bin", t.Name(), time.Now().UnixNano())
-	cid, err := c.Peers[via].Client().Add(ctx, localcluster.AddParams{
+	cid, err := c.Peer(via).Client().Add(ctx, localcluster.AddParams{
 		ReplicationMin: rfMin, ReplicationMax: rfMax, Name: name,
 	}, localcluster.AddFile{Name: name, Data: data})
 	if err != nil {
@@ -79,25 +79,40 @@ func waitFor(t *testing.T, ctx context.Context, what string, f func() error) {
 
 // derivedIDs are the peer IDs the stack's generated seed gives peers
 // 0..n-1 (package identity, which the cluster image's entrypoint uses).
-func derivedIDs(t *testing.T, c *localcluster.Cluster) []string {
+// peerIDs are the peers' IDs by index (a second region's from 100 on).
+type peerIDs map[int]string
+
+func derivedIDs(t *testing.T, c *localcluster.Cluster) peerIDs {
 	t.Helper()
-	ids, err := identity.PeerIDs(c.Secrets.Seed, len(c.Peers))
+	var indices []int
+	for _, p := range c.Peers {
+		indices = append(indices, p.Index)
+	}
+	ids, err := identity.PeerIDsOf(c.Secrets.Seed, indices)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
+	out := peerIDs{}
+	for k, id := range ids {
+		out[indices[k]] = id.String()
 	}
 	return out
 }
 
-func indexOf(ids []string, id string) int { return slices.Index(ids, id) }
+// indexOf is the index of the peer with ID id, -1 for none.
+func indexOf(ids peerIDs, id string) int {
+	for i, x := range ids {
+		if x == id {
+			return i
+		}
+	}
+	return -1
+}
 
 // seen returns the indexes of the peers that peer i lists in `peers ls`
 // without error.
-func seen(ctx context.Context, c *localcluster.Cluster, ids []string, i int) ([]int, error) {
-	peers, err := c.Peers[i].Client().Peers(ctx)
+func seen(ctx context.Context, c *localcluster.Cluster, ids peerIDs, i int) ([]int, error) {
+	peers, err := c.Peer(i).Client().Peers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +150,7 @@ func waitSees(t *testing.T, ctx context.Context, c *localcluster.Cluster, who []
 }
 
 func localStatus(ctx context.Context, c *localcluster.Cluster, i int, cid string) (string, error) {
-	st, err := c.Peers[i].Client().Status(ctx, cid, true)
+	st, err := c.Peer(i).Client().Status(ctx, cid, true)
 	if err != nil {
 		return "", err
 	}
@@ -172,7 +187,7 @@ func waitConverged(t *testing.T, ctx context.Context, c *localcluster.Cluster, r
 	waitFor(t, ctx, fmt.Sprintf("pinsets of %v converged on %d pins", running, len(all)), func() error {
 		var ref map[string]localcluster.Pin
 		for _, i := range running {
-			pins, err := c.Peers[i].Client().Allocations(ctx)
+			pins, err := c.Peer(i).Client().Allocations(ctx)
 			if err != nil {
 				return fmt.Errorf("node%d: %w", i, err)
 			}
@@ -252,9 +267,9 @@ func requireRetrievableFrom(t *testing.T, ctx context.Context, c *localcluster.C
 
 func requireGateway(t *testing.T, ctx context.Context, c *localcluster.Cluster, i int, cid string, want []byte) {
 	t.Helper()
-	got, err := localcluster.GatewayGet(ctx, c.Peers[i].GatewayURL(), cid)
+	got, err := localcluster.GatewayGet(ctx, c.Peer(i).GatewayURL(), cid)
 	if err != nil {
-		t.Fatalf("GET %s/ipfs/%s: %v", c.Peers[i].GatewayURL(), cid, err)
+		t.Fatalf("GET %s/ipfs/%s: %v", c.Peer(i).GatewayURL(), cid, err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("node%d's gateway serves %d bytes for %s that differ from the %d added", i, len(got), cid, len(want))
@@ -279,7 +294,7 @@ func waitMetricsFrom(t *testing.T, ctx context.Context, c *localcluster.Cluster,
 	t.Helper()
 	ids := derivedIDs(t, c)
 	waitFor(t, ctx, fmt.Sprintf("node%d holds metrics of %v", via, peers), func() error {
-		mp, err := c.Peers[via].Client().MetricPeers(ctx)
+		mp, err := c.Peer(via).Client().MetricPeers(ctx)
 		if err != nil {
 			return err
 		}

@@ -216,13 +216,13 @@ func regionDrill(t *testing.T, delay time.Duration) {
 // addRegionPin adds random bytes through peer via with the drill's
 // replication and returns how long until every live allocation reported
 // it pinned.
-func addRegionPin(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids []string, via int, when string) (regionPin, time.Duration) {
+func addRegionPin(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids peerIDs, via int, when string) (regionPin, time.Duration) {
 	t.Helper()
 	data := make([]byte, regionPinSize)
 	rand.Read(data)
 	name := fmt.Sprintf("region-%s-%d.bin", when, time.Now().UnixNano())
 	start := time.Now()
-	cid, err := c.Peers[via].Client().Add(ctx, localcluster.AddParams{ReplicationMin: regionRFMin, ReplicationMax: regionRFMax, Name: name},
+	cid, err := c.Peer(via).Client().Add(ctx, localcluster.AddParams{ReplicationMin: regionRFMin, ReplicationMax: regionRFMax, Name: name},
 		localcluster.AddFile{Name: name, Data: data})
 	if err != nil {
 		t.Fatalf("adding through node%d: %v", via, err)
@@ -230,7 +230,7 @@ func addRegionPin(t *testing.T, ctx context.Context, c *localcluster.Cluster, id
 	alloc := allocationsOf(t, ctx, c, []string{cid})[cid]
 	var live []int
 	for _, a := range alloc {
-		if i := indexOf(ids, a); c.Peers[i].ClusterRunning() {
+		if i := indexOf(ids, a); c.Peer(i).ClusterRunning() {
 			live = append(live, i)
 		}
 	}
@@ -244,10 +244,10 @@ func spansRegions(allocations []string, inSecond func(string) bool) bool {
 
 // waitPinnedEverywhere waits until each pin is allocated to both regions
 // (at least the replication minimum) and pinned on every allocation.
-func waitPinnedEverywhere(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids []string, pins []regionPin, inSecond func(string) bool) {
+func waitPinnedEverywhere(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids peerIDs, pins []regionPin, inSecond func(string) bool) {
 	t.Helper()
 	waitFor(t, ctx, fmt.Sprintf("%d pins pinned in both regions", len(pins)), func() error {
-		all, err := c.Peers[0].Client().Allocations(ctx)
+		all, err := c.Peer(0).Client().Allocations(ctx)
 		if err != nil {
 			return err
 		}
@@ -281,7 +281,7 @@ func waitPinnedEverywhere(t *testing.T, ctx context.Context, c *localcluster.Clu
 // removal after the new pin and be left UNEXPECTEDLY_UNPINNED.)
 func repin(t *testing.T, ctx context.Context, c *localcluster.Cluster, via int, cid string) {
 	t.Helper()
-	api := c.Peers[via].Client()
+	api := c.Peer(via).Client()
 	do := func(method, path string) {
 		resp, err := api.Do(ctx, method, path, nil, "")
 		if err != nil {
@@ -325,7 +325,7 @@ func requireIsolated(t *testing.T, c *localcluster.Cluster, a, b int) {
 		{b, a, nodespec.GatewayPort, false},
 		{a, b, nodespec.RestAPIPort, true},
 	} {
-		addr := net.JoinHostPort(c.Peers[x.to].IP, strconv.Itoa(x.port))
+		addr := net.JoinHostPort(c.Peer(x.to).IP, strconv.Itoa(x.port))
 		conn, err := c.DialFrom(x.from, addr)
 		if conn != nil {
 			conn.Close()

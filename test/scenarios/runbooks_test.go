@@ -150,7 +150,7 @@ func TestRunbookRotateCredentials(t *testing.T) {
 		}
 	}
 	// The cluster's own clients follow the secret.
-	if _, err := c.Peers[0].Client().ID(ctx); err != nil {
+	if _, err := c.Peer(0).Client().ID(ctx); err != nil {
 		t.Fatalf("a client with the rotated credentials: %v", err)
 	}
 	requireRetrievable(t, ctx, c, everyone)
@@ -266,7 +266,7 @@ func (o ownContents) add(t *testing.T, ctx context.Context, c *localcluster.Clus
 	t.Helper()
 	data := make([]byte, 64<<10)
 	rand.Read(data)
-	cid, err := c.Peers[via].Client().Add(ctx, localcluster.AddParams{ReplicationMin: rf, ReplicationMax: rf, Name: t.Name()},
+	cid, err := c.Peer(via).Client().Add(ctx, localcluster.AddParams{ReplicationMin: rf, ReplicationMax: rf, Name: t.Name()},
 		localcluster.AddFile{Name: "data.bin", Data: data})
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +277,7 @@ func (o ownContents) add(t *testing.T, ctx context.Context, c *localcluster.Clus
 
 // allocatedPeers are the indexes of the peers cid is allocated to (ids:
 // derivedIDs).
-func allocatedPeers(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids []string, cid string) []int {
+func allocatedPeers(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids peerIDs, cid string) []int {
 	t.Helper()
 	var out []int
 	for _, a := range allocationOf(t, ctx, c, cid).Allocations {
@@ -289,7 +289,7 @@ func allocatedPeers(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 // allocationOf is cid's entry of the shared pinset, as peer 0 holds it.
 func allocationOf(t *testing.T, ctx context.Context, c *localcluster.Cluster, cid string) localcluster.Pin {
 	t.Helper()
-	pins, err := c.Peers[0].Client().Allocations(ctx)
+	pins, err := c.Peer(0).Client().Allocations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func requireKuboVersions(t *testing.T, ctx context.Context, c *localcluster.Clus
 	t.Helper()
 	for _, i := range peers {
 		var v struct{ Version string }
-		if err := c.Peers[i].Kubo().Call(ctx, "version", &v); err != nil {
+		if err := c.Peer(i).Kubo().Call(ctx, "version", &v); err != nil {
 			t.Fatalf("node%d: kubo version: %v", i, err)
 		}
 		if "v"+v.Version != want {

@@ -37,7 +37,7 @@ func TestPeersFindEachOtherWithoutBootstrapNode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cluster-identity peers: %v", err)
 	}
-	if got := strings.Fields(string(out)); !slices.Equal(got, ids) {
+	if got := strings.Fields(string(out)); !slices.Equal(got, []string{ids[0], ids[1], ids[2]}) {
 		t.Fatalf("cluster-identity peers = %v, identity package = %v", got, ids)
 	}
 
@@ -113,7 +113,7 @@ func TestAddIsReplicatedAndServedByEveryGateway(t *testing.T) {
 		cid := addRandom(t, ctx, c, via, size, rf, rf)
 		waitPinnedOn(t, ctx, c, cid, everyone)
 		waitFor(t, ctx, "allocations known to another peer", func() error {
-			st, err := c.Peers[(via+1)%3].Client().Status(ctx, cid, false)
+			st, err := c.Peer((via+1)%3).Client().Status(ctx, cid, false)
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ func TestAddIsReplicatedAndServedByEveryGateway(t *testing.T) {
 	// A smaller replication factor is honoured too.
 	cid := addRandom(t, ctx, c, 2, 256<<10, 2, 2)
 	waitFor(t, ctx, "replication 2 honoured", func() error {
-		st, err := c.Peers[0].Client().Status(ctx, cid, false)
+		st, err := c.Peer(0).Client().Status(ctx, cid, false)
 		if err != nil {
 			return err
 		}
@@ -155,11 +155,11 @@ func TestKuboKilledRestartsFromSameRepo(t *testing.T) {
 	cid := addRandom(t, ctx, c, 0, 2<<20, rf, rf)
 	waitPinnedOn(t, ctx, c, cid, everyone)
 
-	idBefore, err := c.Peers[n].Kubo().ID(ctx)
+	idBefore, err := c.Peer(n).Kubo().ID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinsBefore, err := c.Peers[n].Kubo().RecursivePins(ctx)
+	pinsBefore, err := c.Peer(n).Kubo().RecursivePins(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,23 +169,23 @@ func TestKuboKilledRestartsFromSameRepo(t *testing.T) {
 	if err := c.KillKubo(n); err != nil {
 		t.Fatal(err)
 	}
-	if c.Peers[n].KuboRunning() {
+	if c.Peer(n).KuboRunning() {
 		t.Fatal("kubo still running after SIGKILL")
 	}
-	if _, err := os.Stat(filepath.Join(c.Peers[n].IPFSPath, "repo.lock")); err == nil {
+	if _, err := os.Stat(filepath.Join(c.Peer(n).IPFSPath, "repo.lock")); err == nil {
 		t.Logf("stale repo.lock left by SIGKILL; restarting without removing it")
 	}
 	if err := c.StartKubo(ctx, n); err != nil {
 		t.Fatalf("kubo did not come back from its repo: %v", err)
 	}
-	idAfter, err := c.Peers[n].Kubo().ID(ctx)
+	idAfter, err := c.Peer(n).Kubo().ID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if idAfter != idBefore {
 		t.Errorf("kubo identity changed across the restart: %s -> %s", idBefore, idAfter)
 	}
-	pinsAfter, err := c.Peers[n].Kubo().RecursivePins(ctx)
+	pinsAfter, err := c.Peer(n).Kubo().RecursivePins(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestKuboKilledRestartsFromSameRepo(t *testing.T) {
 	}
 	// The sidecar, which kept running, sees its kubo again.
 	waitFor(t, ctx, "cluster peer reattached to the restarted kubo", func() error {
-		id, err := c.Peers[n].Client().ID(ctx)
+		id, err := c.Peer(n).Client().ID(ctx)
 		if err != nil {
 			return err
 		}
@@ -247,7 +247,7 @@ func TestWholePeerKilledRejoinsAndConverges(t *testing.T) {
 	// Its own state survived the SIGKILL (checked before the others'
 	// rebroadcast could refill it): a datastore that keeps recent writes
 	// in process memory comes back empty here.
-	pins, err := c.Peers[n].Client().Allocations(ctx)
+	pins, err := c.Peer(n).Client().Allocations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestTwoOfThreeDown(t *testing.T) {
 		requireGateway(t, ctx, c, survivor, cid, ct.data)
 	}
 	t.Logf("the survivor serves the %d of %d CIDs it holds", held, len(allAdded()))
-	pins, err := c.Peers[survivor].Client().Allocations(ctx)
+	pins, err := c.Peer(survivor).Client().Allocations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestAnyPeerCanRestart(t *testing.T) {
 		if err := c.StartPeer(ctx, n); err != nil {
 			t.Fatal(err)
 		}
-		id, err := c.Peers[n].Client().ID(ctx)
+		id, err := c.Peer(n).Client().ID(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

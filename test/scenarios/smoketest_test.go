@@ -36,7 +36,7 @@ func smokeFronts(t *testing.T, ctx context.Context, c *localcluster.Cluster) []f
 	return []front{
 		{"local edge", public.GatewayURL(), public.APIURL(), false},
 		{"local edge, private gateway", private.GatewayURL(), private.APIURL(), true},
-		{"node0 straight", c.Peers[0].GatewayURL(), c.Peers[0].RESTURL(), false},
+		{"node0 straight", c.Peer(0).GatewayURL(), c.Peer(0).RESTURL(), false},
 	}
 }
 

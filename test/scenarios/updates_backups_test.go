@@ -76,7 +76,7 @@ func TestRollingRestartLosesNoAcknowledgedAdd(t *testing.T) {
 			var err error
 			for try := range c.Peers {
 				cl := *client
-				cl.Base = c.Peers[(k+try)%len(c.Peers)].RESTURL()
+				cl.Base = c.Peer((k + try) % len(c.Peers)).RESTURL()
 				if cid, err = cl.Add(drillCtx, localcluster.AddParams{Name: name}, localcluster.AddFile{Name: name, Data: data}); err == nil {
 					break
 				}
@@ -201,7 +201,7 @@ func TestRollingRestartLosesNoAcknowledgedAdd(t *testing.T) {
 	addedMu.Unlock()
 	waitFor(t, ctx, fmt.Sprintf("every acknowledged add pinned on >= %d peers", rfMin), func() error {
 		for _, a := range acks {
-			st, err := c.Peers[0].Client().Status(ctx, a.cid, false)
+			st, err := c.Peer(0).Client().Status(ctx, a.cid, false)
 			if err != nil {
 				return err
 			}
@@ -262,7 +262,7 @@ func TestRestoreNodeFromLiveCopy(t *testing.T) {
 	ctx := scenarioCtx(t, 10*time.Minute)
 	c := cluster(t, ctx)
 	const n = 2
-	p := c.Peers[n]
+	p := c.Peer(n)
 	before := addRandom(t, ctx, c, 0, 512<<10, rf, rf)
 	waitPinnedOn(t, ctx, c, before, everyone)
 	id, err := p.Client().ID(ctx)
@@ -386,7 +386,7 @@ func TestStateExportImportIsALogicalBackupOfThePinset(t *testing.T) {
 	ctx := scenarioCtx(t, 8*time.Minute)
 	c := cluster(t, ctx)
 	const n = 1
-	p := c.Peers[n]
+	p := c.Peer(n)
 	addRandom(t, ctx, c, n, 64<<10, 2, rf)
 	waitConverged(t, ctx, c, everyone)
 	pins, err := p.Client().Allocations(ctx)

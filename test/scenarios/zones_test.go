@@ -123,7 +123,7 @@ func TestZoneLossKeepsEveryPin(t *testing.T) {
 	}
 	var control []string
 	for range controlPins {
-		cid, _ := addZonePin(t, ctx, c.Peers[0].Client())
+		cid, _ := addZonePin(t, ctx, c.Peer(0).Client())
 		control = append(control, cid)
 	}
 	controlAllocs := allocationsOf(t, ctx, c, control)
@@ -195,7 +195,7 @@ func TestZoneLossKeepsEveryPin(t *testing.T) {
 	go func() { expired <- metricsExpiry(ctx, c, live[0], ids, lost, killed) }()
 	// A pin added at once, before the lost peers' metrics expire: the
 	// allocator still counts them.
-	window, windowData := addZonePin(t, ctx, c.Peers[0].Client())
+	window, windowData := addZonePin(t, ctx, c.Peer(0).Client())
 	windowAllocs := allocationsOf(t, ctx, c, []string{window})[window]
 	var windowLost, windowLive []int
 	for _, a := range windowAllocs {
@@ -381,9 +381,9 @@ func readBack(t *testing.T, ctx context.Context, gateway, cid string, want []byt
 
 // metricsExpiry polls peer via until it holds no metric of the lost peers
 // and returns how long after since that was; -1 when ctx ends first.
-func metricsExpiry(ctx context.Context, c *localcluster.Cluster, via int, ids []string, lost []int, since time.Time) time.Duration {
+func metricsExpiry(ctx context.Context, c *localcluster.Cluster, via int, ids peerIDs, lost []int, since time.Time) time.Duration {
 	for {
-		mp, err := c.Peers[via].Client().MetricPeers(ctx)
+		mp, err := c.Peer(via).Client().MetricPeers(ctx)
 		held := err != nil
 		for _, peers := range mp {
 			for _, i := range lost {

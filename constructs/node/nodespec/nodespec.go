@@ -120,6 +120,12 @@ var LoadBalancerGracePeriod = KuboStartPeriod + ClusterStartPeriod
 // peerstore.
 const StopTimeout = 120 * time.Second
 
+// PeerIndicesVariable lists the index of each CLUSTER_PEER_MULTIADDRS
+// entry, for a cluster whose indices are not 0 to n-1 (a second region's
+// peers start at SecondRegionFirstIndex); unset, the positions are the
+// indices.
+const PeerIndicesVariable = "CLUSTER_PEER_INDICES"
+
 // Secret environment variables of the cluster container (ECS secrets, ARN
 // references in the task definition) and the JSON keys of the REST API
 // credentials secret they come from.
@@ -164,9 +170,11 @@ func steps(from, to, step int) []int {
 // Settings are the plain values of one peer: everything of it that reaches
 // its containers. Zero values take the documented defaults (WithDefaults).
 type Settings struct {
-	// Index of this peer, 0-based; its name is PeerName(Index).
+	// Index of this peer: one of PeerIndices(); its name is
+	// PeerName(Index).
 	Index int
-	// PeerCount is the number of peers of the cluster (this one included).
+	// PeerCount is the number of peers of the cluster (this one included),
+	// both regions'.
 	// Required.
 	PeerCount int
 	// Zone is the availability zone the peer runs in and Region its AWS
@@ -177,10 +185,11 @@ type Settings struct {
 	// Namespace is the private DNS namespace the peers' names live in, e.g.
 	// "ipfs-cluster.internal". Required.
 	Namespace string
-	// SecondRegion, when set, is the region the peers from index
-	// SecondRegionFrom on run in: one cluster over two regions. Their names
-	// live in RegionNamespace(Namespace, SecondRegion), a namespace of
-	// that region. Default: one region.
+	// SecondRegion, when set, is the region the last PeerCount -
+	// SecondRegionFrom peers run in: one cluster over two regions. Their
+	// indices start at SecondRegionFirstIndex and their names live in
+	// RegionNamespace(Namespace, SecondRegion), a namespace of that
+	// region. Default: one region, peers 0 to PeerCount-1.
 	SecondRegion     string
 	SecondRegionFrom int
 	// CPU and MemoryMiB of the task. Default 1024 and 4096.
@@ -281,8 +290,8 @@ func (s Settings) Validate() error {
 	if s.PeerCount < 1 || s.PeerCount > MaxPeers {
 		l.Add("PeerCount", "%d is out of range; allowed: 1 to %d", s.PeerCount, MaxPeers)
 	}
-	if s.Index < 0 || (s.PeerCount >= 1 && s.Index >= s.PeerCount) {
-		l.Add("Index", "%d is not a peer of a %d-peer cluster; allowed: 0 to PeerCount-1", s.Index, s.PeerCount)
+	if s.PeerCount >= 1 && s.PeerCount <= MaxPeers && !slices.Contains(s.PeerIndices(), s.Index) {
+		l.Add("Index", "%d is not a peer of this cluster; allowed: %s", s.Index, describeIndices(s.PeerIndices()))
 	}
 	if err := ValidateNamespace(s.Namespace); err != nil {
 		l.Add("Namespace", "%v", err)
@@ -398,6 +407,50 @@ func PeerName(i int) string { return "node" + strconv.Itoa(i) }
 // PeerDNSName is peer i's name in the namespace.
 func PeerDNSName(i int, namespace string) string { return PeerName(i) + "." + namespace }
 
+// SecondRegionFirstIndex is the index of a second region's first peer, its
+// others following: far above any first region (MaxPeers), so that scaling
+// either region never renumbers the other's peers. A peer's index is its
+// identity (derived from the seed) and its name (node100, ...), which its
+// file system's state belongs to.
+const SecondRegionFirstIndex = 100
+
+// PeerIndex is the index of the peer at position i of the cluster's peers
+// in order (the first region's, then the second region's).
+func (s Settings) PeerIndex(i int) int {
+	if s.SecondRegion != "" && i >= s.SecondRegionFrom {
+		return SecondRegionFirstIndex + i - s.SecondRegionFrom
+	}
+	return i
+}
+
+// PeerIndices are every peer's index, in order.
+func (s Settings) PeerIndices() []int {
+	out := make([]int, max(s.PeerCount, 0))
+	for i := range out {
+		out[i] = s.PeerIndex(i)
+	}
+	return out
+}
+
+// describeIndices says which indices a cluster has, e.g. "0 to 2 and 100
+// to 102".
+func describeIndices(indices []int) string {
+	var runs []string
+	for i := 0; i < len(indices); {
+		j := i
+		for j+1 < len(indices) && indices[j+1] == indices[j]+1 {
+			j++
+		}
+		if i == j {
+			runs = append(runs, strconv.Itoa(indices[i]))
+		} else {
+			runs = append(runs, fmt.Sprintf("%d to %d", indices[i], indices[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(runs, " and ")
+}
+
 // RegionNamespace is the namespace of the peers of a cluster's second
 // region: a Cloud Map namespace belongs to one region, and a VPC takes one
 // private hosted zone per name, so each region has its own, the second
@@ -405,9 +458,10 @@ func PeerDNSName(i int, namespace string) string { return PeerName(i) + "." + na
 // zone a VPC has).
 func RegionNamespace(namespace, region string) string { return region + "." + namespace }
 
-// PeerNamespace is the namespace peer i's name lives in.
+// PeerNamespace is the namespace the name of the peer with index i lives
+// in.
 func (s Settings) PeerNamespace(i int) string {
-	if s.SecondRegion != "" && i >= s.SecondRegionFrom {
+	if s.SecondRegion != "" && i >= SecondRegionFirstIndex {
 		return RegionNamespace(s.Namespace, s.SecondRegion)
 	}
 	return s.Namespace
@@ -416,9 +470,9 @@ func (s Settings) PeerNamespace(i int) string {
 // PeerMultiaddrs are every peer's cluster swarm address in index order,
 // without /p2p: the cluster image derives the peer IDs from the seed.
 func (s Settings) PeerMultiaddrs() []string {
-	out := make([]string, s.PeerCount)
-	for i := range out {
-		out[i] = fmt.Sprintf("/dns4/%s/tcp/%d", PeerDNSName(i, s.PeerNamespace(i)), ClusterSwarmPort)
+	var out []string
+	for _, i := range s.PeerIndices() {
+		out = append(out, fmt.Sprintf("/dns4/%s/tcp/%d", PeerDNSName(i, s.PeerNamespace(i)), ClusterSwarmPort))
 	}
 	return out
 }
@@ -560,6 +614,14 @@ func (s Settings) Environment() (kubo, cluster map[string]string) {
 	cluster = clusterAddresses(anyAddress, loopbackAddress)
 	cluster["CLUSTER_PEER_INDEX"] = strconv.Itoa(s.Index)
 	cluster["CLUSTER_PEER_MULTIADDRS"] = strings.Join(s.PeerMultiaddrs(), ",")
+	if s.SecondRegion != "" {
+		// The list's indices, where they are not its positions.
+		var indices []string
+		for _, i := range s.PeerIndices() {
+			indices = append(indices, strconv.Itoa(i))
+		}
+		cluster[PeerIndicesVariable] = strings.Join(indices, ",")
+	}
 	cluster["CLUSTER_PEERNAME"] = PeerName(s.Index)
 	cluster["CLUSTER_REPLICATIONFACTORMIN"] = strconv.Itoa(s.ReplicationFactorMin)
 	cluster["CLUSTER_REPLICATIONFACTORMAX"] = strconv.Itoa(s.ReplicationFactorMax)

@@ -142,7 +142,7 @@ func TestAllocationSpreadsOverTheTagsFirst(t *testing.T) {
 // whole cluster, the second region's peers named in a namespace below the
 // first one's, the indices continuing.
 func TestSecondRegionPeersLiveInTheirRegionsNamespace(t *testing.T) {
-	s := Settings{Index: 4, PeerCount: 5, Zone: "us-east-2b", Region: "us-east-2", Namespace: "ipfs-cluster.internal", SecondRegion: "us-east-2", SecondRegionFrom: 3}
+	s := Settings{Index: 101, PeerCount: 5, Zone: "us-east-2b", Region: "us-east-2", Namespace: "ipfs-cluster.internal", SecondRegion: "us-east-2", SecondRegionFrom: 3}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +150,27 @@ func TestSecondRegionPeersLiveInTheirRegionsNamespace(t *testing.T) {
 		"/dns4/node0.ipfs-cluster.internal/tcp/9096",
 		"/dns4/node1.ipfs-cluster.internal/tcp/9096",
 		"/dns4/node2.ipfs-cluster.internal/tcp/9096",
-		"/dns4/node3.us-east-2.ipfs-cluster.internal/tcp/9096",
-		"/dns4/node4.us-east-2.ipfs-cluster.internal/tcp/9096",
+		"/dns4/node100.us-east-2.ipfs-cluster.internal/tcp/9096",
+		"/dns4/node101.us-east-2.ipfs-cluster.internal/tcp/9096",
 	}
 	_, cluster := s.Environment()
 	if got := cluster["CLUSTER_PEER_MULTIADDRS"]; got != strings.Join(want, ",") {
 		t.Fatalf("CLUSTER_PEER_MULTIADDRS = %s, want %s", got, strings.Join(want, ","))
+	}
+	if got := cluster[PeerIndicesVariable]; got != "0,1,2,100,101" {
+		t.Fatalf("%s = %s", PeerIndicesVariable, got)
+	}
+	if got := cluster["CLUSTER_PEERNAME"]; got != "node101" {
+		t.Fatalf("CLUSTER_PEERNAME = %s", got)
+	}
+	// Scaling the first region leaves the second region's indices alone.
+	grown := s
+	grown.PeerCount, grown.SecondRegionFrom = 6, 4
+	if got := grown.PeerIndices(); !slices.Equal(got, []int{0, 1, 2, 3, 100, 101}) {
+		t.Fatalf("indices after scaling the first region: %v", got)
+	}
+	if err := (Settings{Index: 3, PeerCount: 5, Zone: "a", Region: "r", Namespace: "a.b", SecondRegion: "us-east-2", SecondRegionFrom: 3}).Validate(); err == nil || !strings.Contains(err.Error(), "allowed: 0 to 2 and 100 to 101") {
+		t.Errorf("index 3 of a 3+2 cluster: %v", err)
 	}
 	if got := cluster["CLUSTER_TAGS_TAGS"]; got != "region:us-east-2,zone:us-east-2b" {
 		t.Fatalf("CLUSTER_TAGS_TAGS = %s", got)

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -180,18 +181,66 @@ func ParseMultiaddrList(list string) ([]string, error) {
 	return out, nil
 }
 
+// ParseIndexList splits a comma-separated list of peer indices: each a
+// whole number in [0, MaxPeers), none repeated.
+func ParseIndexList(list string) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for i, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 0 || n >= MaxPeers {
+			return nil, fmt.Errorf("peer index %d (%q): want a whole number in [0,%d)", i, s, MaxPeers)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("peer index %d repeats", n)
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// PeerIDsOf returns the peer IDs of the peers with the given indices, in
+// their order.
+func PeerIDsOf(seed string, indices []int) ([]peer.ID, error) {
+	ids := make([]peer.ID, len(indices))
+	for i, index := range indices {
+		p, err := DerivePeer(seed, index)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = p.ID
+	}
+	return ids, nil
+}
+
 // ForPeer derives the identity of peer index and its view of the cluster
 // from the ordered list of every peer's cluster swarm multiaddr (without
 // /p2p; the entry at position i belongs to peer i).
 func ForPeer(seed string, index int, multiaddrs []string) (*ClusterIdentity, error) {
+	return ForPeerOf(seed, index, multiaddrs, nil)
+}
+
+// ForPeerOf is ForPeer for a cluster whose indices are not the list's
+// positions (a second region's peers start at 100): the entry at position i
+// belongs to peer indices[i]. nil indices are the positions.
+func ForPeerOf(seed string, index int, multiaddrs []string, indices []int) (*ClusterIdentity, error) {
 	if err := ValidateSeed(seed); err != nil {
 		return nil, err
 	}
 	if len(multiaddrs) == 0 {
 		return nil, errors.New("no peer multiaddresses")
 	}
-	if index < 0 || index >= len(multiaddrs) {
-		return nil, fmt.Errorf("peer index %d out of range: %d peer multiaddresses given", index, len(multiaddrs))
+	if indices == nil {
+		for i := range multiaddrs {
+			indices = append(indices, i)
+		}
+	} else if len(indices) != len(multiaddrs) {
+		return nil, fmt.Errorf("%d peer indices for %d peer multiaddresses", len(indices), len(multiaddrs))
+	}
+	position := slices.Index(indices, index)
+	if position < 0 {
+		return nil, fmt.Errorf("peer index %d out of range: not among the %d peers' indices %v", index, len(indices), indices)
 	}
 	addrs, err := ParseMultiaddrList(strings.Join(multiaddrs, ","))
 	if err != nil {
@@ -201,7 +250,7 @@ func ForPeer(seed string, index int, multiaddrs []string) (*ClusterIdentity, err
 	if err != nil {
 		return nil, err
 	}
-	ids, err := PeerIDs(seed, len(addrs))
+	ids, err := PeerIDsOf(seed, indices)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +266,7 @@ func ForPeer(seed string, index int, multiaddrs []string) (*ClusterIdentity, err
 	}
 	for i, a := range addrs {
 		ci.TrustedPeers = append(ci.TrustedPeers, ids[i].String())
-		if i == index {
+		if i == position {
 			continue
 		}
 		full, err := ma.NewMultiaddr(a + "/p2p/" + ids[i].String())

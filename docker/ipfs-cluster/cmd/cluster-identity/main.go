@@ -8,6 +8,8 @@
 //	CLUSTER_PEER_INDEX       0-based index of this peer
 //	CLUSTER_PEER_MULTIADDRS  comma list, in index order, of every peer's
 //	                         cluster swarm multiaddr without /p2p
+//	CLUSTER_PEER_INDICES     optional: each entry's peer index, where they
+//	                         are not 0..n-1 (a second region's start at 100)
 //
 // Subcommands:
 //
@@ -21,7 +23,8 @@
 //
 //	cluster-identity peers [-n COUNT]
 //	    Prints the peer ID of every peer, one per line in index order.
-//	    COUNT defaults to the number of CLUSTER_PEER_MULTIADDRS entries.
+//	    COUNT defaults to the number of CLUSTER_PEER_MULTIADDRS entries
+//	    (then with CLUSTER_PEER_INDICES, of those peers).
 //	    Needs CLUSTER_IDENTITY_SEED; prints nothing secret.
 //
 //	cluster-identity wait-lock [-dir DIR] [-timeout DURATION]
@@ -54,14 +57,34 @@ const (
 	envSeed       = "CLUSTER_IDENTITY_SEED"
 	envIndex      = "CLUSTER_PEER_INDEX"
 	envMultiaddrs = "CLUSTER_PEER_MULTIADDRS"
+	// envIndices, optional, lists each CLUSTER_PEER_MULTIADDRS entry's
+	// peer index where they are not the positions (a second region's peers
+	// start at 100).
+	envIndices = "CLUSTER_PEER_INDICES"
 )
+
+// peerIndices reads envIndices: nil when unset (the positions).
+func peerIndices(getenv func(string) string, count int) ([]int, error) {
+	list := getenv(envIndices)
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	indices, err := identity.ParseIndexList(list)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envIndices, err)
+	}
+	if len(indices) != count {
+		return nil, fmt.Errorf("%s has %d indices for %d %s entries", envIndices, len(indices), count, envMultiaddrs)
+	}
+	return indices, nil
+}
 
 const usage = `usage:
   cluster-identity env [-identity-file PATH]   print export lines (secret!) for the cluster daemon
   cluster-identity peers [-n COUNT]            print every peer ID, one per line, in index order
   cluster-identity wait-lock [-dir DIR] [-timeout DURATION]
                                                wait for DIR/cluster.lock to be free
-inputs (environment only): CLUSTER_IDENTITY_SEED, CLUSTER_PEER_INDEX, CLUSTER_PEER_MULTIADDRS
+inputs (environment only): CLUSTER_IDENTITY_SEED, CLUSTER_PEER_INDEX, CLUSTER_PEER_MULTIADDRS[, CLUSTER_PEER_INDICES]
 `
 
 func main() {
@@ -125,7 +148,11 @@ func cmdEnv(args []string, getenv func(string) string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("%s: %w", envMultiaddrs, err)
 	}
-	ci, err := identity.ForPeer(seed, index, addrs)
+	indices, err := peerIndices(getenv, len(addrs))
+	if err != nil {
+		return err
+	}
+	ci, err := identity.ForPeerOf(seed, index, addrs, indices)
 	if err != nil {
 		return err
 	}
@@ -171,14 +198,26 @@ func cmdPeers(args []string, getenv func(string) string, stdout, stderr io.Write
 		return fmt.Errorf("%s is not set", envSeed)
 	}
 	count := *n
+	var indices []int
 	if count == 0 {
 		addrs, err := identity.ParseMultiaddrList(getenv(envMultiaddrs))
 		if err != nil {
 			return fmt.Errorf("give -n or set %s: %w", envMultiaddrs, err)
 		}
 		count = len(addrs)
+		if indices, err = peerIndices(getenv, count); err != nil {
+			return err
+		}
 	}
-	ids, err := identity.PeerIDs(seed, count)
+	if indices == nil {
+		if count < 1 || count > identity.MaxPeers {
+			return fmt.Errorf("peer count %d out of range [1,%d]", count, identity.MaxPeers)
+		}
+		for i := range count {
+			indices = append(indices, i)
+		}
+	}
+	ids, err := identity.PeerIDsOf(seed, indices)
 	if err != nil {
 		return err
 	}

@@ -234,3 +234,51 @@ func TestShellQuote(t *testing.T) {
 		t.Fatalf("got %q", v["X"])
 	}
 }
+
+// TestEnvWithPeerIndices: with CLUSTER_PEER_INDICES the list's entries are
+// those peers (a second region's from 100 on): the identity, the trusted
+// peers and the other peers' addresses follow the indices, not the
+// positions; peers lists them; a mismatch or an absent index is refused.
+func TestEnvWithPeerIndices(t *testing.T) {
+	env := baseEnv("100")
+	env[envIndices] = "0,1,100"
+	code, out, errOut := runCmd(t, env, "env")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	v := evalExports(t, out, "CLUSTER_ID", "CLUSTER_PEERADDRESSES", "CLUSTER_CRDT_TRUSTEDPEERS")
+	ids, _ := identity.PeerIDsOf(testSeed, []int{0, 1, 100})
+	if v["CLUSTER_ID"] != ids[2].String() {
+		t.Fatalf("CLUSTER_ID %s, want peer 100's %s", v["CLUSTER_ID"], ids[2])
+	}
+	wantAddrs := "/ip4/127.0.0.21/tcp/9096/p2p/" + ids[0].String() + ",/ip4/127.0.0.22/tcp/9096/p2p/" + ids[1].String()
+	if v["CLUSTER_PEERADDRESSES"] != wantAddrs {
+		t.Fatalf("CLUSTER_PEERADDRESSES %s", v["CLUSTER_PEERADDRESSES"])
+	}
+	if v["CLUSTER_CRDT_TRUSTEDPEERS"] != ids[0].String()+","+ids[1].String()+","+ids[2].String() {
+		t.Fatalf("CLUSTER_CRDT_TRUSTEDPEERS %s", v["CLUSTER_CRDT_TRUSTEDPEERS"])
+	}
+	third, _ := identity.DerivePeer(testSeed, 2)
+	if strings.Contains(out, third.ID.String()) {
+		t.Fatal("peer 2, not in the list, is trusted")
+	}
+
+	code, out, _ = runCmd(t, env, "peers")
+	if code != 0 || out != ids[0].String()+"\n"+ids[1].String()+"\n"+ids[2].String()+"\n" {
+		t.Fatalf("peers: exit %d, %q", code, out)
+	}
+
+	for name, bad := range map[string]map[string]string{
+		"index not listed": {envIndex: "2", envIndices: "0,1,100"},
+		"count mismatch":   {envIndex: "0", envIndices: "0,100"},
+		"repeated":         {envIndex: "0", envIndices: "0,0,1"},
+	} {
+		e := baseEnv(bad[envIndex])
+		e[envIndices] = bad[envIndices]
+		if code, _, errOut := runCmd(t, e, "env"); code == 0 {
+			t.Errorf("%s: accepted", name)
+		} else {
+			t.Logf("%s: %s", name, strings.TrimSpace(errOut))
+		}
+	}
+}
