@@ -403,10 +403,11 @@ const (
 )
 
 // A one-region cluster of three peers takes addRegionPins pins; the same
-// root is then reopened with a second region of three peers, as a deploy
-// with secondRegion does: the first region's peers restart one at a time
-// with the new peer list, the second region's start empty and catch up the
-// CRDT pinset. The old pins stay in the first region, a new pin gets a copy
+// root is then reopened with a second region of three peers, in the order
+// a deploy with secondRegion takes (the cluster stack, then the second
+// region's): the first region's peers restart one at a time with the new
+// peer list, then the second region's start empty and catch up the CRDT
+// pinset. The old pins stay in the first region, a new pin gets a copy
 // in each; removed and added again with their factors, the old pins spread
 // over both regions and every CID reads back from a gateway of each. The
 // figures are logged once per delay.
@@ -510,7 +511,11 @@ func addSecondRegion(t *testing.T, delay time.Duration) {
 	if !spansRegions(fresh.alloc, inSecond) {
 		t.Fatalf("%s added after the second region joined: allocations %v are not in both regions", fresh.cid, fresh.alloc)
 	}
-	t.Logf("all %d old pins still allocated to the first region only; a new pin was allocated to %v, both regions", len(old), fresh.alloc)
+	var freshPeers []int
+	for _, a := range fresh.alloc {
+		freshPeers = append(freshPeers, indexOf(ids, a))
+	}
+	t.Logf("all %d old pins still allocated to the first region only; a new pin was allocated to peers %v, both regions", len(old), freshPeers)
 
 	// Re-spread: removed, waited for, added again, one batch at a time.
 	start = time.Now()
