@@ -3,7 +3,9 @@ package scenarios
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,10 +64,7 @@ type regionPin struct {
 func regionDrill(t *testing.T, delay time.Duration) {
 	started := time.Now()
 	ctx := scenarioCtx(t, 8*time.Minute)
-	// A loopback network of its own (the suite's + 1): the shared cluster
-	// keeps its addresses.
-	net0, _ := strconv.Atoi(os.Getenv(localcluster.NetEnv))
-	t.Setenv(localcluster.NetEnv, strconv.Itoa(net0%254+1))
+	regionNet(t)
 	overrides := map[string]string{
 		config.KeyNodeCount: strconv.Itoa(regionPeers), config.KeySecondRegion: "us-east-2",
 		config.KeySecondRegionAvailabilityZones: "us-east-2a,us-east-2b,us-east-2c",
@@ -213,6 +213,13 @@ func regionDrill(t *testing.T, delay time.Duration) {
 		c.RegionDelay(), len(pins), time.Since(started).Round(time.Second))
 }
 
+// regionNet gives a two-region scenario a loopback network of its own (the
+// suite's + 1): the shared cluster keeps its addresses.
+func regionNet(t *testing.T) {
+	net0, _ := strconv.Atoi(os.Getenv(localcluster.NetEnv))
+	t.Setenv(localcluster.NetEnv, strconv.Itoa(net0%254+1))
+}
+
 // addRegionPin adds random bytes through peer via with the drill's
 // replication and returns how long until every live allocation reported
 // it pinned.
@@ -281,6 +288,13 @@ func waitPinnedEverywhere(t *testing.T, ctx context.Context, c *localcluster.Clu
 // removal after the new pin and be left UNEXPECTEDLY_UNPINNED.)
 func repin(t *testing.T, ctx context.Context, c *localcluster.Cluster, via int, cid string) {
 	t.Helper()
+	repinAll(t, ctx, c, via, []string{cid})
+}
+
+// repinAll is repin for a batch: every CID removed, one wait until no peer
+// holds any of them, every CID added again.
+func repinAll(t *testing.T, ctx context.Context, c *localcluster.Cluster, via int, cids []string) {
+	t.Helper()
 	api := c.Peer(via).Client()
 	do := func(method, path string) {
 		resp, err := api.Do(ctx, method, path, nil, "")
@@ -292,20 +306,26 @@ func repin(t *testing.T, ctx context.Context, c *localcluster.Cluster, via int, 
 			t.Fatalf("%s %s: %s", method, path, resp.Status)
 		}
 	}
-	do(http.MethodDelete, "/pins/"+cid)
-	waitFor(t, ctx, cid+" unpinned on every peer", func() error {
-		for _, p := range c.Peers {
-			st, err := localStatus(ctx, c, p.Index, cid)
-			if err != nil {
-				return err
-			}
-			if st != "unpinned" {
-				return fmt.Errorf("node%d: %s", p.Index, st)
+	for _, cid := range cids {
+		do(http.MethodDelete, "/pins/"+cid)
+	}
+	waitFor(t, ctx, fmt.Sprintf("%d CIDs (%s, ...) unpinned on every peer", len(cids), cids[0]), func() error {
+		for _, cid := range cids {
+			for _, p := range c.Peers {
+				st, err := localStatus(ctx, c, p.Index, cid)
+				if err != nil {
+					return err
+				}
+				if st != "unpinned" {
+					return fmt.Errorf("%s on node%d: %s", cid, p.Index, st)
+				}
 			}
 		}
 		return nil
 	})
-	do(http.MethodPost, fmt.Sprintf("/pins/%s?replication-min=%d&replication-max=%d", cid, regionRFMin, regionRFMax))
+	for _, cid := range cids {
+		do(http.MethodPost, fmt.Sprintf("/pins/%s?replication-min=%d&replication-max=%d", cid, regionRFMin, regionRFMax))
+	}
 }
 
 // requireIsolated checks that the second region reaches the first only
@@ -373,4 +393,272 @@ func rounded(d []time.Duration) []time.Duration {
 		out[i] = x.Round(10 * time.Millisecond)
 	}
 	return out
+}
+
+// Rehearsal of the runbook "Add a second region to a running cluster".
+const (
+	addRegionPins  = 60
+	addRegionSize  = 16 << 10
+	addRegionBatch = 20 // removed, waited for and added again together
+)
+
+// A one-region cluster of three peers takes addRegionPins pins; the same
+// root is then reopened with a second region of three peers, in the order
+// a deploy with secondRegion takes (the cluster stack, then the second
+// region's): the first region's peers restart one at a time with the new
+// peer list, then the second region's start empty and catch up the CRDT
+// pinset. The old pins stay in the first region, a new pin gets a copy
+// in each; removed and added again with their factors, the old pins spread
+// over both regions and every CID reads back from a gateway of each. The
+// figures are logged once per delay.
+func TestAddingASecondRegionToARunningCluster(t *testing.T) {
+	if why := localcluster.RegionsNeedRoot(); why != "" {
+		t.Skip(why)
+	}
+	for _, delay := range []time.Duration{localcluster.DefaultRegionDelay, localcluster.NoRegionDelay} {
+		name := "delay=0"
+		if delay > 0 {
+			name = "delay=" + delay.String()
+		}
+		t.Run(name, func(t *testing.T) { addSecondRegion(t, delay) })
+	}
+}
+
+func addSecondRegion(t *testing.T, delay time.Duration) {
+	started := time.Now()
+	ctx := scenarioCtx(t, 4*time.Minute)
+	regionNet(t)
+	root := filepath.Join(dataRoot, "addregion-"+strings.ReplaceAll(t.Name()[strings.LastIndex(t.Name(), "/")+1:], "=", "-"))
+	factors := map[string]string{
+		config.KeyNodeCount:            strconv.Itoa(regionPeers),
+		config.KeyReplicationFactorMin: strconv.Itoa(regionRFMin),
+		config.KeyReplicationFactorMax: strconv.Itoa(regionRFMax),
+	}
+	one := ownCluster(t, root, func(o *localcluster.Options) { o.Context = factors })
+	if err := one.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	old := addPinsConcurrently(t, ctx, one, addRegionPins)
+	waitPinnedOnAllocations(t, ctx, one, derivedIDs(t, one), old)
+	t.Logf("one region: %d pins of %d KiB added and pinned on their allocations in %s", len(old), addRegionSize>>10, time.Since(start).Round(100*time.Millisecond))
+
+	// The deploy with secondRegion: the same root, every peer listing six.
+	two := ownCluster(t, root, func(o *localcluster.Options) {
+		o.Context = maps.Clone(factors)
+		o.Context[config.KeySecondRegion] = "us-east-2"
+		o.Context[config.KeySecondRegionAvailabilityZones] = "us-east-2a,us-east-2b,us-east-2c"
+		o.Context[config.KeySecondRegionNodeCount] = strconv.Itoa(regionPeers)
+		o.RegionDelay = delay
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, two)
+		}
+	})
+	first, second := two.RegionPeers()
+	if len(first) != regionPeers || len(second) != regionPeers {
+		t.Fatalf("regions %v and %v; want %d peers in each", first, second, regionPeers)
+	}
+	start = time.Now()
+	for _, i := range first {
+		if err := two.StopPeer(i); err != nil {
+			t.Fatal(err)
+		}
+		if err := two.StartPeer(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rolled := time.Since(start)
+	ids := derivedIDs(t, two)
+	inSecond := func(peerID string) bool {
+		i := indexOf(ids, peerID)
+		if i < 0 {
+			t.Fatalf("allocation to %s, not a peer of this cluster", peerID)
+		}
+		return two.InSecondRegion(i)
+	}
+	everyPeer := slices.Concat(first, second)
+	start = time.Now()
+	watch := watchJoin(ctx, two, ids, second, everyPeer, old)
+	if err := two.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp, seeAll := watch()
+	if caughtUp < 0 || seeAll < 0 {
+		t.Fatalf("after the second region started: CRDT catch-up %s, all peers see all %s (negative: not reached)", caughtUp, seeAll)
+	}
+	t.Logf("first region rolled onto the six-peer list in %s; second region started: every one of its peers held all %d pins after %s, every peer of both listed all six after %s",
+		rolled.Round(100*time.Millisecond), len(old), caughtUp.Round(10*time.Millisecond), seeAll.Round(10*time.Millisecond))
+
+	// The old pins stay where they were; a new pin spans both regions.
+	for _, via := range []int{first[0], second[0]} {
+		pins, err := two.Peer(via).Client().Allocations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc := map[string][]string{}
+		for _, p := range pins {
+			alloc[p.Cid] = p.Allocations
+		}
+		for _, p := range old {
+			if a, ok := alloc[p.cid]; !ok || len(a) < regionRFMin || slices.ContainsFunc(a, inSecond) {
+				t.Fatalf("node%d: %s allocated to %v; want its %d..%d first-region peers (present: %v)", via, p.cid, a, regionRFMin, regionRFMax, ok)
+			}
+		}
+	}
+	fresh, _ := addRegionPin(t, ctx, two, ids, first[0], "after")
+	if !spansRegions(fresh.alloc, inSecond) {
+		t.Fatalf("%s added after the second region joined: allocations %v are not in both regions", fresh.cid, fresh.alloc)
+	}
+	var freshPeers []int
+	for _, a := range fresh.alloc {
+		freshPeers = append(freshPeers, indexOf(ids, a))
+	}
+	t.Logf("all %d old pins still allocated to the first region only; a new pin was allocated to peers %v, both regions", len(old), freshPeers)
+
+	// Re-spread: removed, waited for, added again, one batch at a time.
+	start = time.Now()
+	for b := 0; b < len(old); b += addRegionBatch {
+		var cids []string
+		for _, p := range old[b:min(b+addRegionBatch, len(old))] {
+			cids = append(cids, p.cid)
+		}
+		repinAll(t, ctx, two, first[0], cids)
+	}
+	all := append(old, fresh)
+	waitPinnedEverywhere(t, ctx, two, ids, all, inSecond)
+	respread := time.Since(start)
+	pinset, err := two.Peer(second[0]).Client().Allocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pinset) != len(all) {
+		t.Fatalf("node%d's pinset holds %d pins; want the %d added", second[0], len(pinset), len(all))
+	}
+	for _, p := range all {
+		requireGateway(t, ctx, two, first[0], p.cid, p.data)
+		requireGateway(t, ctx, two, second[0], p.cid, p.data)
+	}
+	t.Logf("delay %s: adding the second region: %d pins; first region rolled %s; CRDT catch-up %s; all peers see all %s; re-spread of %d pins %s (%d ms per pin); every CID reads back from node%d and node%d; run took %s",
+		two.RegionDelay(), len(old), rolled.Round(100*time.Millisecond), caughtUp.Round(10*time.Millisecond), seeAll.Round(10*time.Millisecond),
+		len(old), respread.Round(100*time.Millisecond), respread.Milliseconds()/int64(len(old)), first[0], second[0], time.Since(started).Round(time.Second))
+}
+
+// addPinsConcurrently adds n pins of random bytes with the drill's factors,
+// one stream of adds through each peer of c at once.
+func addPinsConcurrently(t *testing.T, ctx context.Context, c *localcluster.Cluster, n int) []regionPin {
+	t.Helper()
+	pins := make([]regionPin, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k, p := range c.Peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := k; j < n; j += len(c.Peers) {
+				data := make([]byte, addRegionSize)
+				rand.Read(data)
+				name := fmt.Sprintf("old-%d.bin", j)
+				pins[j].data, pins[j].when = data, "old"
+				pins[j].cid, errs[j] = p.Client().Add(ctx, localcluster.AddParams{ReplicationMin: regionRFMin, ReplicationMax: regionRFMax, Name: name},
+					localcluster.AddFile{Name: name, Data: data})
+				if errs[j] != nil {
+					errs[j] = fmt.Errorf("adding %s through node%d: %w", name, p.Index, errs[j])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return pins
+}
+
+// waitPinnedOnAllocations waits until each pin is allocated to at least
+// the replication minimum and every allocation reports it pinned (one
+// status listing per peer and poll).
+func waitPinnedOnAllocations(t *testing.T, ctx context.Context, c *localcluster.Cluster, ids peerIDs, pins []regionPin) {
+	t.Helper()
+	waitFor(t, ctx, fmt.Sprintf("%d pins pinned on their allocations", len(pins)), func() error {
+		all, err := c.Peer(c.Peers[0].Index).Client().Allocations(ctx)
+		if err != nil {
+			return err
+		}
+		alloc := map[string][]string{}
+		for _, p := range all {
+			alloc[p.Cid] = p.Allocations
+		}
+		status := map[int]map[string]string{}
+		for _, p := range c.Peers {
+			st, err := p.Client().StatusAll(ctx, "", true)
+			if err != nil {
+				return err
+			}
+			status[p.Index] = map[string]string{}
+			for _, g := range st {
+				for _, info := range g.PeerMap {
+					status[p.Index][g.Cid] = info.Status
+				}
+			}
+		}
+		for _, p := range pins {
+			if len(alloc[p.cid]) < regionRFMin {
+				return fmt.Errorf("%s allocated to %v", p.cid, alloc[p.cid])
+			}
+			for _, a := range alloc[p.cid] {
+				if i := indexOf(ids, a); status[i][p.cid] != "pinned" {
+					return fmt.Errorf("%s on node%d: %q", p.cid, i, status[i][p.cid])
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// watchJoin polls, from now on and in the background, until every peer of
+// joining holds every pin of pins in its shared state (the CRDT catch-up)
+// and until every peer of every lists exactly every. The returned func
+// waits for both and gives each figure since watchJoin was called (-1 when
+// ctx ended first).
+func watchJoin(ctx context.Context, c *localcluster.Cluster, ids peerIDs, joining, every []int, pins []regionPin) func() (caughtUp, seeAll time.Duration) {
+	start := time.Now()
+	caughtUp, seeAll := time.Duration(-1), time.Duration(-1)
+	done := make(chan struct{})
+	holdsAll := func(i int) bool {
+		got, err := c.Peer(i).Client().Allocations(ctx)
+		if err != nil {
+			return false
+		}
+		have := map[string]bool{}
+		for _, p := range got {
+			have[p.Cid] = true
+		}
+		return !slices.ContainsFunc(pins, func(p regionPin) bool { return !have[p.cid] })
+	}
+	seesAll := func(i int) bool {
+		got, err := seen(ctx, c, ids, i)
+		return err == nil && slices.Equal(got, every)
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil && (caughtUp < 0 || seeAll < 0) {
+			if caughtUp < 0 && !slices.ContainsFunc(joining, func(i int) bool { return !holdsAll(i) }) {
+				caughtUp = time.Since(start)
+			}
+			if seeAll < 0 && !slices.ContainsFunc(every, func(i int) bool { return !seesAll(i) }) {
+				seeAll = time.Since(start)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() (time.Duration, time.Duration) {
+		<-done
+		return caughtUp, seeAll
+	}
 }
