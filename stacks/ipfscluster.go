@@ -59,6 +59,10 @@ type IpfsCluster struct {
 	// BackupCopy is the stack holding the copy vault in backupCopyRegion,
 	// nil without a copy region.
 	BackupCopy awscdk.Stack
+	// RegionCheck is the stack, in this region, of the check that the
+	// second region holds this region's pinset; nil without a second
+	// region.
+	RegionCheck awscdk.Stack
 	// Outputs are the stack's CloudFormation outputs by key (package
 	// outputs), e.g. for a pipeline step's EnvFromCfnOutputs.
 	Outputs map[string]awscdk.CfnOutput
@@ -255,7 +259,7 @@ func New(scope constructs.Construct, id string, props *Props) (*IpfsCluster, err
 	if cfg.DataRemovalPolicy == config.RemovalDestroy {
 		// The constructs keep their log groups (RETAIN, a record of what
 		// happened); a destroyed stack leaves nothing behind.
-		for _, s := range []awscdk.Stack{stack, this.EdgeMonitoring, this.BackupCopy, second.networkStack(), second.stack()} {
+		for _, s := range []awscdk.Stack{stack, this.EdgeMonitoring, this.BackupCopy, this.RegionCheck, second.networkStack(), second.stack()} {
 			if s != nil {
 				awscdk.RemovalPolicies_Of(s).Destroy(&awscdk.RemovalPolicyProps{ApplyToResourceTypes: jsii.Strings("AWS::Logs::LogGroup")})
 			}
@@ -381,7 +385,16 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		distributions = append(distributions, monitoring.Distribution{Name: "standby-api", Distribution: standby})
 	}
 	// The API distribution serves the Pinning Service API under /psa.
-	psa := &monitoring.PSA{Distribution: "api"}
+	psa := &monitoring.PSA{Distribution: "api", TargetGroup: "psa"}
+	var regionCheck constructs.Construct
+	if cfg.SecondRegion != "" {
+		this.RegionCheck = awscdk.NewStack(scope, jsii.String(id+"RegionCheck"), &awscdk.StackProps{
+			Env:         env,
+			StackName:   jsii.String(names.Fit(cfg.StackName, "-region-check", maxStackName)),
+			Description: jsii.String("IPFS Cluster: whether the second region's peers hold this region's pinset, and its alarms (beside the cluster stack, which keeps its resources for its nodes)"),
+		})
+		regionCheck = this.RegionCheck
+	}
 	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
@@ -391,14 +404,16 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		TargetGroups: []monitoring.TargetGroup{
 			{Name: "gateway", Group: this.LoadBalancer.GatewayTargetGroup},
 			{Name: "restapi", Group: this.LoadBalancer.RestAPITargetGroup},
+			{Name: "psa", Group: this.LoadBalancer.PinningServiceTargetGroup},
 		},
 		Bursting:        cfg.EfsThroughputMode == config.ThroughputBursting,
 		StorageMaxBytes: storageMax,
 		LogRetention:    retention,
 		Distributions:   distributions,
 		// Empty with one region: no cross-region check.
-		OtherRegion: cfg.SecondRegion,
-		PSA:         psa,
+		OtherRegion:    cfg.SecondRegion,
+		RegionLagScope: regionCheck,
+		PSA:            psa,
 	})
 	if err != nil {
 		return err

@@ -242,6 +242,7 @@ func (s *SecondRegion) build(scope constructs.Construct, id string, first *IpfsC
 		TargetGroups: []monitoring.TargetGroup{
 			{Name: "gateway", Group: s.LoadBalancer.GatewayTargetGroup},
 			{Name: "restapi", Group: s.LoadBalancer.RestAPITargetGroup},
+			{Name: "psa", Group: s.LoadBalancer.PinningServiceTargetGroup},
 		},
 		Bursting:        cfg.EfsThroughputMode == config.ThroughputBursting,
 		StorageMaxBytes: storageMax,

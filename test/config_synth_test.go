@@ -251,7 +251,9 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 		want++
 	}
 	if cfg.SecondRegion != "" {
-		want += 2
+		// Its network and cluster stacks, and the first region's check
+		// of its pinset.
+		want += 3
 	}
 	if cfg.Pipeline == nil && len(assembly) != want || len(assembly) < want {
 		return fmt.Errorf("%d stacks, want %d", len(assembly), want)

@@ -8,6 +8,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -204,16 +205,33 @@ func cdkJSONContext(overrides map[string]any) map[string]any {
 	if err != nil {
 		panic(err)
 	}
-	// The CDK CLI turns version reporting and path metadata on: each stack
-	// gets the AWS::CDK::Metadata resource a deployed stack has, which
-	// cfn-lint reads to recognise a CDK template, and each resource its
-	// aws:cdk:path, which counts against CloudFormation's template size.
+	// The CDK CLI turns version reporting on (each stack gets the
+	// AWS::CDK::Metadata resource a deployed stack has, which cfn-lint reads
+	// to recognise a CDK template) and path metadata as cdk.json says (each
+	// resource's aws:cdk:path counts against CloudFormation's template
+	// size).
 	ctx["aws:cdk:version-reporting"] = true
-	ctx["aws:cdk:enable-path-metadata"] = true
+	ctx["aws:cdk:enable-path-metadata"] = cdkJSONPathMetadata()
 	for k, v := range overrides {
 		ctx[k] = v
 	}
 	return ctx
+}
+
+// cdkJSONPathMetadata is cdk.json's "pathMetadata" as the CLI reads it
+// (default true).
+func cdkJSONPathMetadata() bool {
+	raw, err := os.ReadFile(repoRoot + "/cdk.json")
+	if err != nil {
+		panic(err)
+	}
+	var doc struct {
+		PathMetadata *bool `json:"pathMetadata"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		panic(err)
+	}
+	return doc.PathMetadata == nil || *doc.PathMetadata
 }
 
 // newApp returns an App with context whose cloud assembly goes to a new

@@ -129,7 +129,7 @@ func wantAlarms(s *synthesized) (cluster, edge []string) {
 			cluster = append(cluster, monitoringspec.AlarmName(stack, peer, what))
 		}
 	}
-	for _, tg := range []string{"alb-gateway", "alb-restapi"} {
+	for _, tg := range []string{"alb-gateway", "alb-restapi", "alb-psa"} {
 		cluster = append(cluster, monitoringspec.AlarmName(stack, tg, "unhealthy-targets"), monitoringspec.AlarmName(stack, tg, "target-5xx-rate"))
 	}
 	edge = []string{

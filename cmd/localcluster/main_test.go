@@ -262,7 +262,8 @@ func TestUpAndDownForgive(t *testing.T) {
 		c.up()
 		c.requireHealthy(3, nil)
 		sameExcept(t, before, remember(c.pids()),
-			"node0/kubo", "node0/cluster", "node1/kubo", "node1/cluster", "node2/kubo", "node2/cluster")
+			"node0/kubo", "node0/cluster", "node0/pinning-service", "node1/kubo", "node1/cluster", "node1/pinning-service",
+			"node2/kubo", "node2/cluster", "node2/pinning-service")
 	})
 
 	t.Run("more peers than -c: down stops them all", func(t *testing.T) {

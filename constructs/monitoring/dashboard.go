@@ -103,11 +103,8 @@ func fileSystemSearches(fileSystemIDs []*string, name, statistic string, period 
 // per widget, and how to list the rest. Listing every alarm of a large
 // cluster would take several widgets, and for each node in a nested stack
 // an output per alarm: bytes the cluster stack's template cannot spare.
-func alarmWidgets(p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm) [][]awscloudwatch.IWidget {
-	shown, title := make([]awscloudwatch.IAlarm, len(all)), "Alarms"
-	for i, a := range all {
-		shown[i] = a
-	}
+func alarmWidgets(p Props, all, summary []awscloudwatch.IAlarm) [][]awscloudwatch.IWidget {
+	shown, title := all, "Alarms"
 	var rows [][]awscloudwatch.IWidget
 	if len(all) > monitoringspec.AlarmWidgetMaxAlarms {
 		shown, title = summary, "Alarms: peers down, load balancer"
@@ -133,7 +130,7 @@ func alarmWidgets(p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IA
 	return rows
 }
 
-func dashboard(scope constructs.Construct, p Props, all []awscloudwatch.Alarm, summary []awscloudwatch.IAlarm, fileSystemIDs []*string, lag *RegionLag) awscloudwatch.Dashboard {
+func dashboard(scope constructs.Construct, p Props, all, summary []awscloudwatch.IAlarm, fileSystemIDs []*string, lag *RegionLag) awscloudwatch.Dashboard {
 	one := minutes(1)
 	five := minutes(5)
 

@@ -99,6 +99,11 @@ type Props struct {
 	// both regions' pinsets. This region is the stack's, which must be
 	// explicit. Default: none (one region).
 	OtherRegion string
+	// RegionLagScope, with OtherRegion, is where the cross-region check is
+	// built: a stack of its own in this region keeps its resources out of
+	// the cluster stack, which needs them for its nodes. Default: inside
+	// this construct.
+	RegionLagScope constructs.Construct
 	// OtherRegionStackName is the "stack" dimension of the other region's
 	// peers' metrics (their collectors' stack label). Default: StackName.
 	OtherRegionStackName string
@@ -222,9 +227,14 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 	}
 
 	var lag *RegionLag
+	var elsewhere []awscloudwatch.IAlarm
 	if p.OtherRegion != "" {
 		var err error
-		lag, err = NewRegionLag(this, "RegionLag", &RegionLagProps{
+		var scope constructs.Construct = this
+		if p.RegionLagScope != nil {
+			scope = p.RegionLagScope
+		}
+		lag, err = NewRegionLag(scope, "RegionLag", &RegionLagProps{
 			StackName:      p.StackName,
 			OtherRegion:    p.OtherRegion,
 			OtherStackName: p.OtherRegionStackName,
@@ -236,13 +246,29 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 			return nil, err
 		}
 		for _, al := range lag.Alarms {
-			a.all = append(a.all, al)
-			a.summary = append(a.summary, al)
+			if p.RegionLagScope == nil {
+				a.all = append(a.all, al)
+				a.summary = append(a.summary, al)
+			}
+		}
+		if p.RegionLagScope != nil {
+			// By name: a reference would make this stack depend on the
+			// check's, which depends on this one's topic.
+			for _, what := range []string{whatPinsetBehind, whatNotReporting} {
+				name := monitoringspec.AlarmName(p.StackName, p.OtherRegion, what)
+				byName := awscloudwatch.Alarm_FromAlarmName(this, jsii.String("RegionLag"+what), jsii.String(name))
+				elsewhere = append(elsewhere, byName)
+				a.summary = append(a.summary, byName)
+			}
 		}
 	}
 
 	m := &Monitoring{Construct: this, Topic: topic, Alarms: a.all, RegionLag: lag}
-	m.Dashboard = dashboard(this, p, a.all, a.summary, fileSystemIDs, lag)
+	shown := make([]awscloudwatch.IAlarm, 0, len(a.all)+len(elsewhere))
+	for _, al := range a.all {
+		shown = append(shown, al)
+	}
+	m.Dashboard = dashboard(this, p, append(shown, elsewhere...), a.summary, fileSystemIDs, lag)
 	return m, nil
 }
 

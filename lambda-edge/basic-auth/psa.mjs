@@ -76,7 +76,9 @@ export const PSA_LIMITS = Object.freeze({
   limitMin: 1,
   limitMax: 1000,
   /** A request ID: URL-safe characters of the PSA layer's IDs. */
-  requestId: /^[A-Za-z0-9_-]{1,128}$/,
+  // The layer's IDs are 25 characters and the CID: a CIDv1 of a sha2-512
+  // hash in base32 is about 110.
+  requestId: /^[A-Za-z0-9_-]{1,256}$/,
 });
 
 const REALM = 'IPFS Pinning Service';
@@ -463,7 +465,7 @@ export function checkPsaRoute(request) {
   }
   if (parts.length === 2 && parts[0] === 'pins') {
     if (!PSA_LIMITS.requestId.test(parts[1])) {
-      throw badRequest(`requestid: 1 to 128 of A-Z a-z 0-9 _ -`);
+      throw badRequest(`requestid: 1 to 256 of A-Z a-z 0-9 _ -`);
     }
     parseQuery(request.querystring, []);
     if (method === 'GET' || method === 'DELETE') {

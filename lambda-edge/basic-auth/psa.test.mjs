@@ -375,7 +375,8 @@ describe('request checks of the PSA routes', () => {
     refused(request({ uri: '/psa/./pins' }), 404);
     refused(request({ uri: '/psa//pins' }), 404);
     refused(request({ uri: '/psa/%70ins' }), 404);
-    refused(request({ uri: `/psa/pins/${'a'.repeat(129)}` }), 400, /requestid/);
+    refused(request({ uri: `/psa/pins/${'a'.repeat(257)}` }), 400, /requestid/);
+    ok(request({ uri: `/psa/pins/${'a'.repeat(256)}` })); // the layer's IDs hold the CID
     refused(request({ uri: '/psa/pins/a.b' }), 400, /requestid/);
     const put = validatePsaRequest(request({ method: 'PUT' }));
     failure(put, 405);

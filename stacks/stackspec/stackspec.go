@@ -35,7 +35,7 @@ const ClusterStackNodes = 12
 // that the measured counts stay within these).
 const (
 	// FixedResources is what the cluster stack holds besides its nodes.
-	FixedResources = 116
+	FixedResources = 118
 	// NodeResources is one node with its alarms, metric filters and
 	// maintenance task definition.
 	NodeResources = 30
@@ -45,13 +45,12 @@ const (
 	// SecondRegionResources is what a second region adds to the cluster
 	// stack's fixed resources: the peering connection and its routes, the
 	// gateway's failover VPC origin, CDK's reader and writer of the
-	// cross-region references (9 measured), and the cross-region pinset
-	// check (its function, role, schedule and two alarms: 8 measured), and
-	// the standby REST API distribution (its distribution, headers policy
-	// and two VPC origins: 4).
+	// cross-region references (9 measured) and the standby REST API
+	// distribution (its distribution, headers policy and two VPC origins:
+	// 4). The cross-region pinset check has a stack of its own beside it.
 	// With it the cluster stack holds fewer nested node stacks:
 	// MaxNodesWithSecondRegion.
-	SecondRegionResources = 21
+	SecondRegionResources = 13
 	// SecondRegionFixedResources is what the second region's cluster stack
 	// holds besides its nodes, which it places as the cluster stack does
 	// (ClusterStackNodes, NodeResources, NestedNodeResources) by their
