@@ -1,6 +1,8 @@
 package localcluster
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,220 +11,395 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
 )
 
 const (
 	// mib is 2^20 bytes.
 	mib = 1 << 20
+	// BenchFileSize is the add benchmark's default payload: one file of
+	// fresh random bytes for every measurement, so that no block is present
+	// anywhere before.
+	BenchFileSize = 64 * mib
+	// BenchRepeats is how many times each add is measured by default; the
+	// best counts.
+	BenchRepeats = 3
 	// targetRatio is the goal for cluster time / single-node time.
 	targetRatio = 3.5
 )
 
-// benchData is the benchmark's payload: one 32 MiB file and 128 files of
-// 256 KiB, random bytes (64 MiB in all).
-type benchData struct {
-	Files []AddFile
+// AddMode is one way a client adds a file to the cluster through the edge.
+type AddMode struct {
+	Name string
+	// CtlArgs go between `ipfs-cluster-ctl ... add` and the file.
+	CtlArgs []string
 }
 
-// size is the payload size.
-func (d *benchData) size() int64 {
-	var n int64
-	for _, f := range d.Files {
-		n += int64(len(f.Data))
-	}
-	return n
+// Command is the client's command line for this mode, the file as FILE.
+func (m AddMode) Command(add string) string {
+	return strings.Join(append(append([]string{add}, m.CtlArgs...), "FILE"), " ")
 }
 
-// newBenchData generates a fresh random payload (new bytes every call, so
-// that no block is already present anywhere).
-func newBenchData() *benchData {
-	var seed [32]byte
-	for i := range seed {
-		seed[i] = byte(rand.Uint32())
-	}
-	r := rand.NewChaCha8(seed)
-	mk := func(name string, n int) AddFile {
-		b := make([]byte, n)
-		r.Read(b)
-		return AddFile{Name: name, Data: b}
-	}
-	d := &benchData{Files: []AddFile{mk("big-32MiB.bin", 32*mib)}}
-	for i := range 128 {
-		d.Files = append(d.Files, mk(fmt.Sprintf("small-%03d.bin", i), 256<<10))
-	}
-	return d
+// AddModes are the benchmark's adds: what a client gets without flags
+// (the receiving peer streams every block to every allocation before it
+// answers) and ?local=true (it writes the blocks to its own kubo only and
+// the other allocations fetch them over bitswap after the answer).
+var AddModes = []AddMode{
+	{Name: "default", CtlArgs: nil},
+	{Name: "--local", CtlArgs: []string{"--local"}},
 }
 
-// ClusterRun is one cluster add of the payload.
+// ProcessCPU is the CPU time one local process used during a measurement.
+type ProcessCPU struct {
+	Process string // e.g. "node0 kubo", "edge"
+	CPU     time.Duration
+}
+
+// ClusterRun is one cluster add of a fresh payload.
 type ClusterRun struct {
-	Total time.Duration // from the request until PINNED on every peer
-	Add   time.Duration // of which the add request itself
-	CID   string
+	Total time.Duration // from the start of the client until PINNED on every allocation
+	Add   time.Duration // of which the client's add command
+	// PinnedAt is, per peer that holds the pin, when it reported PINNED
+	// (from the start of the client), in order.
+	PinnedAt []time.Duration
+	CID      string
+	CPU      []ProcessCPU // the cluster's processes, the edge and the client
 }
 
-// BenchResult holds one benchmark run.
+// CPUTotal sums the run's CPU time.
+func (r ClusterRun) CPUTotal() time.Duration {
+	var t time.Duration
+	for _, p := range r.CPU {
+		t += p.CPU
+	}
+	return t
+}
+
+// BenchResult holds one benchmark run: each measurement BenchRepeats times.
 type BenchResult struct {
 	Bytes         int64
-	Single        time.Duration // plain `ipfs add` into a fresh repo
-	SingleCID     string
+	Single        []time.Duration // plain `ipfs add FILE` into a fresh default repo
 	SingleCommand string
-	KuboProfile   string
+	ClusterCmd    string
 	Replication   int
-	// Stream: default REST add, the cluster peer streams every block to
-	// every allocation. Local: ?local=true, the other peers fetch over
-	// bitswap when they pin. Each with its own fresh random payload.
-	Stream, Local ClusterRun
+	Cores         int
+	// Adds holds, per AddModes entry, its runs in order.
+	Adds map[string][]ClusterRun
 }
 
-// mibps converts a duration for the payload into MiB/s.
+// BestSingle is the fastest single-node add.
+func (r *BenchResult) BestSingle() time.Duration { return slices.Min(r.Single) }
+
+// Best is the fastest run of an add mode.
+func (r *BenchResult) Best(mode string) ClusterRun {
+	runs := r.Adds[mode]
+	if len(runs) == 0 {
+		return ClusterRun{}
+	}
+	return slices.MinFunc(runs, func(a, b ClusterRun) int { return int(a.Total - b.Total) })
+}
+
+// Ratio is the best cluster time of a mode over the best single-node time.
+func (r *BenchResult) Ratio(mode string) float64 {
+	return r.Best(mode).Total.Seconds() / r.BestSingle().Seconds()
+}
+
 func (r *BenchResult) mibps(d time.Duration) float64 {
 	return float64(r.Bytes) / mib / d.Seconds()
 }
 
-// ratio is cluster time / single-node time.
-func (r *BenchResult) ratio(c ClusterRun) float64 { return c.Total.Seconds() / r.Single.Seconds() }
+func seconds(ds []time.Duration) string {
+	var s []string
+	for _, d := range ds {
+		s = append(s, fmt.Sprintf("%.2f", d.Seconds()))
+	}
+	return strings.Join(s, " ")
+}
 
 // Print writes the figures.
 func (r *BenchResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "payload: %.1f MiB random (1 x 32 MiB + 128 x 256 KiB), fresh bytes for each measurement\n", float64(r.Bytes)/mib)
-	fmt.Fprintf(w, "  single node: `%s` into an empty repo (profile %s, image init script applied)\n", r.SingleCommand, r.KuboProfile)
-	fmt.Fprintf(w, "               %6.2f s  %6.1f MiB/s\n", r.Single.Seconds(), r.mibps(r.Single))
-	for _, x := range []struct {
-		name string
-		run  ClusterRun
-	}{
-		{"cluster add (default: blocks streamed to all allocations)", r.Stream},
-		{"cluster add ?local=true (others fetch over bitswap)", r.Local},
-	} {
-		if x.run.CID == "" {
+	fmt.Fprintf(w, "payload: %.0f MiB of fresh random bytes in one file for every measurement; best of %d; %d cores\n",
+		float64(r.Bytes)/mib, len(r.Single), r.Cores)
+	fmt.Fprintf(w, "  single node: `%s` into a fresh default-profile repo\n", r.SingleCommand)
+	fmt.Fprintf(w, "    best %6.2f s  %6.1f MiB/s   (runs: %s)\n", r.BestSingle().Seconds(), r.mibps(r.BestSingle()), seconds(r.Single))
+	for _, m := range AddModes {
+		runs := r.Adds[m.Name]
+		if len(runs) == 0 {
 			continue
 		}
+		best := r.Best(m.Name)
 		verdict := "meets"
-		if r.ratio(x.run) > targetRatio {
+		if r.Ratio(m.Name) > targetRatio {
 			verdict = "MISSES"
 		}
-		fmt.Fprintf(w, "  %s, via node0's REST API, replication %d, until PINNED on all %d peers:\n", x.name, r.Replication, r.Replication)
-		fmt.Fprintf(w, "               %6.2f s  %6.1f MiB/s  (add request %.2f s)  ratio %.2f (%s target <= %.1f)\n",
-			x.run.Total.Seconds(), r.mibps(x.run.Total), x.run.Add.Seconds(), r.ratio(x.run), verdict, targetRatio)
+		var totals []time.Duration
+		for _, run := range runs {
+			totals = append(totals, run.Total)
+		}
+		fmt.Fprintf(w, "  cluster `%s`, replication %d, until PINNED on all %d allocations:\n",
+			m.Command(r.ClusterCmd), r.Replication, r.Replication)
+		fmt.Fprintf(w, "    best %6.2f s  %6.1f MiB/s   ratio %.2f (%s target <= %.1f)   (runs: %s)\n",
+			best.Total.Seconds(), r.mibps(best.Total), r.Ratio(m.Name), verdict, targetRatio, seconds(totals))
+		fmt.Fprintf(w, "    best run: add answered after %.2f s; PINNED at %s s; CPU %.2f s on %d cores (%.0f%% busy):",
+			best.Add.Seconds(), seconds(best.PinnedAt), best.CPUTotal().Seconds(), r.Cores,
+			100*best.CPUTotal().Seconds()/(best.Total.Seconds()*float64(r.Cores)))
+		for _, p := range best.CPU {
+			fmt.Fprintf(w, " %s %.2f", p.Process, p.CPU.Seconds())
+		}
+		fmt.Fprintln(w)
 	}
 }
 
-// benchSingle measures a plain `ipfs add` of data into an empty repository
-// prepared exactly like a peer's (upstream init with the image's profile,
-// then the image's container-init.d scripts), with the same DAG parameters
-// the cluster's add uses, so that both produce the same root CID.
-func (c *Cluster) benchSingle(ctx context.Context, data *benchData, res *BenchResult) error {
-	dir, err := os.MkdirTemp(c.Root, "bench-single-")
+// writeRandomFile writes size fresh random bytes to path.
+func writeRandomFile(path string, size int) error {
+	var seed [32]byte
+	for i := range seed {
+		seed[i] = byte(rand.Uint32())
+	}
+	b := make([]byte, size)
+	rand.NewChaCha8(seed).Read(b)
+	return os.WriteFile(path, b, 0o644)
+}
+
+// benchSingle measures a plain `ipfs add FILE` of fresh random bytes into
+// a fresh repository of kubo's default profile: what a user of one kubo
+// gets, the floor the cluster is compared with.
+func (c *Cluster) benchSingle(ctx context.Context, dir string, size int) (time.Duration, error) {
+	run, err := os.MkdirTemp(dir, "single-")
 	if err != nil {
-		return err
+		return 0, err
 	}
-	defer os.RemoveAll(dir)
-	repo := filepath.Join(dir, "ipfs")
-	files := filepath.Join(dir, "files")
-	for _, d := range []string{repo, files} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
+	defer os.RemoveAll(run)
+	repo, file := filepath.Join(run, "ipfs"), filepath.Join(run, "random.bin")
+	if err := writeRandomFile(file, size); err != nil {
+		return 0, err
 	}
-	var paths []string
-	for _, f := range data.Files {
-		p := filepath.Join(files, f.Name)
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			return err
-		}
-		paths = append(paths, p)
+	env := append(os.Environ(), "IPFS_PATH="+repo, "IPFS_TELEMETRY=off")
+	ipfs := func(args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, c.opt.Bin.IPFS, args...)
+		cmd.Env = env
+		return cmd
 	}
-	// Same environment as node0 but its own repo; the repo is never opened
-	// by a daemon, so the addresses do not matter.
-	kubo, _ := c.processEnv(c.Peers[0])
-	env := mergeEnv(kubo, []string{"IPFS_PATH=" + repo})
-	logf, err := os.Create(filepath.Join(c.Root, "bench-single.log"))
-	if err != nil {
-		return err
+	if out, err := ipfs("init").CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("ipfs init: %w: %s", err, out)
 	}
-	defer logf.Close()
-	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, repo, env, logf, nil); err != nil {
-		return fmt.Errorf("preparing the single-node repo (log %s): %w", logf.Name(), err)
-	}
-	res.KuboProfile = lookupEnv(env, "IPFS_PROFILE")
-	args := []string{"add", "--quieter", "--wrap-with-directory", "--cid-version=0", "--raw-leaves=false", "--chunker=size-262144"}
-	res.SingleCommand = "ipfs " + strings.Join(args, " ") + " <129 files>"
-	cmd := exec.CommandContext(ctx, c.opt.Bin.IPFS, append(args, paths...)...)
-	cmd.Env = env
-	cmd.Stderr = logf
+	var stderr bytes.Buffer
+	cmd := ipfs("add", file)
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	start := time.Now()
-	out, err := cmd.Output()
-	res.Single = time.Since(start)
+	err = cmd.Run()
+	took := time.Since(start)
 	if err != nil {
-		return fmt.Errorf("ipfs add (log %s): %w", logf.Name(), err)
+		return 0, fmt.Errorf("ipfs add: %w: %s", err, stderr.String())
 	}
-	res.SingleCID = strings.TrimSpace(string(out))
-	return nil
+	return took, nil
 }
 
-// benchCluster adds data through peer 0's REST API with replication factor
-// min = max = every peer, and measures until the root is PINNED everywhere.
-func (c *Cluster) benchCluster(ctx context.Context, data *benchData, local bool) (ClusterRun, error) {
+// cpuOf reads a process's user+system CPU time from /proc.
+func cpuOf(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command, which is in parentheses and may hold spaces.
+	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	// USER_HZ is 100 on every Linux that Go supports.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// benchProcesses lists the local processes an add goes through.
+func (c *Cluster) benchProcesses() map[string]int {
+	procs := map[string]int{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.Peers {
+		if p.kubo != nil {
+			procs[fmt.Sprintf("node%d kubo", p.Index)] = p.kubo.Pid()
+		}
+		if p.cluster != nil {
+			procs[fmt.Sprintf("node%d cluster", p.Index)] = p.cluster.Pid()
+		}
+	}
+	if c.edge != nil {
+		procs["edge"] = c.edge.Pid()
+	}
+	return procs
+}
+
+// benchCluster adds a fresh file through the local edge with the real
+// ipfs-cluster-ctl and waits until every allocation reports PINNED.
+func (c *Cluster) benchCluster(ctx context.Context, dir string, size int, mode AddMode, replication int) (ClusterRun, error) {
 	var run ClusterRun
-	n := len(c.Peers)
-	cl := c.Peers[0].Client()
-	start := time.Now()
-	root, err := cl.Add(ctx, AddParams{ReplicationMin: n, ReplicationMax: n, Wrap: true, Name: "bench", Local: local}, data.Files...)
-	run.Add = time.Since(start)
-	if err != nil {
+	file := filepath.Join(dir, "cluster-random.bin")
+	if err := writeRandomFile(file, size); err != nil {
 		return run, err
 	}
-	run.CID = root
-	err = poll(ctx, 50*time.Millisecond, "waiting for the benchmark pin", nil, func() error {
-		st, err := cl.Status(ctx, root, false)
+	defer os.Remove(file)
+	args := append(c.ctlArgs(), "add")
+	args = append(args, mode.CtlArgs...)
+	cmd := exec.CommandContext(ctx, c.opt.Bin.ClusterCtl, append(args, file)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+
+	procs := c.benchProcesses()
+	before := map[string]time.Duration{}
+	for name, pid := range procs {
+		before[name], _ = cpuOf(pid)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return run, err
+	}
+	if err := cmd.Wait(); err != nil {
+		return run, fmt.Errorf("ipfs-cluster-ctl add: %w: %s", err, stderr.String())
+	}
+	run.Add = time.Since(start)
+	clientCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	run.CID = lastAdded(stdout.String())
+	if run.CID == "" {
+		return run, fmt.Errorf("ipfs-cluster-ctl add printed no CID: %q", stdout.String())
+	}
+	pinned := map[string]time.Duration{}
+	cl := c.Peers[0].Client()
+	err := poll(ctx, 20*time.Millisecond, "waiting for the benchmark pin", nil, func() error {
+		st, err := cl.Status(ctx, run.CID, false)
 		if err != nil {
 			return err
 		}
-		if got := st.CountStatus("pinned"); got < n {
-			return fmt.Errorf("pinned on %d of %d peers: %v", got, n, st.PeerMap)
+		for peer, info := range st.PeerMap {
+			if _, seen := pinned[peer]; !seen && info.Status == "pinned" {
+				pinned[peer] = time.Since(start)
+			}
+		}
+		if len(pinned) < replication {
+			return fmt.Errorf("pinned on %d of %d peers: %v", len(pinned), replication, st.PeerMap)
 		}
 		return nil
 	})
 	run.Total = time.Since(start)
-	return run, err
+	if err != nil {
+		return run, err
+	}
+	for _, at := range pinned {
+		run.PinnedAt = append(run.PinnedAt, at)
+	}
+	slices.Sort(run.PinnedAt)
+	for name, pid := range procs {
+		if after, ok := cpuOf(pid); ok {
+			run.CPU = append(run.CPU, ProcessCPU{Process: name, CPU: after - before[name]})
+		}
+	}
+	slices.SortFunc(run.CPU, func(a, b ProcessCPU) int { return strings.Compare(a.Process, b.Process) })
+	run.CPU = append(run.CPU, ProcessCPU{Process: "client", CPU: clientCPU})
+	return run, nil
 }
 
-// RunBench runs the benchmark once on a fresh cluster in root (which must
-// not hold a cluster) and stops it afterwards.
-func RunBench(ctx context.Context, opt Options) (*BenchResult, error) {
+// ctlArgs are ipfs-cluster-ctl's flags that reach the cluster through the
+// local edge, as a client reaches a deployment.
+func (c *Cluster) ctlArgs() []string {
+	return []string{
+		"--host", fmt.Sprintf("/ip4/%s/tcp/%d", c.EdgeAddress(), nodespec.RestAPIPort),
+		"--force-http", "--basic-auth", c.Secrets.Username + ":" + c.Secrets.Password,
+	}
+}
+
+// lastAdded returns the CID of ipfs-cluster-ctl add's last "added <cid>
+// <name>" line: the root.
+func lastAdded(out string) string {
+	var cid string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "added" {
+			cid = f[1]
+		}
+	}
+	return cid
+}
+
+// BenchOptions size the add benchmark.
+type BenchOptions struct {
+	FileSize int // bytes per add (default BenchFileSize)
+	Repeats  int // measurements of each add (default BenchRepeats)
+}
+
+// RunBench runs the add benchmark once on a fresh cluster in opt.Root
+// (which must not hold a cluster), with its local edge, and stops it
+// afterwards.
+func RunBench(ctx context.Context, opt Options, bo BenchOptions) (*BenchResult, error) {
+	if bo.FileSize <= 0 {
+		bo.FileSize = BenchFileSize
+	}
+	if bo.Repeats <= 0 {
+		bo.Repeats = BenchRepeats
+	}
 	if Existing(opt.Root) {
 		return nil, fmt.Errorf("%s already holds a cluster: the benchmark needs a fresh one", opt.Root)
+	}
+	if opt.Bin.ClusterCtl == "" {
+		return nil, errors.New("the benchmark needs ipfs-cluster-ctl (Binaries.ClusterCtl)")
 	}
 	c, err := New(opt)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Stop()
-	data := newBenchData()
-	res := &BenchResult{Bytes: data.size()}
+	scratch := filepath.Join(c.Root, "bench")
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		return nil, err
+	}
+	res := &BenchResult{
+		Bytes:         int64(bo.FileSize),
+		SingleCommand: "ipfs add FILE",
+		ClusterCmd:    "ipfs-cluster-ctl add",
+		Cores:         runtime.NumCPU(),
+		Adds:          map[string][]ClusterRun{},
+	}
 	// The floor first, on an idle machine.
-	if err := c.benchSingle(ctx, data, res); err != nil {
+	for range bo.Repeats {
+		d, err := c.benchSingle(ctx, scratch, bo.FileSize)
+		if err != nil {
+			return nil, err
+		}
+		res.Single = append(res.Single, d)
+	}
+	if err := c.Up(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
+	defer c.StopEdge()
 	// Measure a settled cluster: kubo daemons connected (bitswap works),
 	// as in a running deployment.
 	if err := c.waitKuboMesh(ctx); err != nil {
 		return nil, err
 	}
-	res.Replication = len(c.Peers)
-	if res.Stream, err = c.benchCluster(ctx, data, false); err != nil {
-		return nil, err
+	_, env := c.deployed(0, len(c.Peers))
+	maxReplication, err := strconv.Atoi(env["CLUSTER_REPLICATIONFACTORMAX"])
+	if err != nil {
+		return nil, fmt.Errorf("the peers' CLUSTER_REPLICATIONFACTORMAX: %w", err)
 	}
-	if res.SingleCID != res.Stream.CID {
-		return res, errors.New("the single-node and cluster adds produced different root CIDs: the runs are not comparable")
-	}
-	if res.Local, err = c.benchCluster(ctx, newBenchData(), true); err != nil {
-		return nil, err
+	res.Replication = min(maxReplication, len(c.Peers))
+	for range bo.Repeats {
+		for _, m := range AddModes {
+			run, err := c.benchCluster(ctx, scratch, bo.FileSize, m, res.Replication)
+			if err != nil {
+				return res, fmt.Errorf("%s add: %w", m.Name, err)
+			}
+			res.Adds[m.Name] = append(res.Adds[m.Name], run)
+		}
 	}
 	return res, nil
 }

@@ -270,7 +270,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 			res, err := localcluster.RunBench(bctx, localcluster.Options{
 				Root: filepath.Join(tmp, "cluster"), Peers: peers, RepoRoot: repo, Bin: b, Log: os.Stderr,
 				KuboEnv: extra.kubo, ClusterEnv: extra.cluster, Context: extra.context,
-			})
+			}, localcluster.BenchOptions{})
 			cancel()
 			if err != nil {
 				return fmt.Errorf("run %d: %w (files kept in %s)", i+1, err, tmp)
@@ -281,16 +281,15 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 			results = append(results, res)
 		}
 		if len(results) > 1 {
-			var single, stream, local time.Duration
-			for _, r := range results {
-				single += r.Single
-				stream += r.Stream.Total
-				local += r.Local.Total
+			fmt.Printf("over %d runs (best of %d in each):", len(results), localcluster.BenchRepeats)
+			for _, m := range localcluster.AddModes {
+				var ratios []string
+				for _, r := range results {
+					ratios = append(ratios, fmt.Sprintf("%.2f", r.Ratio(m.Name)))
+				}
+				fmt.Printf(" %s ratio %s;", m.Name, strings.Join(ratios, ", "))
 			}
-			k := float64(len(results))
-			fmt.Printf("mean over %d runs: single %.2f s; cluster add %.2f s (ratio %.2f); ?local=true %.2f s (ratio %.2f)\n",
-				len(results), single.Seconds()/k, stream.Seconds()/k, stream.Seconds()/single.Seconds(),
-				local.Seconds()/k, local.Seconds()/single.Seconds())
+			fmt.Println()
 		}
 		return nil
 	}
