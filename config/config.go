@@ -44,6 +44,7 @@ const (
 	KeyCloudFrontPriceClass   = "cloudFrontPriceClass"
 	KeyRestAPIUsername        = "restApiUsername"
 	KeyGatewayNoFetch         = "gatewayNoFetch"
+	KeySyncPinsetWrites       = "syncPinsetWrites"
 	KeyRestAPICredentialsName = "restApiCredentialsSecretName"
 	KeyWebACLArn              = "webAclArn"
 	KeyAlarmEmail             = "alarmEmail"
@@ -69,7 +70,7 @@ var Keys = []string{
 	KeyPublicSwarm, KeyLogRetentionDays, KeyCloudMapNamespace, KeyVpcCidr,
 	KeyPrivateGateway, KeyGatewayDomainName, KeyGatewayCertificateArn,
 	KeyAPIDomainName, KeyAPICertificateArn, KeyCloudFrontPriceClass,
-	KeyRestAPIUsername, KeyGatewayNoFetch, KeyRestAPICredentialsName, KeyWebACLArn,
+	KeyRestAPIUsername, KeyGatewayNoFetch, KeySyncPinsetWrites, KeyRestAPICredentialsName, KeyWebACLArn,
 	KeyAlarmEmail, KeyRunbookBaseURL, KeyBackupRetentionDays, KeyBackupCopyRegion,
 	KeyGatewaySubdomains, KeyWebsiteDomains, KeyWebsiteCertificateArn,
 	KeySecondRegion, KeySecondRegionAvailabilityZones, KeySecondRegionVpcCidr, KeySecondRegionNodeCount,
@@ -122,6 +123,7 @@ type Config struct {
 	VpcCidr               string
 	PrivateGateway        bool
 	GatewayNoFetch        bool
+	SyncPinsetWrites      bool
 	GatewayDomainName     string
 	GatewayCertificateArn string
 	APIDomainName         string
@@ -188,6 +190,7 @@ func Defaults() Config {
 		CloudMapNamespace:    "ipfs-cluster.internal",
 		VpcCidr:              networkspec.DefaultCidr,
 		GatewayNoFetch:       false,
+		SyncPinsetWrites:     false,
 		CloudFrontPriceClass: edgespec.PriceClasses[0],
 		RestAPIUsername:      "admin",
 		BackupRetentionDays:  backupspec.DefaultRetentionDays,
@@ -260,6 +263,7 @@ func parse(raw map[string]any, local bool) (Config, error) {
 	p.str(KeyVpcCidr, &c.VpcCidr)
 	p.boolean(KeyPrivateGateway, &c.PrivateGateway)
 	p.boolean(KeyGatewayNoFetch, &c.GatewayNoFetch)
+	p.boolean(KeySyncPinsetWrites, &c.SyncPinsetWrites)
 	p.str(KeyGatewayDomainName, &c.GatewayDomainName)
 	p.str(KeyGatewayCertificateArn, &c.GatewayCertificateArn)
 	p.str(KeyAPIDomainName, &c.APIDomainName)
@@ -456,6 +460,7 @@ func (c Config) NodeSettings(i int) nodespec.Settings {
 		ReplicationFactorMax:  c.ReplicationFactorMax,
 		KuboStorageMax:        c.KuboStorageMax,
 		GatewayNoFetch:        c.GatewayNoFetch,
+		SyncPinsetWrites:      c.SyncPinsetWrites,
 		SubdomainGatewayHosts: c.subdomainGatewayHosts(),
 		DNSLinkHosts:          c.WebsiteDomains,
 		DNSResolvers:          c.dnsResolvers(),

@@ -36,9 +36,12 @@ func TestCommandLineStringsAreParsed(t *testing.T) {
 		KeyReplicationFactorMax: "4",
 		KeyEfsThroughputMode:    "Provisioned",
 		KeyEfsProvisionedMiBps:  "128",
+		KeySyncPinsetWrites:     "true",
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 6, cfg.NodeCount)
+	assert.True(t, cfg.SyncPinsetWrites)
+	assert.True(t, cfg.NodeSettings(5).SyncPinsetWrites, "every peer gets the setting")
 	assert.False(t, cfg.PublicSwarm)
 	assert.Equal(t, []string{"us-east-2a", "us-east-2b", "us-east-2c"}, cfg.AvailabilityZones)
 	assert.Equal(t, ThroughputProvisioned, cfg.EfsThroughputMode)
@@ -71,6 +74,7 @@ func TestInvalidConfigurationsAreRejectedWithTheirSetting(t *testing.T) {
 		{"rate without provisioned", map[string]any{KeyEfsProvisionedMiBps: 10.0}, []string{"efsProvisionedThroughputMiBps: is only used with efsThroughputMode=provisioned"}},
 		{"bad removal policy", map[string]any{KeyDataRemovalPolicy: "snapshot"}, []string{`dataRemovalPolicy: "snapshot" is unknown; allowed: retain, destroy`}},
 		{"public swarm not bool", map[string]any{KeyPublicSwarm: "maybe"}, []string{`publicSwarm: must be true or false, got "maybe"`}},
+		{"sync pinset writes not bool", map[string]any{KeySyncPinsetWrites: "always"}, []string{`syncPinsetWrites: must be true or false, got "always"`}},
 		{"bad retention", map[string]any{KeyLogRetentionDays: 42.0}, []string{"logRetentionDays: 42 is not a CloudWatch Logs retention; allowed: [1 3 5 7 14 30 60 90"}},
 		{"bad namespace", map[string]any{KeyCloudMapNamespace: "Not A Name"}, []string{`cloudMapNamespace: "Not A Name" is not a DNS name`}},
 		{"bad cidr", map[string]any{KeyVpcCidr: "10.0.0.0/8"}, []string{`vpcCidr: "10.0.0.0/8" is a /8; allowed: /16 to /19`}},

@@ -83,7 +83,17 @@ export CLUSTER_IPFSPROXY_LISTENMULTIADDRESS="${CLUSTER_IPFSPROXY_LISTENMULTIADDR
 export CLUSTER_IPFSPROXY_NODEMULTIADDRESS="${CLUSTER_IPFSPROXY_NODEMULTIADDRESS:-$CLUSTER_IPFSHTTP_NODEMULTIADDRESS}"
 export CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS="${CLUSTER_PINSVCAPI_HTTPLISTENMULTIADDRESS:-$local_addr/tcp/9097}"
 export CLUSTER_MDNSINTERVAL="${CLUSTER_MDNSINTERVAL:-0s}"
-export CLUSTER_MONITORPINGINTERVAL="${CLUSTER_MONITORPINGINTERVAL:-15s}"
+# Peers learn of each other from these pings (metrics expire after two
+# intervals): 5s (upstream 15s) lets a new or rebuilt peer know its peers
+# within seconds, in time for the swarm connection below.
+export CLUSTER_MONITORPINGINTERVAL="${CLUSTER_MONITORPINGINTERVAL:-5s}"
+# Gossipsub heartbeat (upstream 10s): a starting peer joins the mesh, and
+# a broadcast dropped under load is gossiped again, at the next heartbeat.
+export CLUSTER_PUBSUB_HEARTBEATINTERVAL="${CLUSTER_PUBSUB_HEARTBEATINTERVAL:-2s}"
+# Kubo connects to the other peers' kubo daemons only this long after the
+# start (upstream 30s, once); until then a rebuilt peer cannot fetch what
+# it must hold. Two ping intervals: the peers are known by then.
+export CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY="${CLUSTER_IPFSHTTP_CONNECTSWARMSDELAY:-10s}"
 export CLUSTER_STATELESS_CONCURRENTPINS="${CLUSTER_STATELESS_CONCURRENTPINS:-10}"
 # pin_timeout counts from the last block received (2m upstream).
 export CLUSTER_IPFSHTTP_PINTIMEOUT="${CLUSTER_IPFSHTTP_PINTIMEOUT:-5m}"
@@ -93,9 +103,14 @@ export CLUSTER_IPFSHTTP_PINTIMEOUT="${CLUSTER_IPFSHTTP_PINTIMEOUT:-5m}"
 # Enable (e.g. 500/5s) only for bulk pin ingestion.
 export CLUSTER_CRDT_BATCHING_MAXBATCHSIZE="${CLUSTER_CRDT_BATCHING_MAXBATCHSIZE:-0}"
 export CLUSTER_CRDT_BATCHING_MAXBATCHAGE="${CLUSTER_CRDT_BATCHING_MAXBATCHAGE:-0s}"
-# Heads rebroadcast (upstream 1m): a peer that restarts or was cut off
-# learns what changed meanwhile within this interval.
-export CLUSTER_CRDT_REBROADCASTINTERVAL="${CLUSTER_CRDT_REBROADCASTINTERVAL:-10s}"
+# Heads rebroadcast (upstream 1m): a peer that restarts, was cut off or
+# missed a broadcast under load learns what changed within this interval.
+export CLUSTER_CRDT_REBROADCASTINTERVAL="${CLUSTER_CRDT_REBROADCASTINTERVAL:-5s}"
+# Pinset writes reach the kernel, not the disk, before the answer
+# (go-ds-leveldb fsyncs each write otherwise: a quarter of the pins per
+# second); a killed process loses none. The task definition sets it from
+# syncPinsetWrites.
+export CLUSTER_LEVELDB_LEVELDBOPTIONS_NOSYNC="${CLUSTER_LEVELDB_LEVELDBOPTIONS_NOSYNC:-true}"
 
 # First start on an empty volume. identity.json exists already, so init
 # keeps it; CLUSTER_SECRET is in the environment, so init stores the derived

@@ -25,7 +25,7 @@ func TestAddBenchmarkMeasuresEveryMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Single) != 1 || res.Single[0] <= 0 {
+	if len(res.Single) != 1 || res.Single[0] <= 0 || len(res.Floor) != 1 || res.Floor[0] <= 0 {
 		t.Fatalf("single-node adds %v, want one measurement", res.Single)
 	}
 	if res.Replication != 3 {

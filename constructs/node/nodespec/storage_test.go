@@ -35,3 +35,16 @@ func TestClusterMetricsSetting(t *testing.T) {
 		t.Errorf("a local peer's metrics listen on its own address: %q", local["CLUSTER_METRICS_PROMETHEUSENDPOINT"])
 	}
 }
+
+func TestSyncPinsetWritesSetting(t *testing.T) {
+	s := Settings{PeerCount: 3, Namespace: "ipfs-cluster.internal"}
+	_, cluster := s.Environment()
+	if cluster[PinsetNoSyncVariable] != "true" {
+		t.Errorf("pinset writes to the kernel by default: %s=%q", PinsetNoSyncVariable, cluster[PinsetNoSyncVariable])
+	}
+	s.SyncPinsetWrites = true
+	_, cluster = s.Environment()
+	if cluster[PinsetNoSyncVariable] != "false" {
+		t.Errorf("syncPinsetWrites fsyncs every pinset write: %s=%q", PinsetNoSyncVariable, cluster[PinsetNoSyncVariable])
+	}
+}
