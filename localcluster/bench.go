@@ -83,11 +83,11 @@ func (r ClusterRun) CPUTotal() time.Duration {
 
 // BenchResult holds one benchmark run: each measurement BenchRepeats times.
 type BenchResult struct {
-	Bytes         int64
-	Single        []time.Duration // plain `ipfs add FILE` into a fresh default repo
+	Bytes  int64
+	Single []time.Duration // plain `ipfs add FILE` into a fresh default repo
 	// Floor is Replication such adds at once, each into its own repo: the
 	// work every allocation must do, without a cluster or a network.
-	Floor []time.Duration
+	Floor         []time.Duration
 	SingleCommand string
 	ClusterCmd    string
 	Replication   int
