@@ -196,6 +196,9 @@ func regionDrill(t *testing.T, delay time.Duration) {
 	// a re-pin keeps live allocations. Removed and added again with their
 	// factors (the blocks stay: kubo runs without GC), they spread over
 	// both regions.
+	// A restarted peer sees the others from their pings (every 5 s) before
+	// their informer metrics (every 15 s), and allocates only with those.
+	waitMetricsFrom(t, ctx, c, first[0], slices.Concat(first, second))
 	respreadStart := time.Now()
 	for _, p := range respread {
 		repin(t, ctx, c, first[0], p.cid)
