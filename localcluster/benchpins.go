@@ -490,7 +490,7 @@ func (b *pinBench) kill(ctx context.Context) (k *KillFigures, err error) {
 			}
 		}
 		if k.Lost > 0 || k.NotPinned > 0 {
-			return fmt.Errorf("%d acknowledged pins missing, %d not PINNED on %d peers", k.Lost, k.NotPinned, b.min)
+			return fmt.Errorf("%w: %d acknowledged pins missing, %d not PINNED on %d peers", errNotConverged, k.Lost, k.NotPinned, b.min)
 		}
 		return nil
 	}
@@ -499,8 +499,7 @@ func (b *pinBench) kill(ctx context.Context) (k *KillFigures, err error) {
 		qctx, qcancel := context.WithTimeout(ctx, time.Minute)
 		err := check(qctx)
 		qcancel()
-		var he *HTTPError
-		if err != nil && (errors.As(err, &he) || qctx.Err() != nil) {
+		if err != nil && !errors.Is(err, errNotConverged) {
 			return k, err
 		}
 	}
@@ -509,6 +508,9 @@ func (b *pinBench) kill(ctx context.Context) (k *KillFigures, err error) {
 		k.Lost, k.Acked, k.Missing, b.min, k.Converged.Seconds(), k.NotPinned)
 	return k, nil
 }
+
+// errNotConverged is a count of the kill mode that found pins missing.
+var errNotConverged = errors.New("not converged")
 
 // pinAll posts every CID with clients concurrent requests to target()
 // (read for every request), retrying one that failed without a 4xx answer
