@@ -162,7 +162,12 @@ func RunPinBench(ctx context.Context, opt PinsOptions, out io.Writer) (*PinsResu
 	fmt.Fprintf(out, "%d concurrent clients, POST /pins/<cid> with the configuration's replication (min %d, max %d) on %d peers; each measurement on a fresh cluster\n",
 		opt.Clients, res.ReplicationMin, res.ReplicationMax, res.Peers)
 	fmt.Fprintln(out, "upstream profile: the shipped tuning settings at the values `ipfs-cluster-service init --consensus crdt` writes (kubo identical):")
-	for _, s := range res.Settings {
+	for i, s := range res.Settings {
+		// A setting tried with -cluster-env is what the shipped peers run.
+		if v := lookupEnv(opt.Base.ClusterEnv, s.Name); v != "" {
+			s.Shipped = v + " (-cluster-env)"
+			res.Settings[i] = s
+		}
 		fmt.Fprintf(out, "  %-40s shipped %-26q upstream %q from %s\n", s.Name, s.Shipped, s.Upstream, s.Source)
 	}
 	if len(opt.Base.ClusterEnv) > 0 {
