@@ -10,6 +10,7 @@
 //	go run ./cmd/localcluster down          stop every process of the root (data kept)
 //	go run ./cmd/localcluster rotate-credentials  new REST API password (restart each peer after)
 //	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
+//	go run ./cmd/localcluster bench pins    pin-ingest benchmark, shipped against upstream (fresh clusters)
 //	go run ./cmd/localcluster build         only build/cache the binaries
 //	go run ./cmd/localcluster dnslink add site.localhost /ipfs/<cid>
 //	                                        a DNSLink record the peers resolve
@@ -54,6 +55,10 @@ commands:
                 write a new REST API password into DIR/secrets.env (the runbook's put-secret-value);
                 each peer takes it when restarted, the edge when its credentials cache expires
   bench         replication benchmark on a fresh temporary cluster (needs the ports free)
+  bench pins [-n N] [-clients C] [-kill]
+                pin-ingest benchmark: N pins (default 10000) by CID through the edge and straight to
+                a peer, shipped configuration against upstream's defaults, with recovery times;
+                -kill counts acknowledged pins lost when a peer is killed mid-ingest
   build         build and cache kubo, ipfs-cluster, cluster-identity and the region proxy, print their paths
   dnslink add HOST PATH | remove HOST | list
                 the _dnslink records the peers resolve for names under localhost (websites)
@@ -259,6 +264,12 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		b, err := bins()
 		if err != nil {
 			return err
+		}
+		if len(args) > 1 && args[1] == "pins" {
+			return benchPins(ctx, localcluster.Options{
+				Peers: peers, RepoRoot: repo, Bin: b, Log: os.Stderr,
+				KuboEnv: extra.kubo, ClusterEnv: extra.cluster, Context: extra.context,
+			}, args[2:])
 		}
 		var results []*localcluster.BenchResult
 		for i := range runs {
