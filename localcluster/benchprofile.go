@@ -51,6 +51,9 @@ var notTuning = map[string]string{
 	// replication (upstream's -1 would pin everywhere, another workload).
 	"CLUSTER_REPLICATIONFACTORMIN": "workload (replication)",
 	"CLUSTER_REPLICATIONFACTORMAX": "workload (replication)",
+	// An option of the shipped datastore: upstream's pebble (its
+	// IPFS_CLUSTER_DATASTORE) has no such option and never syncs a write.
+	"CLUSTER_LEVELDB_LEVELDBOPTIONS_NOSYNC": "an option of leveldb, which the upstream profile does not use (pebble never syncs a write)",
 }
 
 // datastoreVariable picks the cluster datastore the entrypoint's init

@@ -67,7 +67,7 @@ func TestEntrypointSettingsAreItsDefaultedExports(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, clusterEntrypoint))
 	require.NoError(t, err)
 	got := entrypointSettings(string(b))
-	assert.Equal(t, "10s", got["CLUSTER_CRDT_REBROADCASTINTERVAL"])
+	assert.Equal(t, "5s", got["CLUSTER_CRDT_REBROADCASTINTERVAL"])
 	assert.Contains(t, got, "CLUSTER_STATELESS_CONCURRENTPINS")
 	assert.NotContains(t, got, "CLUSTER_RESTAPI_BASICAUTHCREDENTIALS", "credentials are exported without a default")
 	assert.Equal(t, map[string]string{"CLUSTER_A": "1"}, entrypointSettings(`export CLUSTER_A="${CLUSTER_A:-1}"
