@@ -1,7 +1,7 @@
 // Command localcluster runs the project's images' scripts against real kubo
 // and ipfs-cluster binaries: a three-peer IPFS Cluster on loopback
 // (127.0.0.11-13, production ports), for trying the cluster and for fault
-// drills, plus the replication benchmark.
+// drills, plus the add and pin-ingest benchmarks.
 //
 //	go run ./cmd/localcluster up            start the peers and the edge in the background (or whatever of them is not running)
 //	go run ./cmd/localcluster status        processes, health, peers and pins
@@ -9,7 +9,7 @@
 //	go run ./cmd/localcluster start-peer N  start peer N again
 //	go run ./cmd/localcluster down          stop every process of the root (data kept)
 //	go run ./cmd/localcluster rotate-credentials  new REST API password (restart each peer after)
-//	go run ./cmd/localcluster bench         replication benchmark (fresh cluster)
+//	go run ./cmd/localcluster bench         add benchmark: ipfs-cluster-ctl add through the edge vs one kubo (fresh cluster)
 //	go run ./cmd/localcluster bench pins    pin-ingest benchmark, shipped against upstream (fresh clusters)
 //	go run ./cmd/localcluster build         only build/cache the binaries
 //	go run ./cmd/localcluster dnslink add site.localhost /ipfs/<cid>
@@ -54,7 +54,8 @@ commands:
   rotate-credentials
                 write a new REST API password into DIR/secrets.env (the runbook's put-secret-value);
                 each peer takes it when restarted, the edge when its credentials cache expires
-  bench         replication benchmark on a fresh temporary cluster (needs the ports free)
+  bench         add benchmark on a fresh temporary cluster (needs the ports free): ipfs-cluster-ctl add
+                of 64 MiB through the edge until PINNED on every allocation, against ipfs add on one kubo
   bench pins [-n N] [-clients C] [-kill]
                 pin-ingest benchmark: N pins (default 10000) by CID through the edge and straight to
                 a peer, shipped configuration against upstream's defaults, with recovery times;
