@@ -20,6 +20,9 @@ func TestPinBenchEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts daemons")
 	}
+	// Its own loopback network: `go test ./...` runs the scenario tests,
+	// on LOCALCLUSTER_NET's, at the same time.
+	t.Setenv(netEnv, "202")
 	root, err := RepoRoot()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
