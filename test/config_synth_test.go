@@ -29,6 +29,7 @@ var nonStringKeys = []string{
 	config.KeyReplicationFactorMin, config.KeyReplicationFactorMax,
 	config.KeyEfsProvisionedMiBps, config.KeyPublicSwarm, config.KeyLogRetentionDays,
 	config.KeyPrivateGateway, config.KeyGatewayNoFetch, config.KeyGatewaySubdomains, config.KeyBackupRetentionDays,
+	config.KeySyncPinsetWrites,
 	config.KeySecondRegionNodeCount,
 }
 
