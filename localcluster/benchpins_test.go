@@ -23,12 +23,9 @@ func TestPinBenchEndToEnd(t *testing.T) {
 	// Its own loopback network: `go test ./...` runs the scenario tests,
 	// on LOCALCLUSTER_NET's, at the same time.
 	t.Setenv(netEnv, "202")
-	root, err := RepoRoot()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	bins, err := EnsureBinaries(ctx, root, os.Stderr)
-	require.NoError(t, err)
+	root, bins := testBinaries(t, ctx)
 	const n = 40
 	for _, kill := range []bool{false, true} {
 		var out bytes.Buffer

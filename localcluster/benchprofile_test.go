@@ -25,12 +25,9 @@ func TestUpstreamProfileCoversEveryShippedTuningSetting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the cached ipfs-cluster-service init (builds it when missing)")
 	}
-	root, err := RepoRoot()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	bins, err := EnsureBinaries(ctx, root, io.Discard)
-	require.NoError(t, err)
+	root, bins := testBinaries(t, ctx)
 	c, err := New(Options{Root: t.TempDir(), RepoRoot: root, Bin: bins})
 	require.NoError(t, err)
 	settings, env, err := c.UpstreamProfile(ctx)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -197,10 +196,7 @@ func TestImageScriptsNeedNoRootAndWriteOnlyTheirVolumes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	repoRoot, err := RepoRoot()
-	require.NoError(t, err)
-	bins, err := EnsureBinaries(ctx, repoRoot, io.Discard)
-	require.NoError(t, err)
+	repoRoot, bins := testBinaries(t, ctx)
 
 	// Not t.TempDir: uid 1000 must be able to enter it.
 	scratch, err := os.MkdirTemp("", "localcluster-noroot-")
