@@ -107,3 +107,57 @@ func nestedStacks(t *testing.T, byMetadata bool) {
 		t.Errorf("a second rendering differs (%v)", err)
 	}
 }
+
+// A Lambda function that only serves a custom resource (an
+// AwsCustomResource's singleton provider at the stack's root) is drawn as
+// part of the box its consumer belongs to, with its role; a function that
+// something else also calls keeps its own box.
+func TestCustomResourceProvidersJoinTheirConsumer(t *testing.T) {
+	dir := t.TempDir()
+	writeJSON(t, dir, "manifest.json", obj{"artifacts": obj{
+		"App": obj{
+			"type": "aws:cloudformation:stack", "environment": "aws://unknown-account/eu-west-1",
+			"properties": obj{"templateFile": "App.template.json"},
+			"metadata": obj{
+				"/App/Lb/Alb/Resource":                  logicalID("Alb"),
+				"/App/Lb/Lookup/Resource/Default":       logicalID("Lookup"),
+				"/App/AWS679f/Resource":                 logicalID("Provider"),
+				"/App/AWS679f/ServiceRole/Resource":     logicalID("ProviderRole"),
+				"/App/Shared/Resource":                  logicalID("Shared"),
+				"/App/Shared/ServiceRole/Resource":      logicalID("SharedRole"),
+				"/App/Lb/SharedLookup/Resource/Default": logicalID("SharedLookup"),
+				"/App/Schedule/Resource":                logicalID("Schedule"),
+			},
+		},
+	}})
+	fn := func(role string) obj {
+		return obj{"Type": "AWS::Lambda::Function", "Properties": obj{"Role": obj{"Fn::GetAtt": []any{role, "Arn"}}}}
+	}
+	writeJSON(t, dir, "App.template.json", obj{"Resources": obj{
+		"Alb":          obj{"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer"},
+		"Lookup":       obj{"Type": "Custom::AWS", "Properties": obj{"ServiceToken": obj{"Fn::GetAtt": []any{"Provider", "Arn"}}}},
+		"Provider":     fn("ProviderRole"),
+		"ProviderRole": obj{"Type": "AWS::IAM::Role"},
+		"Shared":       fn("SharedRole"),
+		"SharedRole":   obj{"Type": "AWS::IAM::Role"},
+		"SharedLookup": obj{"Type": "Custom::AWS", "Properties": obj{"ServiceToken": obj{"Fn::GetAtt": []any{"Shared", "Arn"}}}},
+		"Schedule":     obj{"Type": "AWS::Events::Rule", "Properties": obj{"Targets": []any{obj{"Arn": obj{"Fn::GetAtt": []any{"Shared", "Arn"}}}}}},
+	}})
+	page, err := Markdown(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(page)
+	for _, want := range []string{
+		"| Application Load Balancer · Lb/Alb | Custom::AWS ×2, ElasticLoadBalancingV2::LoadBalancer, IAM::Role, Lambda::Function |\n",
+		"    s0_Shared[\"Lambda function<br/>Shared\"]\n",
+		"  s0_Lb_Alb --> s0_Shared\n",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	if strings.Contains(page, "AWS679f") {
+		t.Error("the provider that only serves the load balancer's custom resource has a box of its own")
+	}
+}

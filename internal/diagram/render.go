@@ -3,6 +3,7 @@ package diagram
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -133,9 +134,63 @@ func (a *assembly) boxes() []*box {
 				best.members = append(best.members, r)
 			}
 		}
+		// A Lambda function that only serves custom resources (an
+		// AwsCustomResource's singleton provider, say) is how its consumer
+		// works, not a part of the system: its box (the function with its
+		// role) joins the consumer's, when every consumer sits in one box.
+		for id, consumers := range providers(s) {
+			p, c := s.resources[id].box, consumers[0].box
+			if p == nil || c == nil || c == p || slices.ContainsFunc(consumers, func(r *resource) bool { return r.box != c }) {
+				continue
+			}
+			for _, r := range p.members {
+				r.box = c
+			}
+			c.members = append(c.members, p.members...)
+			delete(byKey, p.key)
+		}
 		for _, k := range sortedKeys(byKey) {
 			out = append(out, byKey[k])
 		}
+	}
+	return out
+}
+
+// providers maps each Lambda function of s that is a custom resource's
+// ServiceToken to the custom resources it serves, when it serves nothing
+// else: no other resource of s references it.
+func providers(s *stack) map[string][]*resource {
+	out := map[string][]*resource{}
+	other := map[string]bool{}
+	for _, id := range sortedKeys(s.resources) {
+		r := s.resources[id]
+		props, _ := r.props.(map[string]any)
+		custom := strings.HasPrefix(r.typ, "Custom::") || r.typ == "AWS::CloudFormation::CustomResource"
+		for k, v := range props {
+			walk(v, func(x any) {
+				m, ok := x.(map[string]any)
+				if !ok || len(m) != 1 {
+					return
+				}
+				var target string
+				if l, ok := m["Fn::GetAtt"].([]any); ok && len(l) == 2 {
+					target, _ = l[0].(string)
+				} else if ref, ok := m["Ref"].(string); ok {
+					target = ref
+				}
+				t := s.resources[target]
+				switch {
+				case t == nil || t.typ != "AWS::Lambda::Function" || t.path[0] == r.path[0]:
+				case custom && k == "ServiceToken" && !isPlumbing(r):
+					out[target] = append(out[target], r)
+				default:
+					other[target] = true
+				}
+			})
+		}
+	}
+	for id := range other {
+		delete(out, id)
 	}
 	return out
 }
