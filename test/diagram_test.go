@@ -1,17 +1,22 @@
 package test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/diagram"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/npmcache"
 )
 
 // docs/architecture.md is the diagram of what the default configuration
@@ -66,6 +71,39 @@ func TestArchitectureDiagramFollowsTheCode(t *testing.T) {
 		assert.Regexp(t, fmt.Sprintf("s1_LoadBalancer_Alb --> s[0-9]+_Node%d\n", i), six)
 	}
 	assert.NotRegexp(t, `s[0-9]+_Node6\b`, six)
+}
+
+// Mermaid versions the diagram is parsed with: what GitHub renders with
+// at the time of writing (Mermaid 11), and the DOM Mermaid's label
+// sanitizer needs outside a browser.
+var mermaidPackages = []string{"mermaid@11.17.2", "jsdom@29.1.1"}
+
+// The committed diagram (docs/architecture.md and README's copy) parses
+// with Mermaid's own parser, as Git hosting parses it before rendering, and
+// so do the diagrams of the larger configurations: six nodes, every
+// feature at 30 nodes (nested stacks), two regions.
+func TestArchitectureDiagramParsesInMermaid(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir, err := npmcache.Install(ctx, "mermaid-11.17.2", mermaidPackages, nil)
+	if errors.Is(err, npmcache.ErrNoNpm) {
+		t.Skip("npm is not installed: Mermaid's parser cannot run")
+	}
+	require.NoError(t, err)
+	files := []string{filepath.Join(repoRoot, "docs", "architecture.md"), filepath.Join(repoRoot, "README.md")}
+	for name, s := range map[string]*synthesized{"six-nodes": privateSwarm, "all-features": allFeatures, "two-regions": twoRegions} {
+		page, err := diagram.Markdown(s.outDir)
+		require.NoError(t, err, name)
+		file := filepath.Join(t.TempDir(), name+".md")
+		require.NoError(t, os.WriteFile(file, []byte(page), 0o644))
+		files = append(files, file)
+	}
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(repoRoot, "test", "mermaid", "parse.mjs")}, files...)...)
+	cmd.Env = append(os.Environ(), "MERMAID_MODULES="+filepath.Join(dir, "node_modules"))
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err, "a diagram Mermaid cannot parse")
+	assert.Equal(t, len(files), strings.Count(string(out), ": flowchart-v2, "), "one flowchart per file")
 }
 
 // firstDifference shows where two texts part.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/constructs/node/nodespec"
+	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/internal/npmcache"
 	"github.com/ipfs-cluster-aws/ipfs-cluster-aws/localcluster"
 )
 
@@ -103,33 +105,11 @@ const (
 // copy (test/psa), so the run needs no Internet.
 func ensureComplianceSuite(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(cache, "ipfs-cluster-aws", "npm", "pinning-service-compliance-"+complianceVersion)
-	pkg := filepath.Join(dir, "node_modules", complianceSuite)
-	entry := filepath.Join(pkg, "dist", "src", "index.js")
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
-		if _, err := exec.LookPath("npm"); err != nil {
-			t.Skip("npm is not installed: the compliance suite cannot run")
-		}
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(tmp)
-		cmd := exec.CommandContext(ctx, "npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", tmp, complianceSuite+"@"+complianceVersion)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm install: %v\n%s", err, out)
-		}
-		constants := filepath.Join(tmp, "node_modules", complianceSuite, "dist", "src", "utils", "constants.js")
+	dir, err := npmcache.Install(ctx, "pinning-service-compliance-"+complianceVersion, []string{complianceSuite + "@" + complianceVersion}, func(dir string) error {
+		constants := filepath.Join(dir, "node_modules", complianceSuite, "dist", "src", "utils", "constants.js")
 		b, err := os.ReadFile(constants)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		patched := string(b)
 		for old, repl := range map[string]string{
@@ -137,22 +117,19 @@ func ensureComplianceSuite(t *testing.T, ctx context.Context) string {
 			"const docsDir = resolve(_dirname, '..', '..', 'docs');":                                                              "const docsDir = process.env.PSA_COMPLIANCE_REPORTS;",
 		} {
 			if !strings.Contains(patched, old) {
-				t.Fatalf("%s: %q not found: not the suite version this test knows", constants, old)
+				return fmt.Errorf("%s: %q not found: not the suite version this test knows", constants, old)
 			}
 			patched = strings.Replace(patched, old, repl, 1)
 		}
-		if err := os.WriteFile(constants, []byte(patched), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		os.RemoveAll(dir)
-		if err := os.Rename(tmp, dir); err != nil {
-			t.Fatal(err)
-		}
+		return os.WriteFile(constants, []byte(patched), 0o644)
+	})
+	if errors.Is(err, npmcache.ErrNoNpm) {
+		t.Skip("npm is not installed: the compliance suite cannot run")
 	}
-	return entry
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "node_modules", complianceSuite, "dist", "src", "index.js")
 }
 
 // TestPinningServiceCompliance runs the official suite through the local
