@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,13 @@ type Options struct {
 	KuboEnv, ClusterEnv []string
 	// Log receives progress lines (may be nil).
 	Log io.Writer
+	// ReadOnly opens the root as it is and creates nothing in it: no root,
+	// node directories or secrets.env (Secrets stay empty without one, and
+	// an old one is not completed). Commands that only look at or stop
+	// what runs (the CLI's status and down) use it, so that a mistyped
+	// -root or a larger -c nodeCount leaves no empty cluster behind. Such
+	// a cluster is for looking and stopping: starting peers fails.
+	ReadOnly bool
 
 	// wrap, if set, adjusts every process the peers' containers would run
 	// (start_ipfs's steps, the init scripts, the daemons, the entrypoint)
@@ -155,9 +163,9 @@ func (p *Peer) ClusterRunning() bool { return p.cluster.Alive() }
 
 func (p *Peer) pidfile(name string) string { return filepath.Join(p.Dir, name+".pid") }
 
-// New prepares a cluster in opt.Root (created if missing): it loads or
-// generates the secrets and attaches to processes a previous run left
-// running (pidfiles). It starts nothing.
+// New prepares a cluster in opt.Root (created if missing, unless
+// opt.ReadOnly): it loads or generates the secrets and attaches to
+// processes a previous run left running (pidfiles). It starts nothing.
 func New(opt Options) (*Cluster, error) {
 	if opt.RepoRoot == "" {
 		r, err := RepoRoot()
@@ -205,8 +213,10 @@ func New(opt Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
+	if !opt.ReadOnly {
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	c := &Cluster{opt: opt, Root: root, SecretFile: filepath.Join(root, "secrets.env"), deployed: opt.Deployed, privateGateway: cfg.PrivateGateway, regionFrom: regionFrom, regions: cfg.RegionOf}
 	if regionFrom > 0 {
@@ -214,7 +224,14 @@ func New(opt Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if c.Secrets, err = loadOrCreateSecrets(c.SecretFile); err != nil {
+	if opt.ReadOnly {
+		if c.Secrets, err = ReadSecrets(c.SecretFile); errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+	} else {
+		c.Secrets, err = loadOrCreateSecrets(c.SecretFile)
+	}
+	if err != nil {
 		return nil, err
 	}
 	kd, err := dockerfile.Read(filepath.Join(opt.RepoRoot, kuboDockerfile))
@@ -246,9 +263,11 @@ func New(opt Options) (*Cluster, error) {
 	}
 	for _, i := range indices {
 		p := c.newPeer(i)
-		for _, d := range []string{p.IPFSPath, p.ClusterPath, p.LogDir} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return nil, err
+		if !opt.ReadOnly {
+			for _, d := range []string{p.IPFSPath, p.ClusterPath, p.LogDir} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return nil, err
+				}
 			}
 		}
 		c.Peers = append(c.Peers, p)

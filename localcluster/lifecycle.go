@@ -48,7 +48,7 @@ func (c *Cluster) Up(ctx context.Context) error {
 // Start starts every peer that is not running and waits until every peer
 // answers and sees all the others.
 func (c *Cluster) Start(ctx context.Context) error {
-	if err := c.checkBin(); err != nil {
+	if err := c.checkStart(); err != nil {
 		return err
 	}
 	if err := c.ensureRegions(ctx); err != nil {
@@ -78,6 +78,15 @@ func (c *Cluster) Start(ctx context.Context) error {
 	return nil
 }
 
+// checkStart fails unless the cluster may start peers: it needs the
+// binaries, and the directories a read-only cluster did not create.
+func (c *Cluster) checkStart() error {
+	if c.opt.ReadOnly {
+		return errors.New("localcluster: a cluster opened with Options.ReadOnly starts no peer")
+	}
+	return c.checkBin()
+}
+
 func (c *Cluster) checkBin() error {
 	if c.opt.Bin == nil {
 		return errors.New("localcluster: Options.Bin is required to start processes (EnsureBinaries)")
@@ -93,7 +102,7 @@ func (c *Cluster) StartPeer(ctx context.Context, i int) error {
 
 // withPeer runs start on peer i once the binaries are known.
 func (c *Cluster) withPeer(i int, start func(*Peer) error) error {
-	if err := c.checkBin(); err != nil {
+	if err := c.checkStart(); err != nil {
 		return err
 	}
 	p, err := c.peer(i)

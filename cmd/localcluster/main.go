@@ -146,11 +146,22 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 	bins := func() (*localcluster.Binaries, error) {
 		return localcluster.EnsureBinaries(ctx, repo, os.Stderr)
 	}
+	options := localcluster.Options{
+		Root: root, Peers: peers, RepoRoot: repo, Log: os.Stderr,
+		KuboEnv: extra.kubo, ClusterEnv: extra.cluster, Context: extra.context,
+	}
 	open := func(bin *localcluster.Binaries, detached bool) (*localcluster.Cluster, error) {
-		return localcluster.New(localcluster.Options{
-			Root: root, Peers: peers, RepoRoot: repo, Bin: bin, Detached: detached, Log: os.Stderr,
-			KuboEnv: extra.kubo, ClusterEnv: extra.cluster, Context: extra.context,
-		})
+		o := options
+		o.Bin, o.Detached = bin, detached
+		return localcluster.New(o)
+	}
+	// look opens the root as it is for down and status, which only look at
+	// and stop what exists: a -c or -peers beyond the root's peers must not
+	// leave their empty node directories behind.
+	look := func() (*localcluster.Cluster, error) {
+		o := options
+		o.ReadOnly = true
+		return localcluster.New(o)
 	}
 	switch args[0] {
 	case "build":
@@ -181,9 +192,11 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 
 	case "down":
 		if !localcluster.Existing(root) {
-			return fmt.Errorf("no local cluster in %s", root)
+			// Idempotent, as a second down is: nothing of this root runs.
+			fmt.Printf("no local cluster in %s: nothing to stop\n", root)
+			return nil
 		}
-		c, err := open(nil, false)
+		c, err := look()
 		if err != nil {
 			return err
 		}
@@ -197,7 +210,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if !localcluster.Existing(root) {
 			return fmt.Errorf("no local cluster in %s", root)
 		}
-		c, err := open(nil, false)
+		c, err := look()
 		if err != nil {
 			return err
 		}

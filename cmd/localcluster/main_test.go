@@ -61,6 +61,19 @@ func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
+// buildCLI builds the command into a temporary directory; repo is the
+// checkout it runs in.
+func buildCLI(t *testing.T) (repo, bin string) {
+	t.Helper()
+	repo, err := localcluster.RepoRoot()
+	require.NoError(t, err)
+	bin = filepath.Join(t.TempDir(), "localcluster")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return repo, bin
+}
+
 // up runs up and requires it to succeed.
 func (c *cli) up(args ...string) (stdout, stderr string) {
 	c.t.Helper()
@@ -172,16 +185,11 @@ func TestUpAndDownForgive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real daemons")
 	}
-	repo, err := localcluster.RepoRoot()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	_, err = localcluster.EnsureBinaries(ctx, repo, os.Stderr)
+	repo, bin := buildCLI(t)
+	_, err := localcluster.EnsureBinaries(ctx, repo, os.Stderr)
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "localcluster")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
 
 	net := testNet()
 	t.Setenv(localcluster.NetEnv, net) // for requireHealthy's peers' addresses
@@ -310,16 +318,11 @@ func TestTwoRegionsUpAndDown(t *testing.T) {
 	if why := localcluster.RegionsNeedRoot(); why != "" {
 		t.Skip(why)
 	}
-	repo, err := localcluster.RepoRoot()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	_, err = localcluster.EnsureBinaries(ctx, repo, os.Stderr)
+	repo, bin := buildCLI(t)
+	_, err := localcluster.EnsureBinaries(ctx, repo, os.Stderr)
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "localcluster")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
 
 	net := testNet()
 	t.Setenv(localcluster.NetEnv, net)
@@ -367,4 +370,49 @@ func TestTwoRegionsUpAndDown(t *testing.T) {
 	}
 	assert.Empty(t, c.pids(), "no pidfile may remain")
 	assert.NoFileExists(t, filepath.Join(c.root, "region2.netns"))
+}
+
+// TestDownAndStatusCreateNothing: down and status only look at what the
+// root holds. On a missing root they create nothing (down has nothing to
+// stop and succeeds, as a second down does; status says there is no
+// cluster), and a -c with more peers than the root has leaves no node
+// directories behind.
+func TestDownAndStatusCreateNothing(t *testing.T) {
+	repo, bin := buildCLI(t)
+	c := &cli{t: t, bin: bin, repo: repo, root: filepath.Join(t.TempDir(), "nothing"), env: []string{localcluster.NetEnv + "=" + testNet()}}
+
+	out, _, code := c.run("down")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "no local cluster in "+c.root+": nothing to stop")
+	_, errs, code := c.run("status")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "no local cluster in "+c.root)
+	assert.NoDirExists(t, c.root)
+
+	// A three-peer root as up leaves it, nothing running.
+	_, err := localcluster.New(localcluster.Options{Root: c.root, RepoRoot: repo})
+	require.NoError(t, err)
+	files := func() []string {
+		var all []string
+		require.NoError(t, filepath.WalkDir(c.root, func(path string, _ os.DirEntry, err error) error {
+			all = append(all, path)
+			return err
+		}))
+		return all
+	}
+	before := files()
+	require.Contains(t, before, filepath.Join(c.root, "node2", "ipfs"))
+	secrets, err := os.ReadFile(filepath.Join(c.root, "secrets.env"))
+	require.NoError(t, err)
+
+	out, _, code = c.run("-c", "nodeCount=5", "status")
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `node4\s+stopped\s+stopped`, out)
+	out, _, code = c.run("-c", "nodeCount=5", "down")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "stopped; data and secrets kept in "+c.root)
+	assert.Equal(t, before, files(), "no node3 or node4, nothing else either")
+	after, err := os.ReadFile(filepath.Join(c.root, "secrets.env"))
+	require.NoError(t, err)
+	assert.Equal(t, string(secrets), string(after))
 }
