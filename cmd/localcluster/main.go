@@ -155,8 +155,8 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		o.Bin, o.Detached = bin, detached
 		return localcluster.New(o)
 	}
-	// look opens the root as it is for down and status, which only look at
-	// and stop what exists: a -c or -peers beyond the root's peers must not
+	// look opens the root as it is for down, status, stop-peer and
+	// kill-peer, which only look at and stop what exists: a -c or -peers beyond the root's peers must not
 	// leave their empty node directories behind.
 	look := func() (*localcluster.Cluster, error) {
 		o := options
@@ -221,7 +221,10 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		if err != nil {
 			return err
 		}
-		c, err := open(nil, false)
+		if !localcluster.Existing(root) {
+			return fmt.Errorf("no local cluster in %s", root)
+		}
+		c, err := look()
 		if err != nil {
 			return err
 		}

@@ -372,21 +372,23 @@ func TestTwoRegionsUpAndDown(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(c.root, "region2.netns"))
 }
 
-// TestDownAndStatusCreateNothing: down and status only look at what the
-// root holds. On a missing root they create nothing (down has nothing to
-// stop and succeeds, as a second down does; status says there is no
-// cluster), and a -c with more peers than the root has leaves no node
-// directories behind.
-func TestDownAndStatusCreateNothing(t *testing.T) {
+// TestLookingAndStoppingCreateNothing: down, status, stop-peer and
+// kill-peer only look at what the root holds. On a missing root they
+// create nothing (down has nothing to stop and succeeds, as a second down
+// does; the others say there is no cluster), and a -c with more peers than
+// the root has leaves no node directories behind.
+func TestLookingAndStoppingCreateNothing(t *testing.T) {
 	repo, bin := buildCLI(t)
 	c := &cli{t: t, bin: bin, repo: repo, root: filepath.Join(t.TempDir(), "nothing"), env: []string{localcluster.NetEnv + "=" + testNet()}}
 
 	out, _, code := c.run("down")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "no local cluster in "+c.root+": nothing to stop")
-	_, errs, code := c.run("status")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errs, "no local cluster in "+c.root)
+	for _, command := range [][]string{{"status"}, {"stop-peer", "0"}, {"kill-peer", "0"}} {
+		_, errs, code := c.run(command...)
+		assert.Equal(t, 1, code, command)
+		assert.Contains(t, errs, "no local cluster in "+c.root, command)
+	}
 	assert.NoDirExists(t, c.root)
 
 	// A three-peer root as up leaves it, nothing running.
@@ -408,6 +410,9 @@ func TestDownAndStatusCreateNothing(t *testing.T) {
 	out, _, code = c.run("-c", "nodeCount=5", "status")
 	assert.Equal(t, 0, code)
 	assert.Regexp(t, `node4\s+stopped\s+stopped`, out)
+	out, _, code = c.run("-c", "nodeCount=5", "stop-peer", "1")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "node1 stopped")
 	out, _, code = c.run("-c", "nodeCount=5", "down")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "stopped; data and secrets kept in "+c.root)
