@@ -206,8 +206,6 @@ type pinBench struct {
 	out     io.Writer
 	min     int
 	profile *ProfileResult
-	// recovery is set on the run that measures it.
-	recovery *RecoveryFigures
 }
 
 // cluster starts a fresh cluster of the profile with the edge and every

@@ -164,7 +164,10 @@ func goTool() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p, nil
 	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// Not on PATH (a go binary run by its full path): the toolchain this
+	// was built with is the one at hand. runtime.GOROOT is deprecated for
+	// binaries copied elsewhere, which this (a test or `go run`) is not.
+	p := filepath.Join(runtime.GOROOT(), "bin", "go") //lint:ignore SA1019 see above
 	if _, err := os.Stat(p); err != nil {
 		return "", errors.New("the go command is needed to build kubo and ipfs-cluster")
 	}

@@ -139,8 +139,6 @@ func (p *Peer) PinningServiceLog() string { return filepath.Join(p.LogDir, "pinn
 // GatewayURL is the kubo gateway base URL of the peer.
 func (p *Peer) GatewayURL() string { return fmt.Sprintf("http://%s:%d", p.IP, nodespec.GatewayPort) }
 
-func (p *Peer) rpcAddr() string { return fmt.Sprintf("/ip4/%s/tcp/%d", p.IP, nodespec.KuboRPCPort) }
-
 func (p *Peer) clusterSwarmAddr() string {
 	return fmt.Sprintf("/ip4/%s/tcp/%d", p.IP, nodespec.ClusterSwarmPort)
 }

@@ -350,61 +350,61 @@ const maxStackName = 128
 // sibling stacks they need: the edge's alarms in us-east-1 (CloudFront's
 // metrics are there only and an alarm must sit in its metric's region) and,
 // with a copy region, the copy vault there.
-func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg config.Config, env *awscdk.Environment, dataRemoval awscdk.RemovalPolicy, retention awslogs.RetentionDays, cluster awsecs.ICluster) error {
-	stack := this.Stack
+func (c *IpfsCluster) operations(scope constructs.Construct, id string, cfg config.Config, env *awscdk.Environment, dataRemoval awscdk.RemovalPolicy, retention awslogs.RetentionDays, cluster awsecs.ICluster) error {
+	stack := c.Stack
 	var copyVaultArn *string
 	if cfg.BackupCopyRegion != "" {
-		this.BackupCopy = awscdk.NewStack(scope, jsii.String(id+"BackupCopy"), &awscdk.StackProps{
+		c.BackupCopy = awscdk.NewStack(scope, jsii.String(id+"BackupCopy"), &awscdk.StackProps{
 			Env:         &awscdk.Environment{Account: env.Account, Region: jsii.String(cfg.BackupCopyRegion)},
 			StackName:   jsii.String(names.Fit(cfg.StackName, "-backup-copy", maxStackName)),
 			Description: jsii.String("IPFS Cluster: the vault that receives copies of the cluster's backups in a second region"),
 		})
-		backup.NewCopyVault(this.BackupCopy, "CopyVault", backupspec.CopyVaultName(cfg.StackName), dataRemoval)
+		backup.NewCopyVault(c.BackupCopy, "CopyVault", backupspec.CopyVaultName(cfg.StackName), dataRemoval)
 		// The vault must exist before the plan's first copy.
-		stack.AddDependency(this.BackupCopy, jsii.String("the backup plan copies into its vault"))
+		stack.AddDependency(c.BackupCopy, jsii.String("the backup plan copies into its vault"))
 		copyVaultArn = copyVaultArnIn(stack, cfg)
 	}
 	var err error
-	this.Backup, err = newBackup(stack, cfg, this.Nodes, copyVaultArn, dataRemoval)
+	c.Backup, err = newBackup(stack, cfg, c.Nodes, copyVaultArn, dataRemoval)
 	if err != nil {
 		return err
 	}
-	nodes := monitoringNodes(this.Nodes, this.NodeStacks)
+	nodes := monitoringNodes(c.Nodes, c.NodeStacks)
 	storageMax, err := nodespec.StorageMaxBytes(cfg.NodeSettings(0).WithDefaults().KuboStorageMax)
 	if err != nil {
 		return err
 	}
 	distributions := []monitoring.Distribution{
-		{Name: "gateway", Distribution: this.Edge.GatewayDistribution()},
-		{Name: "api", Distribution: this.Edge.APIDistribution()},
+		{Name: "gateway", Distribution: c.Edge.GatewayDistribution()},
+		{Name: "api", Distribution: c.Edge.APIDistribution()},
 	}
-	if websites := this.Edge.WebsitesDistribution(); websites != nil {
+	if websites := c.Edge.WebsitesDistribution(); websites != nil {
 		distributions = append(distributions, monitoring.Distribution{Name: "websites", Distribution: websites})
 	}
-	if standby := this.Edge.StandbyAPIDistribution(); standby != nil {
+	if standby := c.Edge.StandbyAPIDistribution(); standby != nil {
 		distributions = append(distributions, monitoring.Distribution{Name: "standby-api", Distribution: standby})
 	}
 	// The API distribution serves the Pinning Service API under /psa.
 	psa := &monitoring.PSA{Distribution: "api", TargetGroup: "psa"}
 	var regionCheck constructs.Construct
 	if cfg.SecondRegion != "" {
-		this.RegionCheck = awscdk.NewStack(scope, jsii.String(id+"RegionCheck"), &awscdk.StackProps{
+		c.RegionCheck = awscdk.NewStack(scope, jsii.String(id+"RegionCheck"), &awscdk.StackProps{
 			Env:         env,
 			StackName:   jsii.String(names.Fit(cfg.StackName, "-region-check", maxStackName)),
-			Description: jsii.String("IPFS Cluster: whether the second region's peers hold this region's pinset, and its alarms (beside the cluster stack, which keeps its resources for its nodes)"),
+			Description: jsii.String("IPFS Cluster: whether the second region's peers hold c region's pinset, and its alarms (beside the cluster stack, which keeps its resources for its nodes)"),
 		})
-		regionCheck = this.RegionCheck
+		regionCheck = c.RegionCheck
 	}
-	this.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
+	c.Monitoring, err = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		StackName:  cfg.StackName,
 		AlarmEmail: cfg.AlarmEmail,
 		RunbookURL: cfg.RunbookBaseURL,
 		Cluster:    cluster,
 		Nodes:      nodes,
 		TargetGroups: []monitoring.TargetGroup{
-			{Name: "gateway", Group: this.LoadBalancer.GatewayTargetGroup},
-			{Name: "restapi", Group: this.LoadBalancer.RestAPITargetGroup},
-			{Name: "psa", Group: this.LoadBalancer.PinningServiceTargetGroup},
+			{Name: "gateway", Group: c.LoadBalancer.GatewayTargetGroup},
+			{Name: "restapi", Group: c.LoadBalancer.RestAPITargetGroup},
+			{Name: "psa", Group: c.LoadBalancer.PinningServiceTargetGroup},
 		},
 		Bursting:        cfg.EfsThroughputMode == config.ThroughputBursting,
 		StorageMaxBytes: storageMax,
@@ -419,21 +419,21 @@ func (this *IpfsCluster) operations(scope constructs.Construct, id string, cfg c
 		return err
 	}
 
-	// The distributions' IDs cross from this stack's region to us-east-1
+	// The distributions' IDs cross from c stack's region to us-east-1
 	// through CDK's cross-region references (SSM parameters written by a
 	// custom resource here, read there); they need explicit regions only.
-	this.EdgeMonitoring = awscdk.NewStack(scope, jsii.String(id+"EdgeMonitoring"), &awscdk.StackProps{
+	c.EdgeMonitoring = awscdk.NewStack(scope, jsii.String(id+"EdgeMonitoring"), &awscdk.StackProps{
 		Env:                   &awscdk.Environment{Account: env.Account, Region: jsii.String(edgespec.Region)},
 		StackName:             jsii.String(names.Fit(cfg.StackName, "-edge-monitoring", maxStackName)),
 		Description:           jsii.String("IPFS Cluster: alarms of the CloudFront edge and Lambda@Edge, in us-east-1 where their metrics are"),
 		CrossRegionReferences: jsii.Bool(true),
 	})
-	this.EdgeMonitoringParts, err = monitoring.NewEdge(this.EdgeMonitoring, "EdgeMonitoring", &monitoring.EdgeProps{
+	c.EdgeMonitoringParts, err = monitoring.NewEdge(c.EdgeMonitoring, "EdgeMonitoring", &monitoring.EdgeProps{
 		StackName:     cfg.StackName,
 		AlarmEmail:    cfg.AlarmEmail,
 		RunbookURL:    cfg.RunbookBaseURL,
 		Distributions: distributions,
-		AuthFunction:  this.Edge.AuthFunction().Lambda(),
+		AuthFunction:  c.Edge.AuthFunction().Lambda(),
 		PSA:           psa,
 	})
 	return err

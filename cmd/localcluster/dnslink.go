@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -25,7 +24,7 @@ const dnslinkUsage = `usage: localcluster [-root DIR] dnslink COMMAND
 // local peers resolve for names under localhost.
 func dnslinkCommand(ctx context.Context, root string, args []string, open func() (*localcluster.Cluster, error)) error {
 	if len(args) == 0 {
-		return errors.New("dnslink needs a command\n" + dnslinkUsage)
+		return fmt.Errorf("dnslink needs a command\n%s", dnslinkUsage)
 	}
 	if !localcluster.Existing(root) {
 		return fmt.Errorf("no local cluster in %s (start one with `go run ./cmd/localcluster up`)", root)

@@ -46,9 +46,7 @@ func (l *List) Include(field string, err error) {
 		}
 		l.problems = append(l.problems, &Problem{Owner: l.owner, Field: name, Message: p.Message})
 	}
-	for _, other := range others(err) {
-		l.problems = append(l.problems, other)
-	}
+	l.problems = append(l.problems, others(err)...)
 }
 
 // Err is nil when nothing was recorded, else every problem joined.

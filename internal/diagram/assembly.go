@@ -21,14 +21,13 @@ import (
 
 // resource is one CloudFormation resource of one template.
 type resource struct {
-	stack   *stack
-	id      string // logical ID
-	typ     string
-	path    []string // construct path below the stack
-	props   any
-	nested  *stack // the template of an AWS::CloudFormation::Stack
-	box     *box
-	visited bool
+	stack  *stack
+	id     string // logical ID
+	typ    string
+	path   []string // construct path below the stack
+	props  any
+	nested *stack // the template of an AWS::CloudFormation::Stack
+	box    *box
 }
 
 // stack is one template: a stack artifact or a nested stack.

@@ -482,7 +482,6 @@ func addSecondRegion(t *testing.T, delay time.Duration) {
 		return two.InSecondRegion(i)
 	}
 	everyPeer := slices.Concat(first, second)
-	start = time.Now()
 	watch := watchJoin(ctx, two, ids, second, everyPeer, old)
 	if err := two.Start(ctx); err != nil {
 		t.Fatal(err)
