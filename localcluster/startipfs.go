@@ -117,7 +117,7 @@ func initScripts(repoRoot string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if !shRE.MatchString(e.Name()) || !(e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0) {
+		if !shRE.MatchString(e.Name()) || !e.Type().IsRegular() && e.Type()&os.ModeSymlink == 0 {
 			continue
 		}
 		out = append(out, filepath.Join(dir, e.Name()))

@@ -55,7 +55,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := parse(t, resp)
-	if m.Header.ID != 4242 || !m.Header.Response || m.Header.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 1 {
+	if m.ID != 4242 || !m.Response || m.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 1 {
 		t.Fatalf("answer: %+v", m)
 	}
 	txt, ok := m.Answers[0].Body.(*dnsmessage.TXTResource)
@@ -67,7 +67,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := parse(t, resp); m.Header.RCode != dnsmessage.RCodeNameError || len(m.Answers) != 0 {
+	if m := parse(t, resp); m.RCode != dnsmessage.RCodeNameError || len(m.Answers) != 0 {
 		t.Fatalf("unknown name: %+v", m)
 	}
 	// Other record types of a known name: no data, not an error.
@@ -75,7 +75,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := parse(t, resp); m.Header.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 0 {
+	if m := parse(t, resp); m.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 0 {
 		t.Fatalf("A query: %+v", m)
 	}
 }
