@@ -29,7 +29,7 @@ func query(t *testing.T, name string, typ dnsmessage.Type) []byte {
 
 func parse(t *testing.T, resp *http.Response) dnsmessage.Message {
 	t.Helper()
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != mimeType {
 		t.Fatalf("%s %q: %s", resp.Status, resp.Header.Get("Content-Type"), body)
@@ -46,7 +46,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	s.Set("Site.Localhost", "/ipfs/bafyfirst")
 	s.Set("site.localhost", "/ipfs/bafysecond") // a new version replaces the old
 
