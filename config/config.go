@@ -251,7 +251,7 @@ func parse(raw map[string]any, local bool) (Config, error) {
 	p.integer(KeyReplicationFactorMin, &c.ReplicationFactorMin)
 	p.integer(KeyReplicationFactorMax, &c.ReplicationFactorMax)
 	p.str(KeyKuboStorageMax, &c.KuboStorageMax)
-	var mode, removal string = string(c.EfsThroughputMode), string(c.DataRemovalPolicy)
+	mode, removal := string(c.EfsThroughputMode), string(c.DataRemovalPolicy)
 	p.str(KeyEfsThroughputMode, &mode)
 	c.EfsThroughputMode = ThroughputMode(strings.ToLower(mode))
 	p.integer(KeyEfsProvisionedMiBps, &c.EfsProvisionedMiBps)

@@ -127,14 +127,14 @@ func seconds(ds []time.Duration) string {
 
 // Print writes the figures.
 func (r *BenchResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "payload: %.0f MiB of fresh random bytes in one file for every measurement; best of %d; %d cores\n",
+	_, _ = fmt.Fprintf(w, "payload: %.0f MiB of fresh random bytes in one file for every measurement; best of %d; %d cores\n",
 		float64(r.Bytes)/mib, len(r.Single), r.Cores)
-	fmt.Fprintf(w, "  single node: `%s` into a fresh default-profile repo\n", r.SingleCommand)
-	fmt.Fprintf(w, "    best %6.2f s  %6.1f MiB/s   (runs: %s)\n", r.BestSingle().Seconds(), r.mibps(r.BestSingle()), seconds(r.Single))
+	_, _ = fmt.Fprintf(w, "  single node: `%s` into a fresh default-profile repo\n", r.SingleCommand)
+	_, _ = fmt.Fprintf(w, "    best %6.2f s  %6.1f MiB/s   (runs: %s)\n", r.BestSingle().Seconds(), r.mibps(r.BestSingle()), seconds(r.Single))
 	if len(r.Floor) > 0 {
 		floor := slices.Min(r.Floor)
-		fmt.Fprintf(w, "  floor: %d such adds at once, each into its own fresh repo (the copies every allocation must write, no cluster, no network):\n", r.Replication)
-		fmt.Fprintf(w, "    best %6.2f s   ratio %.2f   (runs: %s)\n", floor.Seconds(), floor.Seconds()/r.BestSingle().Seconds(), seconds(r.Floor))
+		_, _ = fmt.Fprintf(w, "  floor: %d such adds at once, each into its own fresh repo (the copies every allocation must write, no cluster, no network):\n", r.Replication)
+		_, _ = fmt.Fprintf(w, "    best %6.2f s   ratio %.2f   (runs: %s)\n", floor.Seconds(), floor.Seconds()/r.BestSingle().Seconds(), seconds(r.Floor))
 	}
 	for _, m := range AddModes {
 		runs := r.Adds[m.Name]
@@ -150,18 +150,18 @@ func (r *BenchResult) Print(w io.Writer) {
 		for _, run := range runs {
 			totals = append(totals, run.Total)
 		}
-		fmt.Fprintf(w, "  cluster `%s`, replication %d, until PINNED on all %d allocations:\n",
+		_, _ = fmt.Fprintf(w, "  cluster `%s`, replication %d, until PINNED on all %d allocations:\n",
 			m.Command(r.ClusterCmd), r.Replication, r.Replication)
-		fmt.Fprintf(w, "    best %6.2f s  %6.1f MiB/s   ratio %.2f (%s target <= %.1f), %.2f x the floor   (runs: %s)\n",
+		_, _ = fmt.Fprintf(w, "    best %6.2f s  %6.1f MiB/s   ratio %.2f (%s target <= %.1f), %.2f x the floor   (runs: %s)\n",
 			best.Total.Seconds(), r.mibps(best.Total), r.Ratio(m.Name), verdict, targetRatio,
 			best.Total.Seconds()/slices.Min(r.Floor).Seconds(), seconds(totals))
-		fmt.Fprintf(w, "    best run: add answered after %.2f s; PINNED at %s s; CPU %.2f s on %d cores (%.0f%% busy):",
+		_, _ = fmt.Fprintf(w, "    best run: add answered after %.2f s; PINNED at %s s; CPU %.2f s on %d cores (%.0f%% busy):",
 			best.Add.Seconds(), seconds(best.PinnedAt), best.CPUTotal().Seconds(), r.Cores,
 			100*best.CPUTotal().Seconds()/(best.Total.Seconds()*float64(r.Cores)))
 		for _, p := range best.CPU {
-			fmt.Fprintf(w, " %s %.2f", p.Process, p.CPU.Seconds())
+			_, _ = fmt.Fprintf(w, " %s %.2f", p.Process, p.CPU.Seconds())
 		}
-		fmt.Fprintln(w)
+		_, _ = fmt.Fprintln(w)
 	}
 }
 
@@ -172,7 +172,7 @@ func writeRandomFile(path string, size int) error {
 		seed[i] = byte(rand.Uint32())
 	}
 	b := make([]byte, size)
-	rand.NewChaCha8(seed).Read(b)
+	_, _ = rand.NewChaCha8(seed).Read(b)
 	return os.WriteFile(path, b, 0o644)
 }
 
@@ -186,7 +186,7 @@ func (c *Cluster) benchSingle(ctx context.Context, dir string, size, copies int)
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(run)
+	defer func() { _ = os.RemoveAll(run) }()
 	file := filepath.Join(run, "random.bin")
 	if err := writeRandomFile(file, size); err != nil {
 		return 0, err
@@ -267,7 +267,7 @@ func (c *Cluster) benchCluster(ctx context.Context, dir string, size int, mode A
 	if err := writeRandomFile(file, size); err != nil {
 		return run, err
 	}
-	defer os.Remove(file)
+	defer func() { _ = os.Remove(file) }()
 	args := append(c.ctlArgs(), "add")
 	args = append(args, mode.CtlArgs...)
 	cmd := exec.CommandContext(ctx, c.opt.Bin.ClusterCtl, append(args, file)...)
@@ -375,7 +375,7 @@ func RunBench(ctx context.Context, opt Options, bo BenchOptions) (*BenchResult, 
 	if err != nil {
 		return nil, err
 	}
-	defer c.Stop()
+	defer func() { _ = c.Stop() }()
 	scratch := filepath.Join(c.Root, "bench")
 	if err := os.MkdirAll(scratch, 0o755); err != nil {
 		return nil, err
@@ -408,7 +408,7 @@ func RunBench(ctx context.Context, opt Options, bo BenchOptions) (*BenchResult, 
 	if err := c.Up(ctx); err != nil {
 		return nil, err
 	}
-	defer c.StopEdge()
+	defer func() { _ = c.StopEdge() }()
 	// Measure a settled cluster: kubo daemons connected (bitswap works),
 	// as in a running deployment.
 	if err := c.waitKuboMesh(ctx); err != nil {

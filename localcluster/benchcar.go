@@ -30,7 +30,7 @@ func newPinBlocks(n int) ([]pinBlock, error) {
 	out := make([]pinBlock, n)
 	for i := range out {
 		b := make([]byte, pinBlockSize)
-		r.Read(b)
+		_, _ = r.Read(b)
 		h, err := multihash.Sum(b, multihash.SHA2_256, -1)
 		if err != nil {
 			return nil, err

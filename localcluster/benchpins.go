@@ -157,21 +157,21 @@ func RunPinBench(ctx context.Context, opt PinsOptions, out io.Writer) (*PinsResu
 	res.Peers = len(pc.Peers)
 	res.ReplicationMin, _ = strconv.Atoi(env["CLUSTER_REPLICATIONFACTORMIN"])
 	res.ReplicationMax, _ = strconv.Atoi(env["CLUSTER_REPLICATIONFACTORMAX"])
-	fmt.Fprintf(out, "pin benchmark: %d distinct %d-byte raw blocks, written as one CAR and imported into every peer's kubo before timing (ipfs dag import --pin-roots=false): the figures measure the cluster's pin machinery, not transfer\n",
+	_, _ = fmt.Fprintf(out, "pin benchmark: %d distinct %d-byte raw blocks, written as one CAR and imported into every peer's kubo before timing (ipfs dag import --pin-roots=false): the figures measure the cluster's pin machinery, not transfer\n",
 		opt.N, pinBlockSize)
-	fmt.Fprintf(out, "%d concurrent clients, POST /pins/<cid> with the configuration's replication (min %d, max %d) on %d peers; each measurement on a fresh cluster\n",
+	_, _ = fmt.Fprintf(out, "%d concurrent clients, POST /pins/<cid> with the configuration's replication (min %d, max %d) on %d peers; each measurement on a fresh cluster\n",
 		opt.Clients, res.ReplicationMin, res.ReplicationMax, res.Peers)
-	fmt.Fprintln(out, "upstream profile: the shipped tuning settings at the values `ipfs-cluster-service init --consensus crdt` writes (kubo identical):")
+	_, _ = fmt.Fprintln(out, "upstream profile: the shipped tuning settings at the values `ipfs-cluster-service init --consensus crdt` writes (kubo identical):")
 	for i, s := range res.Settings {
 		// A setting tried with -cluster-env is what the shipped peers run.
 		if v := lookupEnv(opt.Base.ClusterEnv, s.Name); v != "" {
 			s.Shipped = v + " (-cluster-env)"
 			res.Settings[i] = s
 		}
-		fmt.Fprintf(out, "  %-40s shipped %-26q upstream %q from %s\n", s.Name, s.Shipped, s.Upstream, s.Source)
+		_, _ = fmt.Fprintf(out, "  %-40s shipped %-26q upstream %q from %s\n", s.Name, s.Shipped, s.Upstream, s.Source)
 	}
 	if len(opt.Base.ClusterEnv) > 0 {
-		fmt.Fprintf(out, "shipped profile with -cluster-env %s\n", strings.Join(opt.Base.ClusterEnv, " "))
+		_, _ = fmt.Fprintf(out, "shipped profile with -cluster-env %s\n", strings.Join(opt.Base.ClusterEnv, " "))
 	}
 	res.Shipped = ProfileResult{Name: "shipped", Env: opt.Base.ClusterEnv}
 	res.Upstream = ProfileResult{Name: "upstream", Env: upEnv}
@@ -256,7 +256,7 @@ func (b *pinBench) finish(c *Cluster, figures *IngestFigures, err error) error {
 		}
 	}
 	if err == nil && stopErr == nil {
-		os.RemoveAll(c.Root)
+		_ = os.RemoveAll(c.Root)
 	}
 	return errors.Join(err, stopErr)
 }
@@ -289,12 +289,12 @@ func (b *pinBench) ingest(ctx context.Context, viaEdge, recovery bool) (fig *Ing
 		_, api := c.EdgeURLs()
 		target = NewClient(api, c.Secrets.Username, c.Secrets.Password)
 	}
-	fmt.Fprintf(b.out, "%s, %d pins via %s: ", b.profile.Name, len(b.cids), fig.Via)
+	_, _ = fmt.Fprintf(b.out, "%s, %d pins via %s: ", b.profile.Name, len(b.cids), fig.Via)
 	start := time.Now()
 	acked := pinAll(ctx, b.cids, b.opt.Clients, func() *Client { return target }, nil)
 	fig.Ingest = time.Since(start)
 	fig.Acked = countTrue(acked)
-	fmt.Fprintf(b.out, "%d acknowledged in %.1f s (%.0f pins/s); ", fig.Acked, fig.Ingest.Seconds(), fig.PinsPerSecond())
+	_, _ = fmt.Fprintf(b.out, "%d acknowledged in %.1f s (%.0f pins/s); ", fig.Acked, fig.Ingest.Seconds(), fig.PinsPerSecond())
 	if fig.Acked != len(b.cids) {
 		return fig, fmt.Errorf("%d of %d pins not acknowledged", len(b.cids)-fig.Acked, len(b.cids))
 	}
@@ -302,7 +302,7 @@ func (b *pinBench) ingest(ctx context.Context, viaEdge, recovery bool) (fig *Ing
 		return fig, err
 	}
 	fig.UntilPinned = time.Since(start)
-	fmt.Fprintf(b.out, "all PINNED on one peer after %.1f s, on >= %d peers after %.1f s\n", fig.FirstCopy.Seconds(), b.min, fig.UntilPinned.Seconds())
+	_, _ = fmt.Fprintf(b.out, "all PINNED on one peer after %.1f s, on >= %d peers after %.1f s\n", fig.FirstCopy.Seconds(), b.min, fig.UntilPinned.Seconds())
 	for _, p := range c.Peers {
 		c.mu.Lock()
 		kubo, cluster := p.kubo.Pid(), p.cluster.Pid()
@@ -383,7 +383,7 @@ func (b *pinBench) recover(ctx context.Context, c *Cluster, r *RecoveryFigures) 
 		return err
 	}
 	r.Rebuilt = time.Since(start)
-	fmt.Fprintf(b.out, "  rebuilt node%d (kubo repo and cluster folder deleted): answering after %.1f s, pinset replayed after %.1f s, all %d allocations PINNED on it %.1f s after its start (%s target <= %s at N = 1,000)\n",
+	_, _ = fmt.Fprintf(b.out, "  rebuilt node%d (kubo repo and cluster folder deleted): answering after %.1f s, pinset replayed after %.1f s, all %d allocations PINNED on it %.1f s after its start (%s target <= %s at N = 1,000)\n",
 		last.Index, r.Started.Seconds(), r.Synced.Seconds(), r.RebuiltPins, r.Rebuilt.Seconds(), verdict(r.Rebuilt, rebuiltTarget), rebuiltTarget)
 
 	for _, p := range c.Peers {
@@ -406,7 +406,7 @@ func (b *pinBench) recover(ctx context.Context, c *Cluster, r *RecoveryFigures) 
 		return err
 	}
 	r.Crash = time.Since(start)
-	fmt.Fprintf(b.out, "  all peers SIGKILLed and started: cluster answering and every pin PINNED on >= %d peers %.1f s after the start (%s target <= %s)\n",
+	_, _ = fmt.Fprintf(b.out, "  all peers SIGKILLed and started: cluster answering and every pin PINNED on >= %d peers %.1f s after the start (%s target <= %s)\n",
 		b.min, r.Crash.Seconds(), verdict(r.Crash, crashTarget), crashTarget)
 	return nil
 }
@@ -435,7 +435,7 @@ func (b *pinBench) kill(ctx context.Context) (k *KillFigures, err error) {
 	var once sync.Once
 	var triggered atomic.Bool
 	killed := make(chan error, 1)
-	fmt.Fprintf(b.out, "%s, kill mode: %d pins to node0, node0 SIGKILLed after %d acknowledged, then to node1: ", b.profile.Name, len(b.cids), len(b.cids)/2)
+	_, _ = fmt.Fprintf(b.out, "%s, kill mode: %d pins to node0, node0 SIGKILLed after %d acknowledged, then to node1: ", b.profile.Name, len(b.cids), len(b.cids)/2)
 	acked := pinAll(ctx, b.cids, b.opt.Clients, target.Load, func(n int) {
 		if n >= len(b.cids)/2 {
 			once.Do(func() {
@@ -507,7 +507,7 @@ func (b *pinBench) kill(ctx context.Context) (k *KillFigures, err error) {
 		}
 	}
 	k.Converged = time.Since(start)
-	fmt.Fprintf(b.out, "acknowledged pins lost: %d of %d (missing per peer view: %v); not PINNED on >= %d peers after %.0f s: %d\n",
+	_, _ = fmt.Fprintf(b.out, "acknowledged pins lost: %d of %d (missing per peer view: %v); not PINNED on >= %d peers after %.0f s: %d\n",
 		k.Lost, k.Acked, k.Missing, b.min, k.Converged.Seconds(), k.NotPinned)
 	return k, nil
 }
@@ -539,8 +539,8 @@ func pinAll(ctx context.Context, cids []string, clients int, target func() *Clie
 					t.HTTP = hc
 					resp, err := t.Do(ctx, http.MethodPost, "/pins/"+cids[i], nil, "")
 					if err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
+						_, _ = io.Copy(io.Discard, resp.Body)
+						_ = resp.Body.Close()
 						if resp.StatusCode/100 == 2 {
 							acked[i] = true
 							if m := n.Add(1); onAck != nil {
@@ -676,23 +676,23 @@ func (c *Cluster) crdtInfo(ctx context.Context, p *Peer) (heads, height int, err
 
 // Print writes the summary table: shipped and upstream side by side.
 func (r *PinsResult) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nsummary: %d pins, %d clients, replication min %d max %d, %d peers\n", r.N, r.Clients, r.ReplicationMin, r.ReplicationMax, r.Peers)
+	_, _ = fmt.Fprintf(w, "\nsummary: %d pins, %d clients, replication min %d max %d, %d peers\n", r.N, r.Clients, r.ReplicationMin, r.ReplicationMax, r.Peers)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\tshipped\tupstream\tshipped/upstream\t")
+	_, _ = fmt.Fprintln(tw, "figure\tshipped\tupstream\tshipped/upstream\t")
 	row := func(name string, s, u float64, format string) {
 		ratio := "-"
 		if u != 0 {
 			ratio = fmt.Sprintf("%.2f", s/u)
 		}
-		fmt.Fprintf(tw, "%s\t"+format+"\t"+format+"\t%s\t\n", name, s, u, ratio)
+		_, _ = fmt.Fprintf(tw, "%s\t"+format+"\t"+format+"\t%s\t\n", name, s, u, ratio)
 	}
 	s, u := r.Shipped, r.Upstream
 	if s.Kill != nil && u.Kill != nil {
 		row("acknowledged pins", float64(s.Kill.Acked), float64(u.Kill.Acked), "%.0f")
 		row("acknowledged pins lost", float64(s.Kill.Lost), float64(u.Kill.Lost), "%.0f")
 		row("not PINNED on min peers", float64(s.Kill.NotPinned), float64(u.Kill.NotPinned), "%.0f")
-		tw.Flush()
-		fmt.Fprintf(w, "shipped: acknowledged pins lost: %d of %d\nupstream: acknowledged pins lost: %d of %d\n", s.Kill.Lost, s.Kill.Acked, u.Kill.Lost, u.Kill.Acked)
+		_ = tw.Flush()
+		_, _ = fmt.Fprintf(w, "shipped: acknowledged pins lost: %d of %d\nupstream: acknowledged pins lost: %d of %d\n", s.Kill.Lost, s.Kill.Acked, u.Kill.Lost, u.Kill.Acked)
 		return
 	}
 	for _, x := range []struct{ s, u *IngestFigures }{{s.Edge, u.Edge}, {s.Peer, u.Peer}} {
@@ -709,9 +709,9 @@ func (r *PinsResult) Print(w io.Writer) {
 			row("via "+x.s.Via+": "+ps.Name+" CRDT DAG depth", float64(ps.Height), float64(pu.Height), "%.0f")
 		}
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	if rec := s.Recovery; rec != nil {
-		fmt.Fprintf(w, "recovery (shipped): rebuilt peer %.1f s for %d allocations (pinset replayed after %.1f s) (%s target <= %s at N = 1,000); all-peer crash %.1f s (%s target <= %s)\n",
+		_, _ = fmt.Fprintf(w, "recovery (shipped): rebuilt peer %.1f s for %d allocations (pinset replayed after %.1f s) (%s target <= %s at N = 1,000); all-peer crash %.1f s (%s target <= %s)\n",
 			rec.Rebuilt.Seconds(), rec.RebuiltPins, rec.Synced.Seconds(), verdict(rec.Rebuilt, rebuiltTarget), rebuiltTarget, rec.Crash.Seconds(), verdict(rec.Crash, crashTarget), crashTarget)
 	}
 }

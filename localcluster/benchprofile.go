@@ -228,7 +228,7 @@ func upstreamServiceJSON(ctx context.Context, bin string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	cmd := exec.CommandContext(ctx, bin, "--config", dir, "init", "--consensus", "crdt")
 	cmd.Env = baseEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {

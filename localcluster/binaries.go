@@ -164,10 +164,13 @@ func goTool() (string, error) {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p, nil
 	}
-	// Not on PATH (a go binary run by its full path): the toolchain this
-	// was built with is the one at hand. runtime.GOROOT is deprecated for
-	// binaries copied elsewhere, which this (a test or `go run`) is not.
-	p := filepath.Join(runtime.GOROOT(), "bin", "go") //lint:ignore SA1019 see above
+	// `go run` and `go test` put their GOROOT/bin first on the PATH, so
+	// only a built binary (go build ./cmd/localcluster) run without go on
+	// the PATH gets here; the toolchain it was built with, on this
+	// machine, is the one at hand. runtime.GOROOT is deprecated for
+	// binaries copied to another machine, where the Stat below fails.
+	//lint:ignore SA1019 see above
+	p := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: see above
 	if _, err := os.Stat(p); err != nil {
 		return "", errors.New("the go command is needed to build kubo and ipfs-cluster")
 	}
@@ -184,7 +187,7 @@ func goBuild(ctx context.Context, goBin, dir, out string, log io.Writer, env []s
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout = log
 	cmd.Stderr = log
-	fmt.Fprintf(log, "localcluster: go build %s (in %s)\n", strings.Join(pkgs, " "), dir)
+	_, _ = fmt.Fprintf(log, "localcluster: go build %s (in %s)\n", strings.Join(pkgs, " "), dir)
 	return cmd.Run()
 }
 
@@ -206,17 +209,17 @@ func buildCached(ctx context.Context, cache, name string, log io.Writer, build f
 	if err != nil {
 		return "", err
 	}
-	defer lf.Close()
+	defer func() { _ = lf.Close() }()
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return "", err
 		}
-		fmt.Fprintf(log, "localcluster: waiting for another build of %s (another process holds %s)...\n", name, lf.Name())
+		_, _ = fmt.Fprintf(log, "localcluster: waiting for another build of %s (another process holds %s)...\n", name, lf.Name())
 		if err := lockFile(ctx, lf); err != nil {
 			return "", err
 		}
 	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	defer func() { _ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN) }()
 	if _, err := os.Stat(done); err == nil {
 		return final, nil // another process built it while we waited
 	}
@@ -224,8 +227,8 @@ func buildCached(ctx context.Context, cache, name string, log io.Writer, build f
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
-	fmt.Fprintf(log, "localcluster: building %s into %s (first run only; this takes minutes)\n", name, final)
+	defer func() { _ = os.RemoveAll(tmp) }()
+	_, _ = fmt.Fprintf(log, "localcluster: building %s into %s (first run only; this takes minutes)\n", name, final)
 	if err := build(tmp); err != nil {
 		return "", err
 	}
@@ -283,7 +286,7 @@ func sourceKey(root string, paths ...string) (string, error) {
 			}
 			rel, _ := filepath.Rel(top, f)
 			rel = p + "/" + rel
-			fmt.Fprintf(h, "%s %d\n", rel, len(b))
+			_, _ = fmt.Fprintf(h, "%s %d\n", rel, len(b))
 			h.Write(b)
 		}
 	}

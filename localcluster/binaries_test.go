@@ -80,7 +80,7 @@ func TestBuildCachedSaysItWaitsForAnotherBuild(t *testing.T) {
 	// Another process's build: its lock, held through another open file.
 	lf, err := os.OpenFile(filepath.Join(cache, "kubo-v1.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	require.NoError(t, err)
-	defer lf.Close()
+	defer func() { _ = lf.Close() }()
 	require.NoError(t, syscall.Flock(int(lf.Fd()), syscall.LOCK_EX))
 
 	var log lockedBuffer

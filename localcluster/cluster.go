@@ -351,5 +351,5 @@ func (c *Cluster) Peer(i int) *Peer {
 }
 
 func (c *Cluster) logf(format string, args ...any) {
-	fmt.Fprintf(c.opt.Log, "localcluster: "+format+"\n", args...)
+	_, _ = fmt.Fprintf(c.opt.Log, "localcluster: "+format+"\n", args...)
 }

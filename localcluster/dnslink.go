@@ -187,7 +187,7 @@ func (c *Cluster) StartDNSLink(ctx context.Context, serve *exec.Cmd) error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	serve.Stdout, serve.Stderr = logFile, logFile
 	p, err := proc.Start("DNSLink responder", c.dnslinkPidfile(), serve, true)
 	if err != nil {
@@ -199,7 +199,7 @@ func (c *Cluster) StartDNSLink(ctx context.Context, serve *exec.Cmd) error {
 		// Any HTTP answer will do: a GET without a query is a 400.
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, DNSLinkURL(), nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil
 		}
 		if !p.Alive() {
@@ -223,7 +223,7 @@ func stopDetached(name, pidfile string) error {
 	if p == nil {
 		return nil
 	}
-	defer os.Remove(pidfile)
+	defer func() { _ = os.Remove(pidfile) }()
 	if _, err := p.Stop(5 * time.Second); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}

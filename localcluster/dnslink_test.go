@@ -28,7 +28,7 @@ func txt(t *testing.T, url, host string) []string {
 	require.NoError(t, err)
 	resp, err := http.Post(url, "application/dns-message", bytes.NewReader(q))
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	var m dnsmessage.Message
 	require.NoError(t, m.Unpack(body))
@@ -59,7 +59,7 @@ func TestDNSLinkRecords(t *testing.T) {
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(DNSLinkURL())
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		return err == nil
 	}, 5*time.Second, 20*time.Millisecond)

@@ -106,7 +106,7 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer logFile.Close()
+		defer func() { _ = logFile.Close() }()
 		opt.Log = logFile
 	}
 	e, err := localedge.Start(ctx, opt)
@@ -114,11 +114,11 @@ func (c *Cluster) StartEdge(ctx context.Context) (*localedge.Edge, error) {
 		return nil, err
 	}
 	if _, err := proc.Adopt(edgeName, c.edgePidfile(), e.Pid()); err != nil {
-		e.Stop()
+		_ = e.Stop()
 		return nil, err
 	}
 	if err := os.WriteFile(c.edgeServesFile(), []byte(c.edgeServes()+"\n"), 0o644); err != nil {
-		e.Stop()
+		_ = e.Stop()
 		return nil, err
 	}
 	c.logf("local edge started (pid %d)", e.Pid())
@@ -191,7 +191,7 @@ func (c *Cluster) edgeHealth(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != x.want {
 			return fmt.Errorf("%s: %s", x.url, resp.Status)
 		}
@@ -236,7 +236,7 @@ func (c *Cluster) ensureEdge(ctx context.Context) error {
 // StopEdge stops a local edge a previous StartEdge left running; none
 // running is fine.
 func (c *Cluster) StopEdge() error {
-	defer os.Remove(c.edgeServesFile())
+	defer func() { _ = os.Remove(c.edgeServesFile()) }()
 	p := proc.Load(edgeName, c.edgePidfile())
 	if p == nil {
 		return nil

@@ -138,7 +138,7 @@ func (c *Cluster) startPinningService(ctx context.Context, p *Peer) error {
 		if err != nil {
 			return err
 		}
-		defer logf.Close()
+		defer func() { _ = logf.Close() }()
 		cmd := exec.Command(c.opt.Bin.PinningService)
 		cmd.Dir = p.Dir
 		cmd.Env = c.pinningServiceEnv(p)
@@ -159,7 +159,7 @@ func (c *Cluster) startPinningService(ctx context.Context, p *Peer) error {
 	for {
 		resp, err := client.Get(health)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
 				return nil
 			}
@@ -189,7 +189,7 @@ func checkFree(ip string, ports ...int) error {
 		if err != nil {
 			return fmt.Errorf("%s is in use (another local cluster still running? `go run ./cmd/localcluster down`): %w", addr, err)
 		}
-		l.Close()
+		_ = l.Close()
 	}
 	return nil
 }
@@ -199,7 +199,7 @@ func openLog(path, what string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(f, "\n===== localcluster: %s %s =====\n", what, time.Now().Format(time.RFC3339))
+	_, _ = fmt.Fprintf(f, "\n===== localcluster: %s %s =====\n", what, time.Now().Format(time.RFC3339))
 	return f, nil
 }
 
@@ -223,7 +223,7 @@ func (c *Cluster) startKubo(ctx context.Context, p *Peer) error {
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	env, _ := c.processEnv(p)
 	wrap := c.wrapFor(p)
 	if err := kuboInit(ctx, c.opt.RepoRoot, c.opt.Bin.IPFS, p.IPFSPath, env, logf, wrap); err != nil {
@@ -280,7 +280,7 @@ func (c *Cluster) startClusterOnce(ctx context.Context, p *Peer) error {
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	script := filepath.Join(c.opt.RepoRoot, clusterEntrypoint)
 	cmd := exec.Command(script, c.clusterCmd...)
 	if st, err := os.Stat(script); err != nil {

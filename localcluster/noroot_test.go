@@ -201,7 +201,7 @@ func TestImageScriptsNeedNoRootAndWriteOnlyTheirVolumes(t *testing.T) {
 	// Not t.TempDir: uid 1000 must be able to enter it.
 	scratch, err := os.MkdirTemp("", "localcluster-noroot-")
 	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(scratch) })
+	t.Cleanup(func() { _ = os.RemoveAll(scratch) })
 	require.NoError(t, os.Chmod(scratch, 0o755))
 	repo := filepath.Join(scratch, "repo")
 	copyFiles(t, repoRoot, repo, "cdk.json", kuboDockerfile, kuboEntrypointDir, clusterDockerfile, clusterEntrypoint)
@@ -262,7 +262,7 @@ func TestImageScriptsNeedNoRootAndWriteOnlyTheirVolumes(t *testing.T) {
 		_, statErr := os.Stat(target)
 		assert.True(t, err != nil || refusedWrite.MatchString(log.String()), "the planted write went unnoticed:\n%s", log.String())
 		assert.True(t, os.IsNotExist(statErr), "the planted write reached %s", target)
-		os.Remove(target)
+		_ = os.Remove(target)
 	})
 
 	// The whole peer: start_ipfs's steps and the init scripts, kubo, the
@@ -271,7 +271,7 @@ func TestImageScriptsNeedNoRootAndWriteOnlyTheirVolumes(t *testing.T) {
 	var started bool
 	t.Cleanup(func() {
 		if started {
-			c.Stop()
+			_ = c.Stop()
 		}
 	})
 	started = true

@@ -249,12 +249,12 @@ func (c *Cluster) ensureRegions(ctx context.Context) error {
 	if err := os.WriteFile(c.regionProxyConfig(), cfg, 0o644); err != nil {
 		return err
 	}
-	os.Remove(c.regionProxyStats())
+	_ = os.Remove(c.regionProxyStats())
 	logf, err := openLog(c.RegionProxyLog(), "start region proxy")
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	cmd := exec.Command(c.opt.Bin.RegionProxy, c.regionProxyConfig())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	p, err := proc.Start(regionProxyName, c.regionProxyPidfile(), cmd, c.opt.Detached)

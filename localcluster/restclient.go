@@ -58,7 +58,7 @@ func (c *Client) getJSON(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return &HTTPError{resp.StatusCode, string(b)}
@@ -72,7 +72,7 @@ func stream[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode == http.StatusNoContent {
 		return nil, nil
 	}
@@ -270,7 +270,7 @@ func (c *Client) Add(ctx context.Context, p AddParams, files ...AddFile) (string
 		pr.CloseWithError(err)
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return "", &HTTPError{resp.StatusCode, string(b)}
@@ -309,7 +309,7 @@ func GatewayGet(ctx context.Context, gateway, cidPath string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, err

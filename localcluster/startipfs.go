@@ -47,7 +47,7 @@ func kuboInit(ctx context.Context, repoRoot, ipfs, ipfsPath string, env []string
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(ipfsPath, "config")); err == nil {
-		fmt.Fprintf(log, "Found IPFS fs-repo at %s\n", ipfsPath)
+		_, _ = fmt.Fprintf(log, "Found IPFS fs-repo at %s\n", ipfsPath)
 	} else {
 		args := []string{"init"}
 		if prof := lookupEnv(env, "IPFS_PROFILE"); prof != "" {
@@ -79,10 +79,10 @@ func kuboInit(ctx context.Context, repoRoot, ipfs, ipfsPath string, env []string
 			return err
 		}
 		if st.Mode()&0o111 != 0 {
-			fmt.Fprintf(log, "Executing '%s'...\n", s)
+			_, _ = fmt.Fprintf(log, "Executing '%s'...\n", s)
 			err = run(s)
 		} else {
-			fmt.Fprintf(log, "Sourcing '%s'...\n", s)
+			_, _ = fmt.Fprintf(log, "Sourcing '%s'...\n", s)
 			err = run("/bin/sh", "-c", `set -e; . "$0"`, s)
 		}
 		if err != nil {
@@ -117,7 +117,7 @@ func initScripts(repoRoot string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if !shRE.MatchString(e.Name()) || !(e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0) {
+		if !shRE.MatchString(e.Name()) || !e.Type().IsRegular() && e.Type()&os.ModeSymlink == 0 {
 			continue
 		}
 		out = append(out, filepath.Join(dir, e.Name()))

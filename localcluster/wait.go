@@ -88,7 +88,7 @@ func (c *Cluster) waitKubo(ctx context.Context, p *Peer) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("gateway /version: %s", resp.Status)
 		}
@@ -110,7 +110,7 @@ func (c *Cluster) waitCluster(ctx context.Context, p *Peer) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusNoContent {
 			return fmt.Errorf("/health: %s", resp.Status)
 		}

@@ -354,7 +354,7 @@ func newSmokeTestRole(cluster *stacks.IpfsCluster, stageCfg config.Config, runne
 			"SmokeTest": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 					Actions:   jsii.Strings("cloudformation:DescribeStacks"),
-					Resources: &[]*string{cluster.Stack.StackId()},
+					Resources: &[]*string{cluster.StackId()},
 				}),
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 					Actions:   jsii.Strings("secretsmanager:GetSecretValue"),

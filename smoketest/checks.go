@@ -89,13 +89,13 @@ func (r *run) send(ctx context.Context, method, u string, body io.Reader, header
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, u, err)
 	}
 	// The trailer is known only once the body is read to its end.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return &response{status: resp.StatusCode, header: resp.Header, trailer: resp.Trailer, body: b}, nil
 }
 
@@ -316,8 +316,12 @@ func (r *run) add(ctx context.Context) (string, error) {
 		if err != nil {
 			return permanentError{err}
 		}
-		fw.Write(r.data)
-		mw.Close()
+		if _, err := fw.Write(r.data); err != nil {
+			return permanentError{err}
+		}
+		if err := mw.Close(); err != nil {
+			return permanentError{err}
+		}
 		q := url.Values{"cid-version": {"1"}, "name": {name}, "stream-channels": {"true"}}
 		res, err := r.api(ctx, http.MethodPost, "/add?"+q.Encode(), &body, http.Header{"Content-Type": {mw.FormDataContentType()}})
 		if err != nil {

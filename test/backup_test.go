@@ -89,7 +89,7 @@ func TestBackupPlanSelectsEveryNodesFileSystem(t *testing.T) {
 			assert.Equal(t, backupspec.CopyVaultName(s.config.StackName), v.Properties["BackupVaultName"])
 		}
 		var deps []string
-		for _, d := range *s.stack.Stack.Dependencies() {
+		for _, d := range *s.stack.Dependencies() {
 			deps = append(deps, *d.StackName())
 		}
 		assert.Contains(t, deps, *s.stack.BackupCopy.StackName(), "the copy vault exists before the plan's first copy")

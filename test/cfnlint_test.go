@@ -147,7 +147,7 @@ func assemblyRegions(dir string) ([]string, error) {
 func TestCfnLintConfigGivesReasons(t *testing.T) {
 	f, err := os.Open(filepath.Join(repoRoot, cfnLintConfig))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	rule := regexp.MustCompile(`^\s*-\s*([EWI]\d{4})\s*$`)
 	var ignored []string
 	commented := false

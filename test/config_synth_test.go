@@ -225,7 +225,7 @@ func synthesizes(context map[string]any, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(outDir)
+	defer func() { _ = os.RemoveAll(outDir) }()
 	err = catch(func() error {
 		if _, err := app.Build(cdkApp, repoRoot); err != nil {
 			return err

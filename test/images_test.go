@@ -150,7 +150,7 @@ func dockerContext(t *testing.T, dir string) []string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	patterns, err := ignorefile.ReadAll(f)
 	require.NoError(t, err)
 	pm, err := patternmatcher.New(patterns)

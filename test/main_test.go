@@ -97,7 +97,7 @@ func run(m *testing.M) (int, error) {
 	if scratch, err = os.MkdirTemp("", "ipfs-cluster-aws-test-"); err != nil {
 		return 1, err
 	}
-	defer os.RemoveAll(scratch)
+	defer func() { _ = os.RemoveAll(scratch) }()
 	// The edge construct stages its Lambda bundle in the temporary
 	// directory, and the kernel (started on the first CDK call, below)
 	// inherits this environment: nothing of the run outlives it.

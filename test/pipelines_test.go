@@ -737,7 +737,7 @@ func TestDefaultConfigurationHasNoPipelines(t *testing.T) {
 	assert.Equal(t, "IpfsCluster", names[0])
 	assert.Equal(t, "IpfsCluster-edge-monitoring", names[1])
 	assert.Regexp(t, `^edge-lambda-stack-[0-9a-f]+$`, names[2])
-	assert.True(t, *awscdk.Token_IsUnresolved(defaults.stack.Stack.Account()), "environment-agnostic: no account")
+	assert.True(t, *awscdk.Token_IsUnresolved(defaults.stack.Account()), "environment-agnostic: no account")
 }
 
 // TestStandaloneStackWithAnAccountSynthesizesOffline: `cdk synth -c
@@ -821,7 +821,7 @@ func TestStagesDeployTheSecondRegion(t *testing.T) {
 			}
 		}
 		require.NotNil(t, grant, "no smoke-test grant in the second region's stack")
-		assert.Equal(t, []any{*pl.Cluster.Stack.StackName() + "-smoke-test"}, path(grant, "Properties", "Roles"))
+		assert.Equal(t, []any{*pl.Cluster.StackName() + "-smoke-test"}, path(grant, "Properties", "Roles"))
 		granted := map[string]any{}
 		for _, st := range list(path(grant, "Properties", "PolicyDocument", "Statement")) {
 			for _, action := range actionsOf(st.(map[string]any)) {

@@ -201,7 +201,7 @@ func TestPublicImagesAreFound(t *testing.T) {
 		`{"Fn::Sub":"public.ecr.aws/x/y:latest"}`:                                                false,
 		`{"Fn::Sub":"` + asset + `","Extra":1}`:                                                  false,
 	} {
-		var v any = image
+		v := image
 		if s := image.(string); strings.HasPrefix(s, "{") {
 			require.NoError(t, json.Unmarshal([]byte(s), &v))
 		}

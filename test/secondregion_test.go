@@ -647,7 +647,7 @@ func TestStandbyAPIWritesThroughTheSecondRegion(t *testing.T) {
 			assert.Equal(t, path(want, key), path(got, key), key)
 		}
 		assert.Len(t, list(path(got, "AllowedMethods")), 7)
-		assert.Contains(t, s.stackTemplate.outputs, outputs.SecondRegionRestAPIURL)
+		assert.Contains(t, s.outputs, outputs.SecondRegionRestAPIURL)
 		// The second region's stack admits the VPC origins of its VPC on
 		// the REST API's and the Pinning Service API's ports too (one rule
 		// over the listeners' ports).
@@ -664,5 +664,5 @@ func TestStandbyAPIWritesThroughTheSecondRegion(t *testing.T) {
 	for id := range defaults.ofType("AWS::CloudFront::Distribution") {
 		assert.False(t, strings.HasPrefix(id, "EdgeStandbyApi"), id)
 	}
-	assert.NotContains(t, defaults.stackTemplate.outputs, outputs.SecondRegionRestAPIURL)
+	assert.NotContains(t, defaults.outputs, outputs.SecondRegionRestAPIURL)
 }

@@ -48,7 +48,7 @@ func main() {
 	png := flag.String("png", "", "also draw this PNG with cdk-dia (needs graphviz's dot)")
 	flag.Parse()
 	if err := run(*assembly, *out, *png); err != nil {
-		fmt.Fprintln(stderr, "diagram:", err)
+		_, _ = fmt.Fprintln(stderr, "diagram:", err)
 		os.Exit(1)
 	}
 }
@@ -59,7 +59,7 @@ func run(assembly, out, png string) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(scratch)
+		defer func() { _ = os.RemoveAll(scratch) }()
 		// The jsii kernel, started by the first CDK call, and the edge
 		// construct's bundling use the temporary directory: nothing of the
 		// run outlives it.
@@ -129,7 +129,7 @@ func synth(dir string) (err error) {
 // drawPNG runs cdk-dia on the assembly's tree.json.
 func drawPNG(assembly, png string) error {
 	if _, err := exec.LookPath("dot"); err != nil {
-		fmt.Fprintln(stderr, "diagram: no graphviz (dot) on PATH: PNG skipped")
+		_, _ = fmt.Fprintln(stderr, "diagram: no graphviz (dot) on PATH: PNG skipped")
 		return nil
 	}
 	abs, err := filepath.Abs(png)

@@ -75,7 +75,7 @@ func main() {
 	fs.Var(&cdkContext, "c", "override a cdk.json context `key=value`, as cdk synth -c does (repeatable): the peers get the environment a deployment with it would get")
 	fs.Var(&kuboEnv, "kubo-env", "extra NAME=value for every kubo (repeatable; e.g. to try a setting before shipping it)")
 	fs.Var(&clusterEnv, "cluster-env", "extra NAME=value for every cluster peer (repeatable, e.g. CLUSTER_CRDT_BATCHING_MAXBATCHAGE=1s)")
-	fs.Parse(os.Args[1:])
+	_ = fs.Parse(os.Args[1:]) // ExitOnError: it exits instead of returning one
 	if fs.NArg() < 1 {
 		fs.Usage()
 		os.Exit(2)
@@ -303,7 +303,7 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 			if err != nil {
 				return fmt.Errorf("run %d: %w (files kept in %s)", i+1, err, tmp)
 			}
-			os.RemoveAll(tmp)
+			_ = os.RemoveAll(tmp)
 			fmt.Printf("run %d:\n", i+1)
 			res.Print(os.Stdout)
 			results = append(results, res)
@@ -327,17 +327,17 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 func printInfo(c *localcluster.Cluster, b *localcluster.Binaries, stopHint string) {
 	fmt.Printf("local IPFS Cluster running (%d peers, data in %s):\n", len(c.Peers), c.Root)
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "  peer\tREST API (basic auth)\tgateway\tlogs")
+	_, _ = fmt.Fprintln(w, "  peer\tREST API (basic auth)\tgateway\tlogs")
 	for _, p := range c.Peers {
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", peerLabel(c, p), p.RESTURL(), p.GatewayURL(), p.LogDir)
+		_, _ = fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", peerLabel(c, p), p.RESTURL(), p.GatewayURL(), p.LogDir)
 	}
 	gateway, api := c.EdgeURLs()
 	behind := "every peer behind it"
 	if c.TwoRegions() {
 		behind = "the REST API on the first region's peers, the gateway failing over to the second's"
 	}
-	fmt.Fprintf(w, "  edge\t%s\t%s\t(CloudFront + ALB stand-in: Lambda@Edge auth and checks, %s)\n", api, gateway, behind)
-	w.Flush()
+	_, _ = fmt.Fprintf(w, "  edge\t%s\t%s\t(CloudFront + ALB stand-in: Lambda@Edge auth and checks, %s)\n", api, gateway, behind)
+	_ = w.Flush()
 	if c.TwoRegions() {
 		fmt.Printf("two regions: the second's peers in their own network namespace, linked through the region proxy with a one-way delay of %s (%s; log %s)\n",
 			c.RegionDelay(), localcluster.RegionDelayEnv, c.RegionProxyLog())
@@ -357,7 +357,7 @@ func printInfo(c *localcluster.Cluster, b *localcluster.Binaries, stopHint strin
 
 func status(ctx context.Context, c *localcluster.Cluster) error {
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "peer\tkubo\tcluster\tREST API\tpeers seen\tpins (pinned here)")
+	_, _ = fmt.Fprintln(w, "peer\tkubo\tcluster\tREST API\tpeers seen\tpins (pinned here)")
 	for _, p := range slices.Concat(c.Peers, c.Others()) {
 		state := func(b bool) string {
 			if b {
@@ -387,9 +387,9 @@ func status(ctx context.Context, c *localcluster.Cluster) error {
 			}
 			cancel()
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimSpace(peerLabel(c, p)), state(p.KuboRunning()), state(p.ClusterRunning()), p.RESTURL(), seen, pins)
+		_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", strings.TrimSpace(peerLabel(c, p)), state(p.KuboRunning()), state(p.ClusterRunning()), p.RESTURL(), seen, pins)
 	}
-	w.Flush()
+	_ = w.Flush()
 	for _, p := range c.Others() {
 		fmt.Printf("node%d runs but is beyond this configuration's %d peers (started with more; down stops it)\n", p.Index, len(c.Peers))
 	}

@@ -31,7 +31,7 @@ func TestStopHintRepeatsTheFlagsAndTheNetwork(t *testing.T) {
 	t.Setenv(localcluster.NetEnv, "5")
 	e := env{flags: []string{"-root", "/x y", "-c", "nodeCount=6"}}
 	assert.Equal(t, "LOCALCLUSTER_NET=5 go run ./cmd/localcluster -root '/x y' -c nodeCount=6 down", e.stopHint())
-	os.Unsetenv(localcluster.NetEnv)
+	_ = os.Unsetenv(localcluster.NetEnv)
 	assert.Equal(t, "go run ./cmd/localcluster down", env{}.stopHint())
 }
 
@@ -200,12 +200,12 @@ func TestUpAndDownForgive(t *testing.T) {
 		for name, pid := range c.pids() {
 			if running(pid) {
 				t.Logf("cleanup: killing %s (pid %d)", name, pid)
-				syscall.Kill(-pid, syscall.SIGKILL)
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
 		for pid := range started {
 			if running(pid) {
-				syscall.Kill(-pid, syscall.SIGKILL)
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
 	})
@@ -331,10 +331,10 @@ func TestTwoRegionsUpAndDown(t *testing.T) {
 		for name, pid := range c.pids() {
 			if running(pid) {
 				t.Logf("cleanup: killing %s (pid %d)", name, pid)
-				syscall.Kill(-pid, syscall.SIGKILL)
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
-		exec.Command("umount", filepath.Join(c.root, "region2.netns")).Run()
+		_ = exec.Command("umount", filepath.Join(c.root, "region2.netns")).Run() // not mounted unless the test got that far
 	})
 	two := map[string]string{"secondRegion": "us-east-2", "secondRegionAvailabilityZones": "us-east-2a,us-east-2b,us-east-2c"}
 	flags := []string{"-c", "secondRegion=us-east-2", "-c", "secondRegionAvailabilityZones=us-east-2a,us-east-2b,us-east-2c"}

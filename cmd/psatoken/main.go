@@ -98,12 +98,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, store psatoken.St
 		if err := psatoken.Update(ctx, store, func(s *psatoken.Secret) error { return s.Revoke(c.ID, c.Expiry, now) }); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s (expires %s); the edge refuses it once its cache expires (5 minutes at most)\n", c.ID, time.Unix(c.Expiry, 0).UTC().Format(time.RFC3339))
+		_, _ = fmt.Fprintf(stdout, "revoked %s (expires %s); the edge refuses it once its cache expires (5 minutes at most)\n", c.ID, time.Unix(c.Expiry, 0).UTC().Format(time.RFC3339))
 	case "rotate":
 		if err := psatoken.Update(ctx, store, func(s *psatoken.Secret) error { s.Rotate(); return nil }); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "new token key written: every token issued before is refused once the edge's cache expires (5 minutes at most); clients need new tokens from POST /psa/token")
+		_, _ = fmt.Fprintln(stdout, "new token key written: every token issued before is refused once the edge's cache expires (5 minutes at most); clients need new tokens from POST /psa/token")
 	case "list":
 		value, err := store.Get(ctx)
 		if err != nil {
@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, store psatoken.St
 		}
 		sort.Strings(ids)
 		for _, k := range ids {
-			fmt.Fprintf(stdout, "%s\t%s\n", k, time.Unix(s.Revoked[k], 0).UTC().Format(time.RFC3339))
+			_, _ = fmt.Fprintf(stdout, "%s\t%s\n", k, time.Unix(s.Revoked[k], 0).UTC().Format(time.RFC3339))
 		}
 	default:
 		return fmt.Errorf("unknown subcommand %q: revoke, rotate or list", fs.Arg(0))

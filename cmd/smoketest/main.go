@@ -228,16 +228,16 @@ func (p *printer) result(r smoketest.Result) {
 	if r.Status == smoketest.Fail {
 		p.failed = true
 	}
-	fmt.Fprintln(p.w, r)
+	_, _ = fmt.Fprintln(p.w, r)
 }
 
 // finish says how the run went and returns the exit code.
 func (p *printer) finish(stderr io.Writer) int {
 	if p.failed {
-		fmt.Fprintln(stderr, "smoketest: FAILED")
+		_, _ = fmt.Fprintln(stderr, "smoketest: FAILED")
 		return 1
 	}
-	fmt.Fprintln(stderr, "smoketest: passed")
+	_, _ = fmt.Fprintln(stderr, "smoketest: passed")
 	return 0
 }
 
@@ -258,7 +258,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "smoketest:", err)
+			_, _ = fmt.Fprintln(stderr, "smoketest:", err)
 		}
 		return 2
 	}
@@ -280,14 +280,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if len(missing) > 0 && o.stack == "" {
-		fmt.Fprintf(stderr, "smoketest: no stack: give -stack or %s, or set %s\n", envStack, strings.Join(missing, ", "))
+		_, _ = fmt.Fprintf(stderr, "smoketest: no stack: give -stack or %s, or set %s\n", envStack, strings.Join(missing, ", "))
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	cfg, err := loadAWS(ctx, o.region)
 	if err != nil {
-		fmt.Fprintln(stderr, "smoketest: AWS configuration:", err)
+		_, _ = fmt.Fprintln(stderr, "smoketest: AWS configuration:", err)
 		return 1
 	}
 	if o.roleARN != "" {

@@ -115,12 +115,12 @@ func jsonError(w http.ResponseWriter, typ, msg string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(http.StatusBadRequest)
-	json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
 }
 
 func jsonAnswer(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +128,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 	switch target := r.Header.Get("X-Amz-Target"); target {
 	case "secretsmanager.GetSecretValue":
 		var in struct{ SecretId string }
-		json.Unmarshal(body, &in)
+		_ = json.Unmarshal(body, &in)
 		f.record(r, "GetSecretValue", in.SecretId)
 		if f.secretErr || in.SecretId != secretName {
 			jsonError(w, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
@@ -141,7 +141,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 			Cluster  string   `json:"cluster"`
 			Services []string `json:"services"`
 		}
-		json.Unmarshal(body, &in)
+		_ = json.Unmarshal(body, &in)
 		f.record(r, "DescribeServices", in.Cluster+":"+strings.Join(in.Services, ","))
 		if f.ecsErr || in.Cluster != ecsCluster && (f.secondCluster == "" || in.Cluster != f.secondCluster) {
 			jsonError(w, "ClusterNotFoundException", "Cluster not found.")
@@ -162,7 +162,7 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/xml")
 		if form.Get("Action") == "AssumeRole" {
 			f.record(r, "AssumeRole", form.Get("RoleArn")+" as "+form.Get("RoleSessionName"))
-			fmt.Fprint(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+			_, _ = fmt.Fprint(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
 <Credentials><AccessKeyId>ASIAASSUMEDKEY</AccessKeyId><SecretAccessKey>assumed-secret</SecretAccessKey><SessionToken>assumed-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
 <AssumedRoleUser><Arn>arn:aws:sts::222222222222:assumed-role/smoke/smoketest</Arn><AssumedRoleId>AROAEXAMPLE:smoketest</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleResult><ResponseMetadata><RequestId>r-3</RequestId></ResponseMetadata></AssumeRoleResponse>`)
@@ -177,14 +177,14 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if form.Get("Action") != "DescribeStacks" || f.stackErr || stackOutputs == nil {
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`, html.EscapeString(form.Get("StackName")))
+			_, _ = fmt.Fprintf(w, `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id %s does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`, html.EscapeString(form.Get("StackName")))
 			return
 		}
 		var outs strings.Builder
 		for k, v := range stackOutputs {
 			fmt.Fprintf(&outs, "<member><OutputKey>%s</OutputKey><OutputValue>%s</OutputValue></member>", html.EscapeString(k), html.EscapeString(v))
 		}
-		fmt.Fprintf(w, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
+		_, _ = fmt.Fprintf(w, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
 <StackName>%s</StackName><StackId>arn:aws:cloudformation:eu-west-1:111111111111:stack/%s/1</StackId>
 <CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>%s</StackStatus><Outputs>%s</Outputs>
 </member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></DescribeStacksResponse>`,

@@ -55,7 +55,7 @@ func stageAuthBundle(secretName string) (string, error) {
 	}
 	h := sha256.New()
 	for _, name := range []string{"config.json", "index.mjs", "psa.mjs"} {
-		fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
+		_, _ = fmt.Fprintf(h, "%s\x00%d\x00", name, len(files[name]))
 		h.Write(files[name])
 	}
 	dir := filepath.Join(os.TempDir(), "ipfs-cluster-aws-edge", "basic-auth-"+hex.EncodeToString(h.Sum(nil))[:20])
@@ -82,7 +82,7 @@ func stageAuthBundle(secretName string) (string, error) {
 			werr = os.Rename(tmp.Name(), filepath.Join(dir, name))
 		}
 		if werr != nil {
-			os.Remove(tmp.Name())
+			_ = os.Remove(tmp.Name())
 			return "", fmt.Errorf("edge: staging the Lambda@Edge bundle: %w", werr)
 		}
 	}

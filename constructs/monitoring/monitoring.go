@@ -230,7 +230,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Monitoring, erro
 	var elsewhere []awscloudwatch.IAlarm
 	if p.OtherRegion != "" {
 		var err error
-		var scope constructs.Construct = this
+		scope := constructs.Construct(this)
 		if p.RegionLagScope != nil {
 			scope = p.RegionLagScope
 		}

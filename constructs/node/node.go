@@ -172,16 +172,16 @@ func (p *Props) Validate() error {
 			l.Add(field, "required")
 		}
 	}
-	if p.AvailabilityZone != "" && p.Settings.Zone != "" && p.Settings.Zone != p.AvailabilityZone {
-		l.Add("Settings.Zone", "is %q but AvailabilityZone is %q; allowed: the same zone (the allocator spreads replicas by the peer's zone tag, which must name the zone it runs in)", p.Settings.Zone, p.AvailabilityZone)
+	if p.AvailabilityZone != "" && p.Zone != "" && p.Zone != p.AvailabilityZone {
+		l.Add("Settings.Zone", "is %q but AvailabilityZone is %q; allowed: the same zone (the allocator spreads replicas by the peer's zone tag, which must name the zone it runs in)", p.Zone, p.AvailabilityZone)
 	}
 	if p.CloudMapNamespace != nil {
-		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.Settings.PeerNamespace(p.Index) {
-			l.Add("CloudMapNamespace", "is named %q but this peer's name lives in %q (Settings.PeerNamespace); allowed: that name (the peers' addresses are built from it)", *name, p.Settings.PeerNamespace(p.Index))
+		if name := p.CloudMapNamespace.NamespaceName(); name != nil && !strings.Contains(*name, "${Token[") && *name != p.PeerNamespace(p.Index) {
+			l.Add("CloudMapNamespace", "is named %q but this peer's name lives in %q (Settings.PeerNamespace); allowed: that name (the peers' addresses are built from it)", *name, p.PeerNamespace(p.Index))
 		}
 	}
 	if c := p.MetricsCollector; c != nil {
-		if !p.Settings.ClusterMetrics {
+		if !p.ClusterMetrics {
 			l.Add("MetricsCollector", "needs Settings.ClusterMetrics: the collector scrapes the cluster's metrics endpoint")
 		}
 		for field, set := range map[string]bool{"Image": c.Image != nil, "Config": c.Config != "", "LogGroup": c.LogGroup != nil} {
@@ -206,7 +206,7 @@ func (p *Props) Validate() error {
 }
 
 func (p Props) withDefaults() Props {
-	p.Settings = p.Settings.WithDefaults()
+	p.Settings = p.Settings.WithDefaults() //nolint:staticcheck // QF1008: spelled out so it does not read as a call of Props.withDefaults
 	if p.ThroughputMode == "" {
 		p.ThroughputMode = awsefs.ThroughputMode_ELASTIC
 	}
@@ -356,7 +356,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 			StartPeriod: seconds(startPeriod),
 		}
 	}
-	kuboEnvironment, clusterEnvironment := p.Settings.Environment()
+	kuboEnvironment, clusterEnvironment := p.Environment()
 
 	kubo := taskDefinition.AddContainer(jsii.String(KuboContainerName), &awsecs.ContainerDefinitionOptions{
 		Image:     p.KuboImage,
@@ -546,7 +546,7 @@ func New(scope constructs.Construct, id string, props *Props) (*Node, error) {
 		MaintenanceTaskDefinition: maintenance,
 		FileSystem:                fileSystem,
 		TaskRole:                  taskRole,
-		DNSName:                   nodespec.PeerDNSName(p.Index, p.Settings.PeerNamespace(p.Index)),
+		DNSName:                   nodespec.PeerDNSName(p.Index, p.PeerNamespace(p.Index)),
 		Name:                      name,
 		// The container log groups.
 		KuboLogGroup:    logGroups["KuboLogs"],

@@ -55,7 +55,7 @@ func Read(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	d := &File{From: map[string]string{}, FromDigest: map[string]string{}}
 	var logical []string
 	var cur strings.Builder

@@ -22,6 +22,6 @@ const NodeMajor = "20"
 
 func init() {
 	if _, set := syscall.Getenv(Variable); !set {
-		syscall.Setenv(Variable, NodeMajor)
+		_ = syscall.Setenv(Variable, NodeMajor)
 	}
 }

@@ -30,23 +30,23 @@ func quietly(end func()) {
 	}
 	stderr, err := unix.Dup(2)
 	if err != nil {
-		r.Close()
-		w.Close()
+		_ = r.Close()
+		_ = w.Close()
 		end()
 		return
 	}
-	defer unix.Close(stderr)
+	defer func() { _ = unix.Close(stderr) }()
 	if err := unix.Dup2(int(w.Fd()), 2); err != nil {
-		r.Close()
-		w.Close()
+		_ = r.Close()
+		_ = w.Close()
 		end()
 		return
 	}
-	w.Close()
+	_ = w.Close()
 	got := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(r)
-		r.Close()
+		_ = r.Close()
 		got <- b
 	}()
 
@@ -54,11 +54,15 @@ func quietly(end func()) {
 
 	// Replacing descriptor 2 also drops the pipe's last write end, so the
 	// reader sees the end of what end() wrote.
-	if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
-		unix.Dup2(int(null.Fd()), 2)
-		null.Close()
-	} else {
-		unix.Dup2(stderr, 2)
+	// Should that fail, the original stderr goes back in its place: the
+	// pipe's write end must go either way, or the reader never ends.
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err == nil {
+		err = unix.Dup2(int(null.Fd()), 2)
+		_ = null.Close()
+	}
+	if err != nil {
+		_ = unix.Dup2(stderr, 2)
 	}
 	out := raceLine.ReplaceAll(<-got, nil)
 	for len(out) > 0 {

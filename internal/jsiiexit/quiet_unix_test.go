@@ -23,7 +23,7 @@ func captureStderr(t *testing.T, f func()) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
+	defer func() { _ = out.Close() }()
 	saved, err := unix.Dup(2)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func captureStderr(t *testing.T, f func()) string {
 	if err := unix.Dup2(saved, 2); err != nil {
 		t.Fatal(err)
 	}
-	unix.Close(saved)
+	_ = unix.Close(saved)
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

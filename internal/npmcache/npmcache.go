@@ -45,7 +45,7 @@ func Install(ctx context.Context, name string, packages []string, prepare func(d
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	args := append([]string{"install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", tmp}, packages...)
 	if out, err := exec.CommandContext(ctx, "npm", args...).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm install %v: %v\n%s", packages, err, out)
@@ -61,7 +61,7 @@ func Install(ctx context.Context, name string, packages []string, prepare func(d
 	// An unfinished earlier install (no marker) is replaced; a finished
 	// one of a concurrent run is kept.
 	if _, err := os.Stat(filepath.Join(dir, complete)); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, done := os.Stat(filepath.Join(dir, complete)); done != nil {

@@ -64,7 +64,9 @@ func TestRevokePrunesAndBounds(t *testing.T) {
 func TestRotate(t *testing.T) {
 	s := New()
 	old := s.Key
-	s.Revoke(strings.Repeat("A", 22), time.Now().Unix()+60, time.Now())
+	if err := s.Revoke(strings.Repeat("A", 22), time.Now().Unix()+60, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	s.Rotate()
 	if s.Key == old || len(s.Revoked) != 0 {
 		t.Fatalf("rotate: new key and an empty list, got %+v", s)

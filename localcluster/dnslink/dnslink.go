@@ -59,7 +59,7 @@ func (s *Server) listen(addr string, ttl time.Duration, lookup func(string) (str
 	s.ttl, s.lookup = ttl, lookup
 	s.url = "http://" + l.Addr().String() + Path
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go s.srv.Serve(l)
+	go func() { _ = s.srv.Serve(l) }()
 	return nil
 }
 
@@ -113,7 +113,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", mimeType)
-	w.Write(answer)
+	_, _ = w.Write(answer)
 }
 
 func (s *Server) answer(query []byte) ([]byte, error) {

@@ -29,7 +29,7 @@ func query(t *testing.T, name string, typ dnsmessage.Type) []byte {
 
 func parse(t *testing.T, resp *http.Response) dnsmessage.Message {
 	t.Helper()
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != mimeType {
 		t.Fatalf("%s %q: %s", resp.Status, resp.Header.Get("Content-Type"), body)
@@ -46,7 +46,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	s.Set("Site.Localhost", "/ipfs/bafyfirst")
 	s.Set("site.localhost", "/ipfs/bafysecond") // a new version replaces the old
 
@@ -55,7 +55,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := parse(t, resp)
-	if m.Header.ID != 4242 || !m.Header.Response || m.Header.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 1 {
+	if m.ID != 4242 || !m.Response || m.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 1 {
 		t.Fatalf("answer: %+v", m)
 	}
 	txt, ok := m.Answers[0].Body.(*dnsmessage.TXTResource)
@@ -67,7 +67,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := parse(t, resp); m.Header.RCode != dnsmessage.RCodeNameError || len(m.Answers) != 0 {
+	if m := parse(t, resp); m.RCode != dnsmessage.RCodeNameError || len(m.Answers) != 0 {
 		t.Fatalf("unknown name: %+v", m)
 	}
 	// Other record types of a known name: no data, not an error.
@@ -75,7 +75,7 @@ func TestAnswersDNSLinkTXTOverPostAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := parse(t, resp); m.Header.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 0 {
+	if m := parse(t, resp); m.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 0 {
 		t.Fatalf("A query: %+v", m)
 	}
 }

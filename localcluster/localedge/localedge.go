@@ -321,7 +321,7 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 				first = false
 				continue
 			}
-			fmt.Fprintln(opt.Log, sc.Text())
+			_, _ = fmt.Fprintln(opt.Log, sc.Text())
 		}
 		if first {
 			close(lines)
@@ -338,7 +338,7 @@ func Start(ctx context.Context, opt Options) (*Edge, error) {
 		return nil, fmt.Errorf("localedge: sending the config: %w", err)
 	}
 	if opt.Detached {
-		stdin.Close()
+		_ = stdin.Close()
 	}
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
@@ -371,18 +371,18 @@ func (e *Edge) APIURL() string { return e.apiURL }
 func (e *Edge) Pid() int { return e.cmd.Process.Pid }
 
 func (e *Edge) kill() {
-	e.stdin.Close()
-	syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
-	e.cmd.Process.Kill()
+	_ = e.stdin.Close()
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+	_ = e.cmd.Process.Kill()
 }
 
 // Stop ends the edge: stdin closed (it closes its listeners and exits),
 // then SIGTERM, then SIGKILL if it lingers.
 func (e *Edge) Stop() error {
-	e.stdin.Close()
+	_ = e.stdin.Close()
 	for _, sig := range []syscall.Signal{0, syscall.SIGTERM, syscall.SIGKILL} {
 		if sig != 0 {
-			e.cmd.Process.Signal(sig)
+			_ = e.cmd.Process.Signal(sig)
 		}
 		select {
 		case <-e.done:

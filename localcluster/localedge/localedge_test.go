@@ -83,7 +83,7 @@ func newPeer(t *testing.T, name string) *peer {
 			return
 		}
 		w.Header().Set("X-Frame-Options", "ALLOWALL")
-		fmt.Fprint(w, p.name)
+		_, _ = fmt.Fprint(w, p.name)
 	}))
 	l, err := net.Listen("tcp", loopback(40)+":0")
 	if err != nil {
@@ -140,7 +140,7 @@ func do(t *testing.T, method, url string, body io.Reader, auth bool) (*http.Resp
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func TestStreamsAnUploadIntact(t *testing.T) {
 		n, err := io.Copy(h, r.Body)
 		// The cluster reports add errors in this trailer, after the body.
 		w.Header().Set("Trailer", "X-Stream-Error")
-		fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
+		_, _ = fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
 		w.Header().Set("X-Stream-Error", fmt.Sprintf("read error: %v", err))
 	}
 	e := startEdge(t, []*peer{p}, false)
@@ -296,7 +296,7 @@ func TestStreamsAnUploadIntact(t *testing.T) {
 				return
 			}
 		}
-		pw.Close()
+		_ = pw.Close()
 	}()
 	resp, body := do(t, http.MethodPost, e.APIURL()+"/add?stream-channels=true&cid-version=1", pr, true)
 	if resp.StatusCode != http.StatusOK {
@@ -338,7 +338,7 @@ func TestGatewayFailsOverToTheSecondRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Stop() })
+	t.Cleanup(func() { _ = e.Stop() })
 	resp, body := do(t, http.MethodGet, e.GatewayURL()+"/ipfs/"+cid, nil, false)
 	if resp.StatusCode != http.StatusOK || body != "node3" {
 		t.Fatalf("GET through the gateway: %d %q, want 200 from node3", resp.StatusCode, body)

@@ -44,7 +44,7 @@ func newPSALayer(t *testing.T) *psaLayer {
 		p.clients = append(p.clients, r.Header.Get("X-Psa-Client"))
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"count":0,"results":[]}`)
+		_, _ = fmt.Fprint(w, `{"count":0,"results":[]}`)
 	}))
 	l, err := net.Listen("tcp", loopback(42)+":0")
 	if err != nil {
@@ -96,7 +96,7 @@ func TestRunbookRevokeAndRotatePSATokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Stop() })
+	t.Cleanup(func() { _ = e.Stop() })
 	psa := e.APIURL() + nodespec.PinningServicePath
 
 	type issued struct{ Token, ID, Name string }
@@ -108,7 +108,7 @@ func TestRunbookRevokeAndRotatePSATokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var out issued
 		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil || out.Token == "" {
 			t.Fatalf("POST /psa/token: %s", resp.Status)
@@ -123,7 +123,7 @@ func TestRunbookRevokeAndRotatePSATokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
 	// until polls tok until it answers want, and returns how long that took.

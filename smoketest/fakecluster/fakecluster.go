@@ -123,7 +123,7 @@ func (f *Cluster) Counts() (reads map[string]int, deletes int) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func apiError(w http.ResponseWriter, status int, msg string) {
@@ -165,7 +165,7 @@ func (f *Cluster) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		for _, p := range f.Peers {
-			enc.Encode(p)
+			_ = enc.Encode(p)
 		}
 	case path == "/add" && r.Method == http.MethodPost:
 		f.add(w, r)
@@ -231,7 +231,7 @@ func (f *Cluster) add(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c = cid.NewCidV0(mh) // not a real dag-pb hash, only a different name
 	}
-	json.NewEncoder(w).Encode(map[string]any{"name": part.FileName(), "cid": c.String(), "bytes": len(data), "size": len(data)})
+	_ = json.NewEncoder(w).Encode(map[string]any{"name": part.FileName(), "cid": c.String(), "bytes": len(data), "size": len(data)})
 	if f.AddStreamError != "" {
 		w.Header().Set("X-Stream-Error", f.AddStreamError)
 		return
@@ -276,5 +276,5 @@ func (f *Cluster) serveGateway(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Cache", "Hit from cloudfront")
 		}
 	}
-	w.Write(data)
+	_, _ = w.Write(data)
 }

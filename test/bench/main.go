@@ -43,7 +43,7 @@ func run(runs int, all, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() { _ = os.RemoveAll(work) }()
 	fullBin, emptyBin := filepath.Join(work, "app"), filepath.Join(work, "emptyapp")
 	for bin, pkg := range map[string]string{fullBin: ".", emptyBin: "./test/bench/emptyapp"} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {

@@ -61,7 +61,7 @@ func tracedSynth(work, bin string, env []string) ([]traceEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var events []traceEvent
 	var start int64
 	scanner := bufio.NewScanner(f)

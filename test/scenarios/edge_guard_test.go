@@ -147,7 +147,7 @@ func send(t *testing.T, ctx context.Context, c *localcluster.Client, method, pat
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, c.Base, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return resp.StatusCode, string(b)
 }
@@ -158,7 +158,7 @@ func requireEdgeRefusal(t *testing.T, ctx context.Context, c *localcluster.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var answer struct {
 		Error, Parameter string
 	}

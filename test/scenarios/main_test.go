@@ -71,7 +71,7 @@ func run(m *testing.M) int {
 		}
 	}
 	if code == 0 {
-		os.RemoveAll(dataRoot)
+		_ = os.RemoveAll(dataRoot)
 	} else {
 		fmt.Fprintf(os.Stderr, "scenarios: data and process logs kept in %s\n", dataRoot)
 	}

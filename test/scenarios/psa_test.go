@@ -47,7 +47,7 @@ func psaEndpoint(t *testing.T, ctx context.Context, c *localcluster.Cluster) (en
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var issued struct{ Token string }
 	if err := json.NewDecoder(resp.Body).Decode(&issued); err != nil || resp.StatusCode != http.StatusOK || issued.Token == "" {
 		t.Fatalf("POST %s/token: %d %v", endpoint, resp.StatusCode, err)
@@ -87,8 +87,8 @@ func psaFront(t *testing.T, c *localcluster.Cluster) (endpoint, token string) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: proxy}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
 	return fmt.Sprintf("http://%s/psa", l.Addr()), token
 }
 
@@ -205,9 +205,9 @@ func startKuboClient(t *testing.T, ctx context.Context) *kuboClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		k.cmd.Process.Kill()
-		k.cmd.Wait()
-		log.Close()
+		_ = k.cmd.Process.Kill()
+		_ = k.cmd.Wait()
+		_ = log.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(log.Name())
 			t.Logf("----- client daemon log -----\n%s", b)
@@ -385,9 +385,9 @@ func psaCall(t *testing.T, ctx context.Context, c *localcluster.Cluster, i int, 
 	if err != nil {
 		t.Fatalf("%s %s on node%d: %v", method, path, i, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var out bytes.Buffer
-	out.ReadFrom(resp.Body)
+	_, _ = out.ReadFrom(resp.Body)
 	return resp.StatusCode, out.Bytes()
 }
 
@@ -455,7 +455,9 @@ func TestPinningServiceReadsItsWritesAcrossPeers(t *testing.T) {
 			t.Fatalf("POST: %d %s", code, body)
 		}
 		var ps struct{ RequestID string }
-		json.Unmarshal(body, &ps)
+		if err := json.Unmarshal(body, &ps); err != nil {
+			t.Fatalf("POST: %v in %s", err, body)
+		}
 		ids = append(ids, ps.RequestID)
 	}
 	if ids[0] == ids[1] || strings.Contains(ids[0], "/") {
@@ -466,7 +468,9 @@ func TestPinningServiceReadsItsWritesAcrossPeers(t *testing.T) {
 		Count   int
 		Results []struct{ RequestID, Status string }
 	}
-	json.Unmarshal(body, &list)
+	if err := json.Unmarshal(body, &list); err != nil && code == http.StatusOK {
+		t.Fatalf("listing the CID's requests: %v in %s", err, body)
+	}
 	if code != http.StatusOK || list.Count != 2 || list.Results[0].RequestID != ids[1] {
 		t.Errorf("listing the CID's requests: %d %s; want both, newest first", code, body)
 	}
@@ -494,7 +498,7 @@ func clusterPin(t *testing.T, ctx context.Context, c *localcluster.Cluster, cid 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /allocations/%s: %d", cid, resp.StatusCode)
 	}

@@ -304,7 +304,7 @@ func repinAll(t *testing.T, ctx context.Context, c *localcluster.Cluster, via in
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("%s %s: %s", method, path, resp.Status)
 		}
@@ -351,7 +351,7 @@ func requireIsolated(t *testing.T, c *localcluster.Cluster, a, b int) {
 		addr := net.JoinHostPort(c.Peer(x.to).IP, strconv.Itoa(x.port))
 		conn, err := c.DialFrom(x.from, addr)
 		if conn != nil {
-			conn.Close()
+			_ = conn.Close()
 		}
 		if (err == nil) != x.open {
 			t.Fatalf("a dial from node%d's region to node%d's %s: %v; want open=%v", x.from, x.to, addr, err, x.open)

@@ -172,7 +172,7 @@ func status(ctx context.Context, base, user, password string) int {
 	if err != nil {
 		return 0
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode
 }
 
@@ -315,7 +315,7 @@ func ownCluster(t *testing.T, root string, edit func(*localcluster.Options)) *lo
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Stop() })
+	t.Cleanup(func() { _ = c.Stop() })
 	return c
 }
 
@@ -433,7 +433,7 @@ func TestRunbookScaleIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("%s %s: %s", req.method, req.path, resp.Status)
 			}
@@ -475,7 +475,7 @@ func TestRunbookScaleIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("re-pinning %s: %s", p.Cid, resp.Status)
 		}

@@ -94,7 +94,7 @@ func TestRESTAPIRequiresCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatalf("node%d %s: %v", i, tc.name, err)
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != tc.want {
 				t.Errorf("node%d %s %s: HTTP %d, want %d", i, tc.name, tc.path, resp.StatusCode, tc.want)
 			}

@@ -89,7 +89,7 @@ func smokeTest(t *testing.T, ctx context.Context, c *localcluster.Cluster, f fro
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("the private gateway answers %d without credentials, want 401", resp.StatusCode)
 		}
@@ -132,7 +132,7 @@ func smokeTest(t *testing.T, ctx context.Context, c *localcluster.Cluster, f fro
 			if err != nil {
 				return err
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusNotFound {
 				return fmt.Errorf("GET /allocations/%s: HTTP %d, want 404", cid, resp.StatusCode)
 			}

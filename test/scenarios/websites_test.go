@@ -227,7 +227,7 @@ func (v viewer) get(t *testing.T, ctx context.Context, host, path string) respon
 	if err != nil {
 		t.Fatalf("GET http://%s%s: %v", req.Host, path, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func Create(path string) error {
 	if err != nil {
 		return err
 	}
-	f.Close()
+	_ = f.Close()
 	done := make(chan error, 1)
 	// A thread of its own, never handed back to the Go scheduler: it
 	// unshares its network namespace and ends with the goroutine.
@@ -50,7 +50,7 @@ func Create(path string) error {
 		}()
 	}()
 	if err := <-done; err != nil {
-		Remove(path)
+		_ = Remove(path)
 		return err
 	}
 	return nil
@@ -61,7 +61,7 @@ func loopbackUp() error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	ifr, err := unix.NewIfreq("lo")
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func Do(path string, f func() error) error {
 	if err != nil {
 		return err
 	}
-	defer target.Close()
+	defer func() { _ = target.Close() }()
 	done := make(chan error, 1)
 	go func() {
 		// The thread stays locked, and so is thrown away when the
@@ -106,7 +106,7 @@ func Do(path string, f func() error) error {
 			done <- err
 			return
 		}
-		defer orig.Close()
+		defer func() { _ = orig.Close() }()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			done <- fmt.Errorf("entering %s: %w", path, err)
 			return

@@ -29,14 +29,14 @@ func TestNamespaceIsolates(t *testing.T) {
 		l, err = net.Listen("tcp", "127.0.251.7:0")
 		return err
 	}))
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	_, err := net.Dial("tcp", l.Addr().String())
@@ -44,7 +44,7 @@ func TestNamespaceIsolates(t *testing.T) {
 	assert.NoError(t, Do(path, func() error {
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 		}
 		return err
 	}))

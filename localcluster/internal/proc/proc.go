@@ -95,7 +95,7 @@ func Load(name, pidfile string) *Proc {
 		p.start = f[1]
 	}
 	if !p.Alive() {
-		os.Remove(pidfile)
+		_ = os.Remove(pidfile)
 		return nil
 	}
 	return p
@@ -161,7 +161,7 @@ func (p *Proc) Signal(sig syscall.Signal) {
 		return
 	}
 	if err := syscall.Kill(-p.pid, sig); err != nil {
-		syscall.Kill(p.pid, sig)
+		_ = syscall.Kill(p.pid, sig)
 	}
 }
 
@@ -193,7 +193,7 @@ func (p *Proc) Stop(grace time.Duration) (killed bool, err error) {
 	if p == nil {
 		return false, nil
 	}
-	defer os.Remove(p.pidfile)
+	defer func() { _ = os.Remove(p.pidfile) }()
 	p.Signal(syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	err = p.wait(ctx)
@@ -217,9 +217,9 @@ func (p *Proc) Kill() error {
 	if p == nil {
 		return nil
 	}
-	defer os.Remove(p.pidfile)
+	defer func() { _ = os.Remove(p.pidfile) }()
 	p.Signal(syscall.SIGKILL)
-	syscall.Kill(-p.pid, syscall.SIGKILL)
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return p.wait(ctx)
@@ -228,7 +228,7 @@ func (p *Proc) Kill() error {
 // killGroupLeftovers kills what may remain of the process group after its
 // leader ended (a background child of a script).
 func (p *Proc) killGroupLeftovers() {
-	syscall.Kill(-p.pid, syscall.SIGKILL)
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 }
 
 // Adopt records in pidfile a process started elsewhere (the local edge), so

@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var links []*link
 	defer func() {
 		for _, l := range links {
-			l.l.Close()
+			_ = l.l.Close()
 		}
 	}()
 	for _, lc := range cfg.Links {
@@ -150,7 +150,7 @@ func (l *link) handle(in net.Conn) {
 	})
 	if err != nil {
 		time.Sleep(l.Delay)
-		in.Close()
+		_ = in.Close()
 		return
 	}
 	var wg sync.WaitGroup
@@ -158,8 +158,8 @@ func (l *link) handle(in net.Conn) {
 	go func() { defer wg.Done(); pump(out, in, l.Delay, &l.forward) }()
 	go func() { defer wg.Done(); pump(in, out, l.Delay, &l.back) }()
 	wg.Wait()
-	in.Close()
-	out.Close()
+	_ = in.Close()
+	_ = out.Close()
 }
 
 type chunk struct {
@@ -195,7 +195,7 @@ func pump(dst, src net.Conn, delay time.Duration, count *atomic.Int64) {
 		}
 		if _, err := dst.Write(c.b); err != nil {
 			// The other side is gone: stop reading this one too.
-			src.Close()
+			_ = src.Close()
 			for range ch {
 			}
 			return
@@ -203,9 +203,9 @@ func pump(dst, src net.Conn, delay time.Duration, count *atomic.Int64) {
 		count.Add(int64(len(c.b)))
 	}
 	if tc, ok := dst.(*net.TCPConn); ok {
-		tc.CloseWrite()
+		_ = tc.CloseWrite()
 	} else {
-		dst.Close()
+		_ = dst.Close()
 	}
 	for range ch { // closed right after the end
 	}

@@ -18,20 +18,20 @@ import (
 func TestDelayEachWay(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer echo.Close()
+	defer func() { _ = echo.Close() }()
 	go func() {
 		for {
 			c, err := echo.Accept()
 			if err != nil {
 				return
 			}
-			go func() { io.Copy(c, c); c.Close() }()
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
 		}
 	}()
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	listen := free.Addr().String()
-	free.Close()
+	_ = free.Close()
 
 	const delay = 40 * time.Millisecond
 	stats := filepath.Join(t.TempDir(), "stats.json")
@@ -58,7 +58,7 @@ func TestDelayEachWay(t *testing.T) {
 	require.NoError(t, c.(*net.TCPConn).CloseWrite())
 	_, err = r.ReadByte()
 	assert.ErrorIs(t, err, io.EOF)
-	c.Close()
+	_ = c.Close()
 	cancel()
 	require.NoError(t, <-done)
 	s, err := ReadStats(stats)
@@ -70,7 +70,7 @@ func TestDelayEachWay(t *testing.T) {
 func TestDelayDoesNotSlowAStream(t *testing.T) {
 	sink, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer sink.Close()
+	defer func() { _ = sink.Close() }()
 	got := make(chan int64, 1)
 	go func() {
 		c, err := sink.Accept()
@@ -78,16 +78,18 @@ func TestDelayDoesNotSlowAStream(t *testing.T) {
 			return
 		}
 		n, _ := io.Copy(io.Discard, c)
-		c.Close()
+		_ = c.Close()
 		got <- n
 	}()
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	listen := free.Addr().String()
-	free.Close()
+	_ = free.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go Run(ctx, Config{Links: []Link{{Name: "sink", Listen: listen, Target: sink.Addr().String(), Delay: 40 * time.Millisecond}}})
+	go func() {
+		_ = Run(ctx, Config{Links: []Link{{Name: "sink", Listen: listen, Target: sink.Addr().String(), Delay: 40 * time.Millisecond}}})
+	}()
 	var c net.Conn
 	require.Eventually(t, func() bool { c, err = net.Dial("tcp", listen); return err == nil }, 5*time.Second, 10*time.Millisecond)
 	start := time.Now()
@@ -96,7 +98,7 @@ func TestDelayDoesNotSlowAStream(t *testing.T) {
 		_, err := c.Write(buf)
 		require.NoError(t, err)
 	}
-	c.Close()
+	_ = c.Close()
 	assert.Equal(t, int64(32<<20), <-got)
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
