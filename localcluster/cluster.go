@@ -62,7 +62,7 @@ type Options struct {
 	// ReadOnly opens the root as it is and creates nothing in it: no root,
 	// node directories or secrets.env (Secrets stay empty without one, and
 	// an old one is not completed). Commands that only look at or stop
-	// what runs (the CLI's status and down) use it, so that a mistyped
+	// what runs (the CLI's status, down, stop-peer and kill-peer) use it, so that a mistyped
 	// -root or a larger -c nodeCount leaves no empty cluster behind. Such
 	// a cluster is for looking and stopping: starting peers fails.
 	ReadOnly bool

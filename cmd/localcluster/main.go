@@ -156,8 +156,8 @@ func run(ctx context.Context, root string, peers, runs int, extra env, args []st
 		return localcluster.New(o)
 	}
 	// look opens the root as it is for down, status, stop-peer and
-	// kill-peer, which only look at and stop what exists: a -c or -peers beyond the root's peers must not
-	// leave their empty node directories behind.
+	// kill-peer, which only look at and stop what exists: a -c or -peers
+	// beyond the root's peers must not leave empty node directories behind.
 	look := func() (*localcluster.Cluster, error) {
 		o := options
 		o.ReadOnly = true
